@@ -1,0 +1,151 @@
+"""Generate a synthetic population in Synthea's formats: ``generate(patients, seed, out, ...)``.
+
+Output (``out`` is created; a previous hitlab dataset there is replaced, anything else is refused)::
+
+    out/csv/*.csv         Synthea 3.4.0 CSV set
+    out/fhir/*.json       FHIR R4 transaction bundles (one per patient) + hospital/practitioner batch bundles
+    out/hl7v2/*.hl7       HL7 v2.5.1 feed, one file per patient
+    out/manifest.json     generator, seed, format versions, counts, checksums, planted defects
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from hitlab import __version__
+from hitlab.errors import DatasetError
+from hitlab.synth.csv_writer import SYNTHEA_VERSION, CsvWriter
+from hitlab.synth.defects import DefectPlanter
+from hitlab.synth.fhir_writer import FhirWriter
+from hitlab.synth.hl7v2_writer import VERSION as HL7_VERSION
+from hitlab.synth.hl7v2_writer import Hl7v2Writer
+from hitlab.synth.reference import world
+from hitlab.synth.simulate import AS_OF, START, simulate_patient
+
+FORMATS = ("csv", "fhir", "hl7v2")
+IDENTIFIERS = {
+    "patient": "patients.csv Id = FHIR Patient.id (and Patient.identifier system .../sid/patient) = PID-3 "
+    "repetition of type PI; the MRN is Patient.identifier of type MR = PID-3 repetition of type MR",
+    "encounter": "encounters.csv Id = FHIR Encounter.id = PV1-19 (type VN)",
+    "organization": "organizations.csv Id = FHIR Organization.id, referenced as Organization?identifier=.../sid/"
+    "organization|Id; MSH-4 and PV1-39 carry its initials",
+    "provider": "providers.csv Id = FHIR Practitioner.id; Practitioner.identifier (NPI) = PV1-7.1 and OBR-16.1",
+    "observation": "observations.csv rows = FHIR Observations (blood pressure: one Observation with two "
+    "components for the two CSV rows) = OBX segments (lab results only), matched by encounter, code and time",
+}
+
+
+def _prepare(out: Path) -> None:
+    if out.exists():
+        if not out.is_dir():
+            raise DatasetError(f"{out}: exists and is not a directory")
+        contents = [p.name for p in out.iterdir()]
+        if contents and "manifest.json" not in contents:
+            raise DatasetError(
+                f"{out}: not empty and not a hitlab dataset (no manifest.json); refusing to write"
+            )
+        for name in (*FORMATS, "manifest.json"):
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _checksums(out: Path) -> dict[str, str]:
+    sums = {}
+    for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"):
+        sums[path.relative_to(out).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return sums
+
+
+def _progress(items: Iterable[int], total: int, enabled: bool):
+    if not enabled:
+        return items
+    from rich.progress import track
+
+    return track(items, total=total, description=f"generating {total:,} patients")
+
+
+def generate(
+    patients: int = 1000,
+    seed: int = 1,
+    out: str | Path = "data/generated/default",
+    formats: Iterable[str] = FORMATS,
+    defects: bool = False,
+    progress: bool = False,
+) -> dict:
+    """Write ``patients`` synthetic patients with ``seed`` to ``out`` and return the manifest.
+
+    ``formats`` is any of ``csv``, ``fhir``, ``hl7v2``; ``defects`` plants known data-quality problems in the
+    CSV output (listed in the manifest). Same arguments, same bytes.
+    """
+    formats = tuple(dict.fromkeys(formats))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise DatasetError(
+            f"unknown format(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(FORMATS)}"
+        )
+    if patients < 1:
+        raise DatasetError(f"patients must be at least 1, got {patients}")
+    if defects and "csv" not in formats:
+        raise DatasetError("defects are planted in the CSV output: add csv to the formats")
+    out = Path(out)
+    _prepare(out)
+    w = world()
+    planter = DefectPlanter(seed) if defects else None
+    writers = []
+    if "csv" in formats:
+        writers.append(CsvWriter(out / "csv", w, planter))
+    if "fhir" in formats:
+        writers.append(FhirWriter(out / "fhir", w, seed))
+    if "hl7v2" in formats:
+        writers.append(Hl7v2Writer(out / "hl7v2"))
+    for index in _progress(range(patients), patients, progress):
+        record = simulate_patient(w, seed, index)
+        for writer in writers:
+            writer.write(record)
+    counts: dict[str, int] = {}
+    for writer in writers:
+        writer.close()
+        counts.update(writer.counts())
+    manifest = {
+        "generator": "hitlab",
+        "generator_version": __version__,
+        "seed": seed,
+        "patients": patients,
+        "window": {"start": START.date().isoformat(), "end": AS_OF.isoformat()},
+        "as_of": AS_OF.isoformat(),
+        "formats": {
+            f: {
+                "csv": {"dir": "csv", "standard": "Synthea CSV", "version": SYNTHEA_VERSION},
+                "fhir": {
+                    "dir": "fhir",
+                    "standard": "FHIR R4",
+                    "version": "4.0.1",
+                    "profiles": "US Core 6.1.0",
+                },
+                "hl7v2": {
+                    "dir": "hl7v2",
+                    "standard": "HL7 v2",
+                    "version": HL7_VERSION,
+                    "layout": "one file per patient, <patient Id>.hl7; segments end with CR; messages "
+                    "follow one another, each starting with MSH",
+                },
+            }[f]
+            for f in formats
+        },
+        "identifiers": IDENTIFIERS,
+        "counts": counts,
+        "defects": planter.summary() if planter else None,
+        "files": _checksums(out),
+    }
+    (out / "manifest.json").write_text(
+        json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return manifest

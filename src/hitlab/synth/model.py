@@ -1,0 +1,206 @@
+"""The records of one simulated patient, shared by the CSV, FHIR and HL7 v2 writers.
+
+All times are UTC (naive ``datetime``); date-only facts are ``date``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from hitlab.synth.reference import Organization, Payer, Provider, Town
+from hitlab.terminology import Code
+
+
+@dataclass(slots=True)
+class Address:
+    since: date
+    line: str
+    town: Town
+    lat: float
+    lon: float
+
+
+@dataclass(slots=True)
+class Coverage:
+    start: datetime
+    end: datetime
+    payer: Payer
+    member_id: str
+    ownership: str  # Self, Guardian or "" for no insurance
+    owner_name: str
+
+
+@dataclass(slots=True)
+class Encounter:
+    id: str
+    start: datetime
+    stop: datetime
+    encclass: str  # Synthea's ENCOUNTERCLASS: wellness, ambulatory, urgentcare, virtual, outpatient, emergency, inpatient
+    code: Code
+    reason: Code | None
+    organization: Organization
+    provider: Provider
+    payer: Payer | None = None
+    base_cost: float = 0.0
+    total_cost: float = 0.0
+    payer_coverage: float = 0.0
+    disposition: str | None = None  # inpatient and emergency only: home, admitted, transfer, expired
+    admit_source: str | None = None  # inpatient only: emergency, transfer
+
+
+@dataclass(slots=True)
+class Condition:
+    start: date
+    stop: date | None
+    encounter: Encounter
+    code: Code
+    icd: Code
+    category: str  # problem-list-item (chronic) or encounter-diagnosis (acute)
+
+
+@dataclass(slots=True)
+class Observation:
+    time: datetime
+    encounter: Encounter
+    category: str  # vital-signs, laboratory, social-history, exam
+    code: Code
+    value: float | Code | str
+    units: str
+    decimals: int = 1
+    panel: Code | None = None  # blood pressure panel, lab panel: one FHIR Observation / one HL7 OBR per panel
+    reference_range: tuple[float | None, float | None] | None = None
+
+    @property
+    def is_numeric(self) -> bool:
+        return isinstance(self.value, float)
+
+    def value_text(self) -> str:
+        if isinstance(self.value, float):
+            return f"{self.value:.{self.decimals}f}"
+        if isinstance(self.value, Code):
+            return self.value.display
+        return self.value
+
+    def interpretation(self) -> str | None:
+        """HL7 table 0078 / v3 ObservationInterpretation: ``L``, ``H`` or ``N``, for numbers with a range."""
+        if not isinstance(self.value, float) or self.reference_range is None:
+            return None
+        low, high = self.reference_range
+        if low is not None and self.value < low:
+            return "L"
+        if high is not None and self.value > high:
+            return "H"
+        return "N"
+
+
+@dataclass(slots=True)
+class Medication:
+    start: datetime
+    stop: datetime | None
+    encounter: Encounter
+    code: Code
+    reason: Code | None
+    base_cost: float
+    dispenses: int = 1
+    payer: Payer | None = None
+    payer_coverage: float = 0.0
+
+    @property
+    def total_cost(self) -> float:
+        return round(self.base_cost * self.dispenses, 2)
+
+
+@dataclass(slots=True)
+class Immunization:
+    time: datetime
+    encounter: Encounter
+    code: Code
+    base_cost: float = 140.52
+
+
+@dataclass(slots=True)
+class Procedure:
+    start: datetime
+    stop: datetime
+    encounter: Encounter
+    code: Code
+    base_cost: float
+    reason: Code | None = None
+
+
+@dataclass(slots=True)
+class Allergy:
+    start: date
+    encounter: Encounter
+    code: Code
+    category: str  # environment, food, medication
+    reactions: list[tuple[Code, str]] = field(default_factory=list)  # (reaction, MILD/MODERATE/SEVERE)
+
+
+@dataclass(slots=True)
+class CarePlan:
+    id: str
+    start: date
+    stop: date | None
+    encounter: Encounter
+    code: Code
+    reason: Code
+
+
+@dataclass(slots=True)
+class PatientRecord:
+    index: int
+    id: str
+    mrn: str
+    birthdate: date
+    deathdate: date | None
+    death_time: datetime | None
+    ssn: str
+    drivers: str
+    passport: str
+    prefix: str
+    first: str
+    middle: str
+    last: str
+    suffix: str
+    maiden: str
+    marital: str  # M, S, D, W or "" (children)
+    race: str  # white, black, asian, native, hawaiian, other
+    ethnicity: str  # hispanic, nonhispanic
+    gender: str  # M or F
+    birthplace: str
+    phone: str
+    addresses: list[Address]
+    income: int
+    coverage: list[Coverage] = field(default_factory=list)
+    encounters: list[Encounter] = field(default_factory=list)
+    conditions: list[Condition] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    medications: list[Medication] = field(default_factory=list)
+    immunizations: list[Immunization] = field(default_factory=list)
+    procedures: list[Procedure] = field(default_factory=list)
+    allergies: list[Allergy] = field(default_factory=list)
+    careplans: list[CarePlan] = field(default_factory=list)
+    cause_of_death: Code | None = None
+
+    @property
+    def address(self) -> Address:
+        """The current (latest) address, the one Synthea's ``patients.csv`` holds."""
+        return self.addresses[-1]
+
+    def address_on(self, day: date) -> Address:
+        """The address valid on ``day``."""
+        current = self.addresses[0]
+        for a in self.addresses:
+            if a.since <= day:
+                current = a
+        return current
+
+    @property
+    def expenses(self) -> float:
+        return round(sum(e.total_cost - e.payer_coverage for e in self.encounters), 2)
+
+    @property
+    def covered(self) -> float:
+        return round(sum(e.payer_coverage for e in self.encounters), 2)
