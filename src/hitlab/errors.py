@@ -32,7 +32,11 @@ class InputError(HitlabError):
         self.line = line
         self.column = column
         self.detail = message
-        where = [p for p in (self.path, f"line {line}" if line else None, f"column {column}" if column else None) if p]
+        where = [
+            p
+            for p in (self.path, f"line {line}" if line else None, f"column {column}" if column else None)
+            if p
+        ]
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 

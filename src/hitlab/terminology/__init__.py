@@ -24,7 +24,13 @@ SYSTEM_URIS = {
 HL7V2_SYSTEMS = {"SNOMED": "SCT", "LOINC": "LN", "RXNORM": "RXN", "CVX": "CVX", "ICD10CM": "I10C"}
 """HL7 v2 coding-system names (table 0396) of the code systems in the table."""
 
-SYNTHEA_SYSTEMS = {"SNOMED": "SNOMED-CT", "LOINC": "LOINC", "RXNORM": "RxNorm", "CVX": "CVX", "ICD10CM": "ICD10"}
+SYNTHEA_SYSTEMS = {
+    "SNOMED": "SNOMED-CT",
+    "LOINC": "LOINC",
+    "RXNORM": "RxNorm",
+    "CVX": "CVX",
+    "ICD10CM": "ICD10",
+}
 """How Synthea's CSV files spell the code systems (e.g. allergies ``SYSTEM``)."""
 
 
