@@ -30,7 +30,9 @@ def population(tmp_path_factory):
     root = (base.parent if os.environ.get("PYTEST_XDIST_TESTRUNUID") else base) / "populations"
     root.mkdir(parents=True, exist_ok=True)
 
-    def make(patients: int, seed: int, formats=("csv", "fhir", "hl7v2"), defects: bool = False, db: bool = False):
+    def make(
+        patients: int, seed: int, formats=("csv", "fhir", "hl7v2"), defects: bool = False, db: bool = False
+    ):
         key = f"n{patients}-s{seed}-{'-'.join(formats)}{'-defects' if defects else ''}"
         out = root / key
         with open(root / f"{key}.lock", "w") as lock:

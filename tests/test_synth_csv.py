@@ -96,7 +96,9 @@ def test_value_domains(csv_dir):
     """Encounter classes are Synthea's; TYPE says whether VALUE is a number; ZIP and FIPS keep leading zeros."""
     encounters = rows(csv_dir / "encounters.csv")
     assert {e["ENCOUNTERCLASS"] for e in encounters} <= ENCOUNTER_CLASSES
-    assert {"wellness", "ambulatory", "emergency", "inpatient", "virtual"} <= {e["ENCOUNTERCLASS"] for e in encounters}
+    assert {"wellness", "ambulatory", "emergency", "inpatient", "virtual"} <= {
+        e["ENCOUNTERCLASS"] for e in encounters
+    }
     observations = rows(csv_dir / "observations.csv")
     assert {o["TYPE"] for o in observations} == {"numeric", "text"}
     for o in observations:
@@ -143,7 +145,15 @@ def test_references_resolve_within_the_set(csv_dir):
     for e in encounters:
         assert e["PATIENT"] in patients and e["ORGANIZATION"] in orgs
         assert e["PROVIDER"] in provider_ids and e["PAYER"] in payers
-    for table in ("conditions", "medications", "observations", "procedures", "immunizations", "allergies", "careplans"):
+    for table in (
+        "conditions",
+        "medications",
+        "observations",
+        "procedures",
+        "immunizations",
+        "allergies",
+        "careplans",
+    ):
         for r in rows(csv_dir / f"{table}.csv"):
             assert r["PATIENT"] in patients and r["ENCOUNTER"] in encounter_ids, table
     for r in rows(csv_dir / "payer_transitions.csv"):

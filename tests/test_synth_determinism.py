@@ -55,12 +55,18 @@ def test_a_patient_does_not_depend_on_population_size_or_formats(tmp_path):
 def test_changing_names_does_not_shift_clinical_facts(monkeypatch):
     """Names draw from their own stream: other first names, same encounters, results and prescriptions."""
     before = [simulate_patient(world(), 3, i) for i in range(25)]
-    monkeypatch.setattr(sim, "FIRST_NAMES", {"F": ("Ada", "Grace", "Edith"), "M": ("Alan", "Edsger", "Niklaus")})
+    monkeypatch.setattr(
+        sim, "FIRST_NAMES", {"F": ("Ada", "Grace", "Edith"), "M": ("Alan", "Edsger", "Niklaus")}
+    )
     after = [simulate_patient(world(), 3, i) for i in range(25)]
     assert [p.first for p in before] != [p.first for p in after]
     for b, a in zip(before, after, strict=True):
-        assert [(e.id, e.start, e.encclass) for e in b.encounters] == [(e.id, e.start, e.encclass) for e in a.encounters]
+        assert [(e.id, e.start, e.encclass) for e in b.encounters] == [
+            (e.id, e.start, e.encclass) for e in a.encounters
+        ]
         assert [(o.code.code, o.time, o.value) for o in b.observations] == [
             (o.code.code, o.time, o.value) for o in a.observations
         ]
-        assert [(m.code.code, m.start) for m in b.medications] == [(m.code.code, m.start) for m in a.medications]
+        assert [(m.code.code, m.start) for m in b.medications] == [
+            (m.code.code, m.start) for m in a.medications
+        ]

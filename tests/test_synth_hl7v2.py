@@ -45,7 +45,11 @@ def test_control_ids_are_unique_and_files_hold_one_patient(parsed):
     ids = [msg.msh.msh_10.to_er7() for _f, msg in parsed]
     assert len(ids) == len(set(ids))
     for f, msg in parsed:
-        pid = msg.children.get("PID") if msg.name != "ORU_R01" else msg.oru_r01_patient_result.oru_r01_patient.pid
+        pid = (
+            msg.children.get("PID")
+            if msg.name != "ORU_R01"
+            else msg.oru_r01_patient_result.oru_r01_patient.pid
+        )
         pid = pid[0] if isinstance(pid, list) else pid
         repetitions = pid.pid_3
         assert [r.cx_5.to_er7() for r in repetitions] == ["MR", "PI"]
@@ -59,7 +63,9 @@ def test_events_match_the_encounters(pop, parsed):
     events = Counter(msg.msh.msh_9.to_er7() for _f, msg in parsed)
     inpatient = sum(e["ENCOUNTERCLASS"] == "inpatient" for e in encounters)
     end = END.isoformat() + "Z"
-    discharged = sum(e["ENCOUNTERCLASS"] in ("inpatient", "emergency") and e["STOP"] < end for e in encounters)
+    discharged = sum(
+        e["ENCOUNTERCLASS"] in ("inpatient", "emergency") and e["STOP"] < end for e in encounters
+    )
     assert events["ADT^A01^ADT_A01"] == inpatient > 0
     assert events["ADT^A04^ADT_A01"] == len(encounters) - inpatient
     assert events["ADT^A03^ADT_A03"] == discharged
