@@ -1,7 +1,7 @@
 """The ``hitlab`` command line: a thin layer over :mod:`hitlab.api`.
 
 Each command calls one public function and turns :class:`hitlab.errors.HitlabError` into a clean message and
-exit status 2; anything else is a bug and keeps its traceback.
+exit status 2; anything else is a bug and keeps its traceback. Every ``--help`` ends with an example.
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ from hitlab import __version__
 from hitlab.errors import HitlabError
 
 
+def _example(command: str) -> str:
+    """An epilog that ends ``--help`` with an example (``\\b`` keeps click from rewrapping it)."""
+    return f"\b\nExample:\n  {command}"
+
+
 def _clean_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -28,28 +33,23 @@ def _clean_errors(func):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_example("hitlab data build && hitlab lab"),
+)
 @click.version_option(__version__, prog_name="hitlab")
 def main() -> None:
-    """hitlab: healthcare-IT interview labs on synthetic patient data.
-
-    \b
-    Example:
-      hitlab data build && hitlab lab
-    """
+    """hitlab: healthcare-IT interview labs on synthetic patient data."""
 
 
-@main.group()
+@main.group(epilog=_example("hitlab data generate --patients 100 --seed 7 --out pop"))
 def data() -> None:
-    """Generate, load and build the synthetic patient data.
-
-    \b
-    Example:
-      hitlab data generate --patients 100 --seed 7 --out /tmp/pop
-    """
+    """Generate, load and build the synthetic patient data."""
 
 
-@data.command("generate")
+@data.command(
+    "generate", epilog=_example("hitlab data generate --patients 500 --seed 42 --out pop --defects")
+)
 @click.option("--patients", "-n", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--seed", "-s", type=int, default=1, show_default=True)
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), required=True)
@@ -63,12 +63,7 @@ def data() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_clean_errors
 def data_generate(patients: int, seed: int, out: Path, formats: str, defects: bool, quiet: bool) -> None:
-    """Write a synthetic population as Synthea CSV, FHIR R4 bundles and an HL7 v2.5.1 feed.
-
-    \b
-    Example:
-      hitlab data generate --patients 500 --seed 42 --out pop --formats csv,fhir --defects
-    """
+    """Write a synthetic population as Synthea CSV, FHIR R4 bundles and an HL7 v2.5.1 feed."""
     from hitlab.api import generate
 
     manifest = generate(
@@ -84,51 +79,36 @@ def data_generate(patients: int, seed: int, out: Path, formats: str, defects: bo
         click.echo(f"  {name:<28} {count:>10,}")
 
 
-@data.command("load")
+@data.command("load", epilog=_example("hitlab data load pop --db pop.duckdb"))
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="DuckDB file.")
 @_clean_errors
 def data_load(src: Path, db: Path) -> None:
-    """Load Synthea CSV (dir or zip), FHIR bundles (dir, file or NDJSON) or a hitlab dataset into DuckDB.
-
-    \b
-    Example:
-      hitlab data load pop --db pop.duckdb
-    """
+    """Load Synthea CSV (dir or zip), FHIR bundles (dir, file or NDJSON) or a hitlab dataset into DuckDB."""
     from hitlab.api import load
 
     report = load(src, db)
     click.echo(report.summary())
 
 
-@data.command("build")
+@data.command("build", epilog=_example("hitlab data build --dataset defects"))
 @click.option("--dataset", default="default", show_default=True, help="default or defects")
 @click.option("--force", is_flag=True, help="Rebuild even if the dataset exists.")
 @_clean_errors
 def data_build(dataset: str, force: bool) -> None:
-    """Build a named dataset (generate and load) into data/generated/, if it is missing.
-
-    \b
-    Example:
-      hitlab data build --dataset defects
-    """
+    """Build a named dataset (generate and load) into data/generated/, if it is missing."""
     from hitlab.api import build_dataset
 
     path = build_dataset(dataset, force=force, progress=True)
     click.echo(f"dataset {dataset!r} ready: {path}")
 
 
-@main.command("lab")
+@main.command("lab", epilog=_example("hitlab lab --no-browser --port 8888"))
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default: Jupyter's choice).")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser.")
 @_clean_errors
 def lab(port: int | None, no_browser: bool) -> None:
-    """Start JupyterLab on the workbook's labs/ folder.
-
-    \b
-    Example:
-      hitlab lab --no-browser --port 8888
-    """
+    """Start JupyterLab on the workbook's labs/ folder."""
     from hitlab.api import run_lab
 
     sys.exit(run_lab(port=port, open_browser=not no_browser))
