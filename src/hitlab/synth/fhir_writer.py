@@ -187,7 +187,7 @@ class PatientBundle:
                 if chronic
                 else "us-core-condition-encounter-diagnosis"
             )
-            conditions.setdefault(c.code.code, self.add(res, profile))
+            conditions[(c.code.code, c.encounter.id)] = self.add(res, profile)
         for group in _observation_groups(p.observations):
             res, profile = self.observation(group)
             self.add(res, profile)
@@ -208,14 +208,10 @@ class PatientBundle:
                 "requester": practitioner_ref(m.encounter.provider),
             }
             if m.reason is not None:
-                res["reasonReference"] = (
-                    [{"reference": f"urn:uuid:{conditions[m.reason.code]}"}]
-                    if (m.reason.code in conditions)
-                    else []
-                )
                 res["reasonCode"] = [m.reason.concept()]
-                if not res["reasonReference"]:
-                    del res["reasonReference"]
+                condition = conditions.get((m.reason.code, m.encounter.id))  # diagnosed where prescribed
+                if condition:
+                    res["reasonReference"] = [{"reference": f"urn:uuid:{condition}"}]
             self.add(res, "us-core-medicationrequest")
         for i in sorted(p.immunizations, key=lambda i: (i.time, i.code.code)):
             self.add(
@@ -289,8 +285,9 @@ class PatientBundle:
                 "encounter": {"reference": f"urn:uuid:{cp.encounter.id}"},
                 "period": period,
             }
-            if cp.reason.code in conditions:
-                res["addresses"] = [{"reference": f"urn:uuid:{conditions[cp.reason.code]}"}]
+            condition = conditions.get((cp.reason.code, cp.encounter.id))
+            if condition:
+                res["addresses"] = [{"reference": f"urn:uuid:{condition}"}]
             self.add(res, "us-core-careplan")
         return {"resourceType": "Bundle", "type": "transaction", "entry": self.entries}
 
@@ -317,21 +314,21 @@ class PatientBundle:
         identifiers = [
             {"system": SID + "patient", "value": p.id},
             {
-                "type": _coding(TERMINOLOGY + "v2-0203", "MR", "Medical Record Number"),
+                "type": _coding(TERMINOLOGY + "v2-0203", "MR", "Medical record number"),
                 "system": SID + "mrn",
                 "value": p.mrn,
             },
             {
-                "type": _coding(TERMINOLOGY + "v2-0203", "SS", "Social Security Number"),
+                "type": _coding(TERMINOLOGY + "v2-0203", "SS", "Social Security number"),
                 "system": "http://hl7.org/fhir/sid/us-ssn",
-                "value": p.ssn,
+                "value": p.ssn.replace("-", ""),  # the us-ssn naming system drops the dashes
             },
         ]
         if p.drivers:
             identifiers.append({"type": _coding(TERMINOLOGY + "v2-0203", "DL", "Driver's license number"),
                                 "system": "urn:oid:2.16.840.1.113883.4.3.25", "value": p.drivers})  # fmt: skip
         if p.passport:
-            identifiers.append({"type": _coding(TERMINOLOGY + "v2-0203", "PPN", "Passport Number"),
+            identifiers.append({"type": _coding(TERMINOLOGY + "v2-0203", "PPN", "Passport number"),
                                 "system": "http://hl7.org/fhir/sid/passport-USA", "value": p.passport})  # fmt: skip
         name = {"use": "official", "family": p.last, "given": [g for g in (p.first, p.middle) if g]}
         if p.prefix:
@@ -570,7 +567,6 @@ def practitioner_bundle(world: World) -> dict:
             "identifier": [{"system": SID + "practitioner-role", "value": pr.npi}],
             "practitioner": practitioner_ref(pr),
             "organization": organization_ref(pr.organization),
-            "code": [_coding("http://nucc.org/provider-taxonomy", *taxonomy)],
             "specialty": [_coding("http://nucc.org/provider-taxonomy", *taxonomy)],
             "location": [location_ref(pr.organization)],
             "telecom": [{"system": "phone", "value": pr.organization.phone}],

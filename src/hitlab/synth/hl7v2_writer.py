@@ -224,7 +224,9 @@ class PatientFeed:
 
     def messages(self) -> list[str]:
         p = self.p
-        events: list[tuple] = []  # (time, order within the same instant, event, facility, segments)
+        # (time, order within the same instant, event, facility, segments): at one instant a discharge goes
+        # first (an ED visit ends as the admission begins), then registrations, results, updates.
+        events: list[tuple] = []
 
         def add(item: tuple, order: int) -> None:
             when, event, facility, segments = item
@@ -237,13 +239,13 @@ class PatientFeed:
         for number, e in enumerate(p.encounters, start=1):
             fac = e.organization.short_name
             if e.encclass == "inpatient":
-                add(self.adt("A01", e.start, e, self.dg1(e, "A") + self.al1(e.start), fac), 0)
+                add(self.adt("A01", e.start, e, self.al1(e.start) + self.dg1(e, "A"), fac), 1)
             else:
-                add(self.adt("A04", e.start, e, self.dg1(e, "A") + self.al1(e.start), fac), 0)
+                add(self.adt("A04", e.start, e, self.al1(e.start) + self.dg1(e, "A"), fac), 1)
             if e.encclass in ("inpatient", "emergency") and e.stop < END:
-                add(self.adt("A03", e.stop, e, self.dg1(e, "F"), fac), 2)
+                add(self.adt("A03", e.stop, e, self.dg1(e, "F"), fac), 0)
             if e.id in labs:
-                add(self.oru(e, number, labs[e.id]), 1)
+                add(self.oru(e, number, labs[e.id]), 2)
         clinic = p.encounters[0].organization.short_name if p.encounters else AUTHORITY
         for a in p.addresses[1:]:
             when = datetime(a.since.year, a.since.month, a.since.day, 15, 0, 0)

@@ -119,6 +119,7 @@ class PatientSimulator:
         if self.alive_until < END:
             p.death_time = self.alive_until
             p.deathdate = self.alive_until.date()
+            p.addresses = [a for a in p.addresses if a.since <= p.deathdate]  # nobody moves after death
         self._routine_care()
         self._record_conditions()
         self._reconcile_medications()

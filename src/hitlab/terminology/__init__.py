@@ -21,7 +21,7 @@ SYSTEM_URIS = {
 }
 """FHIR canonical URIs of the code systems in the table."""
 
-HL7V2_SYSTEMS = {"SNOMED": "SCT", "LOINC": "LN", "RXNORM": "RXN", "CVX": "CVX", "ICD10CM": "I10C"}
+HL7V2_SYSTEMS = {"SNOMED": "SCT", "LOINC": "LN", "RXNORM": "RXNORM", "CVX": "CVX", "ICD10CM": "I10C"}
 """HL7 v2 coding-system names (table 0396) of the code systems in the table."""
 
 SYNTHEA_SYSTEMS = {
