@@ -1,0 +1,62 @@
+# hitlab: everyday commands. `make` (or `make help`) lists them.
+# Needs only Python 3.11+ and make: the first target that needs it creates .venv and installs hitlab there.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Touched after a successful install; reinstalls when pyproject.toml is newer.
+STAMP := $(VENV)/.hitlab-installed
+# Extra pytest arguments, e.g. make test PYTEST_ARGS='-m "not slow"'
+PYTEST_ARGS ?=
+# Worker processes for pytest-xdist (0 runs the suite in one process).
+PYTEST_WORKERS ?= 2
+LINT_PATHS := $(wildcard src tests benchmarks)
+
+.DEFAULT_GOAL := help
+.PHONY: help venv data lab test bench lint format labs clean
+
+help: ## List the targets with what they do
+	@echo "usage: make TARGET   (PYTHON=$(PYTHON) makes the venv)"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "error: hitlab needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)." >&2; \
+	  echo "       Run make with PYTHON=/path/to/python3.11 (or newer)." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP) ## Create .venv and install hitlab with its dev tools (again when pyproject.toml changes)
+
+data: venv ## Build the default synthetic dataset into data/generated/ (if missing)
+	$(BIN)/hitlab data build
+
+lab: data ## Set up everything, then open JupyterLab on labs/ (Ctrl-C stops it)
+	$(BIN)/hitlab lab
+
+test: venv ## Run the whole test suite (PYTEST_ARGS=... to select, PYTEST_WORKERS=0 for one process)
+	@status=0; $(BIN)/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS)) $(PYTEST_ARGS) || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "error: pytest ran no tests (exit status 5): nothing was collected or everything was deselected" >&2; fi; \
+	exit $$status
+
+bench: venv ## Run the benchmarks (benchmarks/run.py)
+	$(BIN)/python benchmarks/run.py
+
+lint: venv ## Check style and formatting with ruff (changes nothing)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+format: venv ## Fix what ruff can fix and format the code
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
+
+labs: venv ## Regenerate the released labs/ from solutions/
+	$(BIN)/hitlab course build
+
+clean: ## Remove generated data and caches (keeps .venv)
+	rm -rf data/generated .pytest_cache .ruff_cache build dist benchmarks/.work
+	find . \( -path './.venv*' -o -path ./.git \) -prune -o \( -name __pycache__ -o -name '*.egg-info' -o -name .ipynb_checkpoints \) \
+	  -type d -prune -exec rm -rf {} +

@@ -1,0 +1,82 @@
+"""The Binder build, simulated: a fresh venv, binder/requirements.txt, then binder/postBuild from the repo root.
+
+Binder itself is not reachable from here; this checks what it would run, in the same order, with the dataset
+written into the test's own folder (``HITLAB_DATA_DIR``) so the checkout's data/generated is not touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab_process import REPO, running_lab
+
+pytestmark = [pytest.mark.slow, pytest.mark.notebook]
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+NBGRADER_SERVER_EXTENSIONS = ("formgrader", "assignment_list", "course_list", "validate_assignment")
+
+
+def run(cmd: list[str], env: dict[str, str], timeout: float, cwd: Path = REPO) -> str:
+    """Run *cmd*; its combined output, ANSI colours removed; a failure shows the output."""
+    result = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+    output = ANSI.sub("", result.stdout)
+    assert result.returncode == 0, f"{' '.join(cmd)} exited with {result.returncode}:\n{output[-5000:]}"
+    return output
+
+
+def test_binder_build(tmp_path):
+    """requirements.txt and postBuild give a venv with hitlab, nbgrader's extensions, the data and a working lab."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    env = {
+        **os.environ,
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "VIRTUAL_ENV": str(venv),
+        "HITLAB_DATA_DIR": str(tmp_path / "data"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    for name in ("PYTHONPATH", "PYTHONHOME", "HITLAB_ROOT"):
+        env.pop(name, None)
+
+    # What Binder does: install the requirements, then run postBuild from the repository root.
+    run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-r", "binder/requirements.txt"],
+        env,
+        1800,
+    )
+    run(["bash", "binder/postBuild"], env, 1800)
+
+    assert "hitlab" in run([str(venv / "bin" / "hitlab"), "--version"], env, 60)
+
+    data = tmp_path / "data"
+    assert list(data.rglob("*.duckdb")), f"no .duckdb file under {data}"
+    assert list(data.rglob("manifest.json")), f"no manifest.json under {data}"
+
+    server = run(["jupyter", "server", "extension", "list"], env, 120)
+    for ext in NBGRADER_SERVER_EXTENSIONS:
+        assert re.search(rf"nbgrader\.server_extensions\.{ext}\s+enabled", server), server
+    lab = run(["jupyter", "labextension", "list"], env, 120)
+    assert re.search(r"@jupyter/nbgrader v0\.9\.\d+\s+enabled\s+OK", lab), lab
+    assert "Disabled extensions" not in lab, lab
+
+    with running_lab(tmp_path, hitlab=venv / "bin" / "hitlab", env=env) as lab_server:
+        contents = lab_server.get("/api/contents")
+        assert contents.status_code == 200
+        assert "README.md" in {item["name"] for item in contents.json()["content"]}
