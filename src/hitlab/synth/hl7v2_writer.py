@@ -65,14 +65,18 @@ def escape(value: str) -> str:
 def dtm(value: datetime | date) -> str:
     """HL7 v2 DTM in UTC: ``YYYYMMDDHHMMSS+0000`` (a date alone as ``YYYYMMDD``)."""
     if isinstance(value, datetime):
-        return value.strftime("%Y%m%d%H%M%S") + "+0000"
-    return value.strftime("%Y%m%d")
+        v = value
+        return f"{v.year:04d}{v.month:02d}{v.day:02d}{v.hour:02d}{v.minute:02d}{v.second:02d}+0000"
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
 
 
 def segment(name: str, fields: dict[int, str]) -> str:
     """A segment from its non-empty fields, by position (``PID-5`` is ``fields[5]``)."""
-    last = max(fields) if fields else 0
-    return "|".join([name, *(fields.get(i, "") for i in range(1, last + 1))])
+    values = [""] * (max(fields) + 1 if fields else 1)
+    values[0] = name
+    for position, value in fields.items():
+        values[position] = value
+    return "|".join(values)
 
 
 def message(event: str, when: datetime, control_id: str, facility: str, segments: list[str]) -> str:
@@ -90,19 +94,29 @@ class PatientFeed:
     def __init__(self, p: PatientRecord) -> None:
         self.p = p
         self.seq = 0
+        self._pid: dict[tuple, str] = {}
+        self._pv1: dict[tuple, str] = {}
 
     def control_id(self) -> str:
         self.seq += 1
         return f"{self.p.mrn}{self.seq:05d}"
 
     def pid(self, when: datetime) -> str:
+        """PID as known at ``when`` (address then current; death fields once dead), built once per state."""
         p = self.p
         a = p.address_on(when.date())
+        dead = p.death_time is not None and p.death_time <= when
+        key = (id(a), dead)
+        if key not in self._pid:
+            self._pid[key] = self._build_pid(a, dead)
+        return self._pid[key]
+
+    def _build_pid(self, a, dead: bool) -> str:
+        p = self.p
         names = f"{escape(p.last)}^{escape(p.first)}^{escape(p.middle)}^{p.suffix}^{p.prefix}^^L"
         if p.maiden:
             names += f"~{escape(p.maiden)}^{escape(p.first)}^^^^^M"
         race, eth = _RACE[p.race], _ETHNICITY[p.ethnicity]
-        dead = p.death_time is not None and p.death_time <= when
         fields = {
             1: "1",
             3: f"{p.mrn}^^^{AUTHORITY}^MR~{p.id}^^^{AUTHORITY}^PI",
@@ -122,8 +136,14 @@ class PatientFeed:
         }
         return segment("PID", fields)
 
+    def pv1(self, e: Encounter | None, discharge: bool = False) -> str:
+        key = (e.id if e else None, discharge)
+        if key not in self._pv1:
+            self._pv1[key] = self._build_pv1(e, discharge)
+        return self._pv1[key]
+
     @staticmethod
-    def pv1(e: Encounter | None, discharge: bool = False) -> str:
+    def _build_pv1(e: Encounter | None, discharge: bool) -> str:
         if e is None:  # an update that belongs to no visit
             return segment("PV1", {1: "1", 2: "N"})
         pr = e.provider
