@@ -74,7 +74,7 @@ class CsvWriter:
         rows["patients"].append([
             pid, day(p.birthdate), day(p.deathdate), p.ssn, p.drivers, p.passport, p.prefix, p.first, p.middle,
             p.last, p.suffix, p.maiden, p.marital, p.race, p.ethnicity, p.gender, text(p.birthplace),
-            text(a.line), a.town.name, "Massachusetts", a.town.county, a.town.fips, a.town.zip, f"{a.lat:.6f}",
+            text(a.line), a.town.name, "Massachusetts", a.town.county, a.town.fips, a.zip, f"{a.lat:.6f}",
             f"{a.lon:.6f}", money(p.expenses), money(p.covered), str(p.income),
         ])  # fmt: skip
         for e in p.encounters:

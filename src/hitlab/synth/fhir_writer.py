@@ -348,7 +348,7 @@ class PatientBundle:
                     {"url": "latitude", "valueDecimal": a.lat}, {"url": "longitude", "valueDecimal": a.lon}]}],
                 "use": "home" if i == len(p.addresses) - 1 else "old",
                 "line": [a.line], "city": a.town.name, "district": a.town.county, "state": "MA",
-                "postalCode": a.town.zip, "country": "US", "period": {"start": a.since.isoformat()},
+                "postalCode": a.zip, "country": "US", "period": {"start": a.since.isoformat()},
             }  # fmt: skip
             if i + 1 < len(p.addresses):
                 addr["period"]["end"] = p.addresses[i + 1].since.isoformat()

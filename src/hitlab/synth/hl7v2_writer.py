@@ -124,7 +124,7 @@ class PatientFeed:
             7: dtm(p.birthdate),
             8: p.gender,
             10: f"{race[0]}^{race[1]}^CDCREC",
-            11: f"{escape(a.line)}^^{escape(a.town.name)}^MA^{a.town.zip}^USA^H^^{a.town.fips}",
+            11: f"{escape(a.line)}^^{escape(a.town.name)}^MA^{a.zip}^USA^H^^{a.town.fips}",
             13: f"{p.phone}^PRN^PH",
             16: f"{p.marital}^{_MARITAL[p.marital]}^HL70002" if p.marital else "",
             19: p.ssn,

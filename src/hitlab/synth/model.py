@@ -17,6 +17,7 @@ class Address:
     since: date
     line: str
     town: Town
+    zip: str
     lat: float
     lon: float
 

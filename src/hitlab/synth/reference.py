@@ -18,39 +18,45 @@ class Town:
     name: str
     county: str
     fips: str
-    zip: str
+    zips: tuple[str, ...]  # the town's real ZIP codes; the first is its main post office
     lat: float
     lon: float
     weight: int  # population in thousands, for sampling residence
 
+    @property
+    def zip(self) -> str:
+        return self.zips[0]
 
+
+# fmt: off
 TOWNS: tuple[Town, ...] = (
-    Town("Boston", "Suffolk County", "25025", "02118", 42.3370, -71.0726, 650),
-    Town("Cambridge", "Middlesex County", "25017", "02139", 42.3647, -71.1042, 118),
-    Town("Somerville", "Middlesex County", "25017", "02143", 42.3817, -71.0995, 81),
-    Town("Worcester", "Worcester County", "25027", "01602", 42.2706, -71.8403, 206),
-    Town("Springfield", "Hampden County", "25013", "01103", 42.1029, -72.5886, 155),
-    Town("Lowell", "Middlesex County", "25017", "01852", 42.6334, -71.3162, 115),
-    Town("Brockton", "Plymouth County", "25023", "02301", 42.0834, -71.0184, 105),
-    Town("Quincy", "Norfolk County", "25021", "02169", 42.2529, -71.0023, 101),
-    Town("Lynn", "Essex County", "25009", "01902", 42.4668, -70.9495, 101),
-    Town("New Bedford", "Bristol County", "25005", "02740", 41.6362, -70.9342, 101),
-    Town("Fall River", "Bristol County", "25005", "02720", 41.7015, -71.1550, 94),
-    Town("Newton", "Middlesex County", "25017", "02458", 42.3370, -71.2092, 88),
-    Town("Framingham", "Middlesex County", "25017", "01701", 42.2793, -71.4162, 72),
-    Town("Haverhill", "Essex County", "25009", "01830", 42.7762, -71.0773, 67),
-    Town("Malden", "Middlesex County", "25017", "02148", 42.4251, -71.0662, 66),
-    Town("Waltham", "Middlesex County", "25017", "02451", 42.3765, -71.2356, 65),
-    Town("Plymouth", "Plymouth County", "25023", "02360", 41.9584, -70.6673, 61),
-    Town("Barnstable", "Barnstable County", "25001", "02601", 41.6532, -70.2819, 49),
-    Town("Attleboro", "Bristol County", "25005", "02703", 41.9445, -71.2856, 46),
-    Town("Salem", "Essex County", "25009", "01970", 42.5195, -70.8967, 44),
-    Town("Pittsfield", "Berkshire County", "25003", "01201", 42.4501, -73.2454, 43),
-    Town("Northampton", "Hampshire County", "25015", "01060", 42.3251, -72.6412, 29),
-    Town("Greenfield", "Franklin County", "25011", "01301", 42.5876, -72.5995, 18),
-    Town("Nantucket", "Nantucket County", "25019", "02554", 41.2835, -70.0995, 14),
-    Town("Edgartown", "Dukes County", "25007", "02539", 41.3890, -70.5134, 5),
+    Town("Boston", "Suffolk County", "25025", ("02108", "02109", "02110", "02111", "02113", "02114", "02115", "02116", "02118", "02119", "02120", "02121", "02122", "02124", "02125", "02126", "02127", "02128", "02129", "02130", "02131", "02132", "02134", "02135", "02136"), 42.3370, -71.0726, 650),
+    Town("Cambridge", "Middlesex County", "25017", ("02138", "02139", "02140", "02141", "02142"), 42.3647, -71.1042, 118),
+    Town("Somerville", "Middlesex County", "25017", ("02143", "02144", "02145"), 42.3817, -71.0995, 81),
+    Town("Worcester", "Worcester County", "25027", ("01602", "01603", "01604", "01605", "01606", "01607", "01608", "01609", "01610"), 42.2706, -71.8403, 206),
+    Town("Springfield", "Hampden County", "25013", ("01103", "01104", "01105", "01107", "01108", "01109", "01118", "01119", "01128", "01129"), 42.1029, -72.5886, 155),
+    Town("Lowell", "Middlesex County", "25017", ("01850", "01851", "01852", "01854"), 42.6334, -71.3162, 115),
+    Town("Brockton", "Plymouth County", "25023", ("02301", "02302"), 42.0834, -71.0184, 105),
+    Town("Quincy", "Norfolk County", "25021", ("02169", "02170", "02171"), 42.2529, -71.0023, 101),
+    Town("Lynn", "Essex County", "25009", ("01901", "01902", "01904", "01905"), 42.4668, -70.9495, 101),
+    Town("New Bedford", "Bristol County", "25005", ("02740", "02744", "02745", "02746"), 41.6362, -70.9342, 101),
+    Town("Fall River", "Bristol County", "25005", ("02720", "02721", "02723", "02724"), 41.7015, -71.1550, 94),
+    Town("Newton", "Middlesex County", "25017", ("02458", "02459", "02460", "02461", "02462", "02464", "02465", "02466", "02467", "02468"), 42.3370, -71.2092, 88),
+    Town("Framingham", "Middlesex County", "25017", ("01701", "01702"), 42.2793, -71.4162, 72),
+    Town("Haverhill", "Essex County", "25009", ("01830", "01832", "01835"), 42.7762, -71.0773, 67),
+    Town("Malden", "Middlesex County", "25017", ("02148",), 42.4251, -71.0662, 66),
+    Town("Waltham", "Middlesex County", "25017", ("02451", "02452", "02453"), 42.3765, -71.2356, 65),
+    Town("Plymouth", "Plymouth County", "25023", ("02360",), 41.9584, -70.6673, 61),
+    Town("Barnstable", "Barnstable County", "25001", ("02601", "02630", "02632"), 41.6532, -70.2819, 49),
+    Town("Attleboro", "Bristol County", "25005", ("02703",), 41.9445, -71.2856, 46),
+    Town("Salem", "Essex County", "25009", ("01970",), 42.5195, -70.8967, 44),
+    Town("Pittsfield", "Berkshire County", "25003", ("01201",), 42.4501, -73.2454, 43),
+    Town("Northampton", "Hampshire County", "25015", ("01060", "01062"), 42.3251, -72.6412, 29),
+    Town("Greenfield", "Franklin County", "25011", ("01301",), 42.5876, -72.5995, 18),
+    Town("Nantucket", "Nantucket County", "25019", ("02554",), 41.2835, -70.0995, 14),
+    Town("Edgartown", "Dukes County", "25007", ("02539",), 41.3890, -70.5134, 5),
 )
+# fmt: on
 
 STREET_NAMES = (
     "Maple", "Oak", "Elm", "Washington", "Main", "Pleasant", "Park", "Highland", "Chestnut", "Summer",

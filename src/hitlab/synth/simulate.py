@@ -183,7 +183,7 @@ class PatientSimulator:
             line += f" Unit {rng.randint(1, 60)}"
         lat = town.lat + rng.uniform(-0.03, 0.03)
         lon = town.lon + rng.uniform(-0.03, 0.03)
-        return Address(since, line, town, round(lat, 6), round(lon, 6))
+        return Address(since, line, town, rng.choice(town.zips), round(lat, 6), round(lon, 6))
 
     def _risk_factors(self) -> dict:
         rng = self.rng("risk")
