@@ -15,7 +15,7 @@ from hitlab.synth.model import Encounter, Observation, PatientRecord
 from hitlab.synth.reference import Organization, Provider, World
 from hitlab.synth.simulate import END
 from hitlab.synth.streams import new_uuid, stable_uuid, stream
-from hitlab.terminology import SYSTEM_URIS, Code
+from hitlab.terminology import ETHNICITY, OMB_RACE_CATEGORIES, RACE, SYSTEM_URIS, Code
 
 SID = "https://hitlab.example.org/fhir/sid/"
 """Base of hitlab's identifier systems (patient id, MRN, encounter, organization, location)."""
@@ -27,17 +27,6 @@ OMB = "urn:oid:2.16.840.1.113883.6.238"
 REFERENCE_FILES_STAMP = int(END.timestamp() * 1000)
 """Synthea suffixes the reference bundles with a time; ours is fixed so outputs stay reproducible."""
 
-_RACE = {
-    "white": ("2106-3", "White"),
-    "black": ("2054-5", "Black or African American"),
-    "asian": ("2028-9", "Asian"),
-    "native": ("1002-5", "American Indian or Alaska Native"),
-    "hawaiian": ("2076-8", "Native Hawaiian or Other Pacific Islander"),
-}
-_ETHNICITY = {
-    "hispanic": ("2135-2", "Hispanic or Latino"),
-    "nonhispanic": ("2186-5", "Not Hispanic or Latino"),
-}
 _MARITAL = {"M": "Married", "S": "Never Married", "D": "Divorced", "W": "Widowed"}
 _CLASS = {
     "wellness": ("AMB", "ambulatory"),
@@ -297,7 +286,7 @@ class PatientBundle:
     def patient(self) -> dict:
         p = self.p
         extensions = []
-        race = _RACE.get(p.race)
+        race = RACE[p.race] if RACE[p.race][0] in OMB_RACE_CATEGORIES else None
         race_ext = (
             [{"url": "ombCategory", "valueCoding": {"system": OMB, "code": race[0], "display": race[1]}}]
             if race
@@ -305,7 +294,7 @@ class PatientBundle:
         )
         race_ext.append({"url": "text", "valueString": race[1] if race else "Other"})
         extensions.append({"url": US_CORE + "us-core-race", "extension": race_ext})
-        eth = _ETHNICITY[p.ethnicity]
+        eth = ETHNICITY[p.ethnicity]
         extensions.append({
             "url": US_CORE + "us-core-ethnicity",
             "extension": [

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hitlab.synth.model import Encounter, Observation, PatientRecord
 from hitlab.synth.simulate import END
-from hitlab.terminology import HL7V2_SYSTEMS, code
+from hitlab.terminology import ETHNICITY, HL7V2_SYSTEMS, RACE, code
 
 VERSION = "2.5.1"
 SENDING_APPLICATION = "HITLAB_EHR"
@@ -32,18 +32,6 @@ _ADMIT_SOURCE = {"emergency": "7", "transfer": "4"}  # table 0023
 _DISPOSITION = {"home": "01", "transfer": "02", "expired": "20", "admitted": "09"}  # table 0112
 _ALLERGEN_TYPE = {"environment": "EA", "food": "FA", "medication": "DA"}  # table 0127
 _SEVERITY = {"MILD": "MI", "MODERATE": "MO", "SEVERE": "SV"}  # table 0128
-_RACE = {
-    "white": ("2106-3", "White"),
-    "black": ("2054-5", "Black or African American"),
-    "asian": ("2028-9", "Asian"),
-    "native": ("1002-5", "American Indian or Alaska Native"),
-    "hawaiian": ("2076-8", "Native Hawaiian or Other Pacific Islander"),
-    "other": ("2131-1", "Other Race"),
-}
-_ETHNICITY = {
-    "hispanic": ("2135-2", "Hispanic or Latino"),
-    "nonhispanic": ("2186-5", "Not Hispanic or Latino"),
-}
 _MARITAL = {"M": "Married", "S": "Single", "D": "Divorced", "W": "Widowed"}  # table 0002
 _SERVICE = {"chest_pain": "CAR", "mi": "CAR", "chf": "CAR", "pneumonia": "PUL", "copd_exacerbation": "PUL",
             "asthma": "PUL"}  # table 0069; others MED  # fmt: skip
@@ -116,7 +104,7 @@ class PatientFeed:
         names = f"{escape(p.last)}^{escape(p.first)}^{escape(p.middle)}^{p.suffix}^{p.prefix}^^L"
         if p.maiden:
             names += f"~{escape(p.maiden)}^{escape(p.first)}^^^^^M"
-        race, eth = _RACE[p.race], _ETHNICITY[p.ethnicity]
+        race, eth = RACE[p.race], ETHNICITY[p.ethnicity]
         fields = {
             1: "1",
             3: f"{p.mrn}^^^{AUTHORITY}^MR~{p.id}^^^{AUTHORITY}^PI",

@@ -24,6 +24,25 @@ SYSTEM_URIS = {
 HL7V2_SYSTEMS = {"SNOMED": "SCT", "LOINC": "LN", "RXNORM": "RXNORM", "CVX": "CVX", "ICD10CM": "I10C"}
 """HL7 v2 coding-system names (table 0396) of the code systems in the table."""
 
+RACE = {
+    "white": ("2106-3", "White"),
+    "black": ("2054-5", "Black or African American"),
+    "asian": ("2028-9", "Asian"),
+    "native": ("1002-5", "American Indian or Alaska Native"),
+    "hawaiian": ("2076-8", "Native Hawaiian or Other Pacific Islander"),
+    "other": ("2131-1", "Other Race"),
+}
+"""Synthea's ``RACE`` values as CDC Race & Ethnicity codes (OID 2.16.840.1.113883.6.238, HL7 v2 ``CDCREC``)."""
+
+OMB_RACE_CATEGORIES = frozenset(("2106-3", "2054-5", "2028-9", "1002-5", "2076-8"))
+"""The five OMB race categories (US Core's ``ombCategory``); "Other Race" is not one of them."""
+
+ETHNICITY = {
+    "hispanic": ("2135-2", "Hispanic or Latino"),
+    "nonhispanic": ("2186-5", "Not Hispanic or Latino"),
+}
+"""Synthea's ``ETHNICITY`` values as CDC Race & Ethnicity codes (both are OMB ethnicity categories)."""
+
 SYNTHEA_SYSTEMS = {
     "SNOMED": "SNOMED-CT",
     "LOINC": "LOINC",
