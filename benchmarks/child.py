@@ -1,0 +1,165 @@
+"""One benchmark operation, run in a fresh process by ``benchmarks/run.py``.
+
+Usage: ``python child.py OPERATION RESULT_JSON ARGS_JSON``
+
+Every operation times only its own work (after imports) with ``time.perf_counter`` and
+writes ``{"seconds": ..., ...}`` to RESULT_JSON. The parent reads the process's peak RSS
+from ``os.wait4``. This file imports only the standard library at module level because
+it also runs inside the PySynthea venv, where hitlab, DuckDB and fhir.resources are absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def _timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return time.perf_counter() - start, value
+
+
+def gen_hitlab(patients: int, seed: int, out: str, formats: list[str]) -> dict:
+    from hitlab.synth import generate
+
+    seconds, manifest = _timed(
+        generate, patients=patients, seed=seed, out=out, formats=formats, defects=False, progress=False
+    )
+    return {
+        "seconds": seconds,
+        "patients": patients,
+        "fhir_resources": manifest.get("counts", {}).get("fhir_resources"),
+        "manifest": manifest,
+    }
+
+
+def gen_pysynthea(patients: int, seed: int, out: str, reference_date: str) -> dict:
+    """Drive PySynthea the way its CLI (``synthea.cli:main``) does, in-process."""
+    from datetime import datetime
+
+    import synthea
+    from synthea.engine.generator import Generator, GeneratorOptions
+    from synthea.helpers.config import Config
+
+    def run() -> dict:
+        options = GeneratorOptions()
+        options.population_size = patients
+        options.seed = seed
+        options.reference_date = datetime.strptime(reference_date, "%Y%m%d")
+        options.reference_date_explicit = True
+        config = Config()
+        config.load()
+        config.set("exporter.baseDirectory", out)
+        generator = Generator(options, config=config)
+        generator.run()
+        return dict(generator.stats)
+
+    seconds, stats = _timed(run)
+    files = sorted(p for p in Path(out).rglob("*") if p.is_file())
+    return {
+        "seconds": seconds,
+        "patients": patients,
+        "version": synthea.__version__,
+        "stats": stats,
+        "files": len(files),
+        "bytes": sum(p.stat().st_size for p in files),
+        # one bundle at a time, so that counting does not raise the peak RSS
+        "fhir_resources": sum(
+            len(json.loads(p.read_bytes()).get("entry") or ()) for p in files if p.suffix == ".json"
+        ),
+    }
+
+
+def _table_rows(con) -> dict[str, int]:
+    names = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+    return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
+
+
+def load_csv(src: str) -> dict:
+    import duckdb
+
+    from hitlab.load import load_csv as hitlab_load_csv
+
+    con = duckdb.connect()
+    seconds, _ = _timed(hitlab_load_csv, src, con)
+    rows = _table_rows(con)
+    return {"seconds": seconds, "tables": len(rows), "rows": sum(rows.values())}
+
+
+def csv_baseline(src: str) -> dict:
+    """Bare DuckDB: one ``CREATE TABLE ... AS SELECT * FROM read_csv(...)`` per file."""
+    import duckdb
+
+    files = sorted(Path(src).glob("*.csv"))
+    con = duckdb.connect()
+
+    def run() -> None:
+        for path in files:
+            literal = str(path).replace("'", "''")
+            con.execute(f"CREATE TABLE \"{path.stem}\" AS SELECT * FROM read_csv('{literal}', header=true)")
+
+    seconds, _ = _timed(run)
+    rows = _table_rows(con)
+    return {"seconds": seconds, "tables": len(rows), "rows": sum(rows.values())}
+
+
+def load_fhir(src: str) -> dict:
+    import duckdb
+
+    from hitlab.load import load_fhir as hitlab_load_fhir
+
+    con = duckdb.connect()
+    seconds, _ = _timed(hitlab_load_fhir, src, con)
+    rows = _table_rows(con)
+    return {"seconds": seconds, "tables": len(rows), "rows": sum(rows.values())}
+
+
+def fhir_validate(src: str) -> dict:
+    """Read, parse and validate every bundle with fhir.resources' R4B ``Bundle`` model."""
+    from fhir.resources.R4B.bundle import Bundle
+    from pydantic import ValidationError
+
+    files = sorted(Path(src).glob("*.json"))
+    counts = {"bundles": 0, "resources": 0, "invalid": 0}
+    first_error: list[str] = []
+
+    def run() -> None:
+        for path in files:
+            data = json.loads(path.read_bytes())
+            counts["bundles"] += 1
+            counts["resources"] += len(data.get("entry") or ())
+            try:
+                Bundle.model_validate(data)
+            except ValidationError as exc:
+                counts["invalid"] += 1
+                if not first_error:
+                    first_error.append(f"{path.name}: {str(exc)[:500]}")
+
+    seconds, _ = _timed(run)
+    return {"seconds": seconds, **counts, "first_error": first_error[0] if first_error else None}
+
+
+OPERATIONS = {
+    "gen-hitlab": gen_hitlab,
+    "gen-pysynthea": gen_pysynthea,
+    "load-csv": load_csv,
+    "csv-baseline": csv_baseline,
+    "load-fhir": load_fhir,
+    "fhir-validate": fhir_validate,
+}
+
+
+def main(argv: list[str]) -> None:
+    operation, result_path, args = argv[0], Path(argv[1]), json.loads(argv[2])
+    # Generators print progress to stdout; keep it in the log, away from the result.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = OPERATIONS[operation](**args)
+    result_path.write_text(json.dumps(result, default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,355 @@
+"""hitlab benchmarks: ratios measured side by side in one run (see benchmarks/README.md).
+
+    .venv/bin/python benchmarks/run.py [--quick] [--only NAME ...]
+
+Every figure is a ratio of two things timed in the same run, interleaved, each in a fresh
+process, so the noise of a shared machine falls on both sides. Prints a table of figures,
+targets and PASS/FAIL, writes benchmarks/.work/results.json, and always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import sys
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness import (
+    WORK,
+    compare,
+    fresh_dir,
+    machine_description,
+    pysynthea_python,
+    run_child,
+)
+
+SEED = 20240601
+FORMATS = ["csv", "fhir", "hl7v2"]
+PYSYNTHEA_REFERENCE_DATE = "20250101"  # fixed, so PySynthea's work is the same every run
+
+
+@dataclass(frozen=True)
+class Settings:
+    pysynthea_patients: int
+    hitlab_patients: int
+    load_patients: int
+    repeats: int
+    scaling_sizes: tuple[int, ...]
+
+
+FULL = Settings(
+    pysynthea_patients=20,
+    hitlab_patients=1000,
+    load_patients=1000,
+    repeats=5,
+    scaling_sizes=(1000, 2500, 5000, 10000),
+)
+QUICK = Settings(
+    pysynthea_patients=3,
+    hitlab_patients=200,
+    load_patients=200,
+    repeats=3,
+    scaling_sizes=(1000, 2000),
+)
+
+
+@dataclass
+class Row:
+    """One line of the final table."""
+
+    benchmark: str
+    figure: str
+    value: float | None
+    unit: str = ""
+    target: str = ""
+    passed: bool | None = None  # None: information only, or not measured
+
+    @property
+    def status(self) -> str:
+        if self.value is None:
+            return "ERROR"
+        return {True: "PASS", False: "FAIL", None: "info"}[self.passed]
+
+
+def gate(benchmark: str, figure: str, value: float, minimum: float) -> Row:
+    return Row(benchmark, figure, value, "x", f">= {minimum:g}", value >= minimum)
+
+
+# --- data -------------------------------------------------------------------------------
+
+_datasets: dict[int, Path] = {}
+
+
+def dataset(patients: int) -> Path:
+    """A hitlab-generated population (all formats), made once per run."""
+    if patients not in _datasets:
+        out = fresh_dir(WORK / "data" / f"n{patients}")
+        print(f"  generating the {patients}-patient data set ...", flush=True)
+        run_child("gen-hitlab", gen_args(patients, out))
+        _datasets[patients] = out
+    return _datasets[patients]
+
+
+def gen_args(patients: int, out: Path) -> dict:
+    return {"patients": patients, "seed": SEED, "out": str(out), "formats": FORMATS}
+
+
+def format_dir(out: Path, fmt: str) -> Path:
+    """Where a generated population keeps one format's files."""
+    sub = out / fmt
+    return sub if sub.is_dir() else out
+
+
+# --- benchmarks -------------------------------------------------------------------------
+
+
+def bench_generation(s: Settings) -> tuple[dict, list[Row]]:
+    python = pysynthea_python()
+    out = WORK / "gen"
+    trials = {
+        "hitlab": lambda i: run_child("gen-hitlab", gen_args(s.hitlab_patients, fresh_dir(out / "hitlab"))),
+        "pysynthea": lambda i: run_child(
+            "gen-pysynthea",
+            {
+                "patients": s.pysynthea_patients,
+                "seed": SEED,
+                "out": str(fresh_dir(out / "pysynthea")),
+                "reference_date": PYSYNTHEA_REFERENCE_DATE,
+            },
+            python=python,
+        ),
+    }
+    result = compare(trials, s.repeats)
+    for r in result.values():
+        r["patients_per_second"] = r["patients"] / r["median_seconds"]
+    ratio = result["hitlab"]["patients_per_second"] / result["pysynthea"]["patients_per_second"]
+    # The two write different amounts per patient: record it beside the rate ratio.
+    result["resources_per_patient"] = {n: r["fhir_resources"] / r["patients"] for n, r in result.items()}
+    result["ratio"] = ratio
+    h, p, per = result["hitlab"], result["pysynthea"], result["resources_per_patient"]
+    rows = [
+        Row(
+            "generation",
+            f"hitlab rate ({h['patients']} patients, csv+fhir+hl7v2)",
+            h["patients_per_second"],
+            "pt/s",
+        ),
+        Row(
+            "generation",
+            f"PySynthea {p.get('version', '?')} rate ({p['patients']} patients, FHIR R4)",
+            p["patients_per_second"],
+            "pt/s",
+        ),
+        gate("generation", "hitlab / PySynthea patients per second", ratio, 200),
+        Row(
+            "generation",
+            f"hitlab / PySynthea FHIR resources per second ({per['hitlab']:.0f} vs {per['pysynthea']:.0f}"
+            " resources per patient)",
+            ratio * per["hitlab"] / per["pysynthea"],
+            "x",
+        ),
+    ]
+    return result, rows
+
+
+def bench_csv(s: Settings) -> tuple[dict, list[Row]]:
+    src = str(format_dir(dataset(s.load_patients), "csv"))
+    trials = {
+        "hitlab_load_csv": lambda i: run_child("load-csv", {"src": src}),
+        "duckdb_read_csv": lambda i: run_child("csv-baseline", {"src": src}),
+    }
+    result = compare(trials, s.repeats)
+    for r in result.values():
+        r["rows_per_second"] = r["rows"] / r["median_seconds"]
+    h, b = result["hitlab_load_csv"], result["duckdb_read_csv"]
+    result["ratio"] = b["median_seconds"] / h["median_seconds"]
+    result["patients"] = s.load_patients
+    rows = [
+        Row(
+            "csv load",
+            f"hitlab load_csv ({s.load_patients} patients, {h['rows']} rows)",
+            h["rows_per_second"],
+            "rows/s",
+        ),
+        Row(
+            "csv load",
+            f"bare read_csv ({b['tables']} tables, {b['rows']} rows)",
+            b["rows_per_second"],
+            "rows/s",
+        ),
+        gate("csv load", "read_csv time / load_csv time", result["ratio"], 0.7),
+    ]
+    return result, rows
+
+
+def bench_fhir(s: Settings) -> tuple[dict, list[Row]]:
+    src = str(format_dir(dataset(s.load_patients), "fhir"))
+    trials = {
+        "hitlab_load_fhir": lambda i: run_child("load-fhir", {"src": src}),
+        "fhir_resources_validate": lambda i: run_child("fhir-validate", {"src": src}),
+    }
+    result = compare(trials, s.repeats)
+    h, v = result["hitlab_load_fhir"], result["fhir_resources_validate"]
+    for r in result.values():
+        r["resources_per_second"] = v["resources"] / r["median_seconds"]
+    result["ratio"] = v["median_seconds"] / h["median_seconds"]
+    result["patients"] = s.load_patients
+    rows = [
+        Row(
+            "fhir load",
+            f"hitlab load_fhir ({v['bundles']} bundles, {v['resources']} resources)",
+            h["resources_per_second"],
+            "res/s",
+        ),
+        Row(
+            "fhir load",
+            f"R4B Bundle.model_validate ({v['invalid']} bundles invalid)",
+            v["resources_per_second"],
+            "res/s",
+        ),
+        gate("fhir load", "validate time / load_fhir time", result["ratio"], 10),
+    ]
+    return result, rows
+
+
+def scale_one(patients: int) -> dict:
+    """Generate then load one population, each step in its own fresh process."""
+    out = fresh_dir(WORK / "scale" / f"n{patients}")
+    print(f"  {patients} patients ...", flush=True)
+    steps = {
+        "generate": run_child("gen-hitlab", gen_args(patients, out)),
+        "load_csv": run_child("load-csv", {"src": str(format_dir(out, "csv"))}),
+        "load_fhir": run_child("load-fhir", {"src": str(format_dir(out, "fhir"))}),
+    }
+    shutil.rmtree(out, ignore_errors=True)
+    return {
+        name: {
+            "seconds": r["seconds"],
+            "ms_per_patient": 1000 * r["seconds"] / patients,
+            "peak_rss_mib": r["peak_rss_mib"],
+            "kib_per_patient": 1024 * r["peak_rss_mib"] / patients,
+        }
+        for name, r in steps.items()
+    }
+
+
+def bench_scaling(s: Settings) -> tuple[dict, list[Row]]:
+    sizes = s.scaling_sizes
+    result = {"sizes": {n: scale_one(n) for n in sizes}}
+    print_scaling(result["sizes"])
+    small, large = sizes[0], sizes[-1]
+    rows = []
+    for step in ("generate", "load_csv", "load_fhir"):
+        t_small, t_large = (result["sizes"][n][step]["seconds"] for n in (small, large))
+        linearity = t_large / t_small / (large / small)
+        result[f"{step}_linearity"] = linearity
+        rows.append(
+            Row("scaling", f"{step} time({large}) / time({small}) / {large / small:g}", linearity, "x")
+        )
+        rows.append(
+            Row(
+                "scaling",
+                f"{step} peak RSS at {large} patients",
+                result["sizes"][large][step]["peak_rss_mib"],
+                "MiB",
+            )
+        )
+    return result, rows
+
+
+def print_scaling(sizes: dict[int, dict]) -> None:
+    print(f"  {'patients':>9} {'step':<10} {'seconds':>9} {'ms/pt':>8} {'peak MiB':>9} {'KiB/pt':>8}")
+    for n, steps in sizes.items():
+        for step, r in steps.items():
+            print(
+                f"  {n:>9} {step:<10} {r['seconds']:>9.2f} {r['ms_per_patient']:>8.2f}"
+                f" {r['peak_rss_mib']:>9.0f} {r['kib_per_patient']:>8.1f}"
+            )
+
+
+BENCHMARKS = {
+    "generation": bench_generation,
+    "csv": bench_csv,
+    "fhir": bench_fhir,
+    "scaling": bench_scaling,
+}
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ("benchmark", "figure", "value", "target", "status")
+    table = [(r.benchmark, r.figure, f"{fmt(r.value)} {r.unit}".strip(), r.target, r.status) for r in rows]
+    widths = [max(len(str(line[i])) for line in [header, *table]) for i in range(len(header))]
+    line = "  ".join("-" * w for w in widths)
+    print("\n" + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print(line)
+    for cells in table:
+        print("  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)))
+
+
+def run(names: list[str], settings: Settings, only: list[str], quick: bool) -> dict:
+    report = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": "benchmarks/run.py"
+        + (" --quick" if quick else "")
+        + "".join(f" --only {n}" for n in only),
+        "machine": machine_description(),
+        "settings": asdict(settings),
+        "seed": SEED,
+        "results": {},
+        "errors": {},
+    }
+    rows: list[Row] = []
+    for name in names:
+        print(f"\n== {name} ==", flush=True)
+        try:
+            result, new_rows = BENCHMARKS[name](settings)
+        except Exception as exc:  # a report: record the failure and go on
+            traceback.print_exc()
+            report["errors"][name] = f"{type(exc).__name__}: {exc}"
+            rows.append(Row(name, f"failed: {type(exc).__name__}", None))
+            continue
+        report["results"][name] = result
+        rows.extend(new_rows)
+        for r in new_rows:
+            print(
+                f"  {r.figure}: {fmt(r.value)} {r.unit} {r.target} {r.status if r.passed is not None else ''}"
+            )
+    report["table"] = [{**asdict(r), "status": r.status} for r in rows]
+    print_table(rows)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small populations: a smoke run")
+    parser.add_argument(
+        "--only", action="append", choices=list(BENCHMARKS), metavar="NAME", help="run only NAME"
+    )
+    args = parser.parse_args(argv)
+    names = [n for n in BENCHMARKS if n in (args.only or BENCHMARKS)]
+    settings = QUICK if args.quick else FULL
+    WORK.mkdir(parents=True, exist_ok=True)
+    report = run(names, settings, args.only or [], args.quick)
+    out = WORK / "results.json"
+    out.write_text(json.dumps(report, indent=2, default=str))
+    print(f"\nresults written to {out.relative_to(WORK.parent.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
