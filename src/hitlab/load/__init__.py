@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hitlab.errors import InputError
-from hitlab.load.database import Target, connection, threads_restored, transaction
+from hitlab.load.database import Target, connection, settings_restored, transaction
 from hitlab.load.fhir import SUFFIXES as FHIR_SUFFIXES
 from hitlab.load.fhir import load_fhir_into
 from hitlab.load.report import LoadReport
@@ -47,7 +47,7 @@ def load_fhir(src: str | Path, db: Target) -> LoadReport:
     ``db`` as ``fhir_<type>`` landing tables plus ``fhir_reference``."""
     path = _existing(src)
     report = LoadReport(source=str(path), kind="fhir")
-    with connection(db) as conn, threads_restored(conn), transaction(conn):
+    with connection(db) as conn, settings_restored(conn), transaction(conn):
         load_fhir_into(conn, path, report)
     return report
 
@@ -99,7 +99,7 @@ def load(src: str | Path, db: Target) -> LoadReport:
     path = _existing(src)
     kind, csv_src, fhir_src = _detect(path)
     report = LoadReport(source=str(path), kind=kind)
-    with connection(db) as conn, threads_restored(conn), transaction(conn):
+    with connection(db) as conn, settings_restored(conn), transaction(conn):
         if csv_src is not None:
             load_csv_into(conn, csv_src, report)
         if fhir_src is not None:

@@ -55,15 +55,29 @@ def _in_transaction(conn: duckdb.DuckDBPyConnection) -> bool:
     return conn.execute("SELECT txid_current()").fetchall()[0][0] == first
 
 
+_RESTORED = ("threads", "memory_limit", "enable_progress_bar")
+
+
 @contextlib.contextmanager
-def threads_restored(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Restore DuckDB's ``threads`` setting after the block (which may change it, even inside a transaction that
-    then fails: SET is not transactional, and an aborted transaction refuses it, hence outside)."""
-    threads = conn.execute("SELECT current_setting('threads')").fetchall()[0][0]
+def settings_restored(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Restore the DuckDB settings a load changes (``threads``, ``memory_limit``, ``enable_progress_bar``)
+    after the block, even after a transaction that failed (SET is not transactional, and an aborted
+    transaction refuses it, hence outside). Inside, the progress bar is off: a load prints only its report."""
+    saved = {name: conn.execute(f"SELECT current_setting('{name}')").fetchall()[0][0] for name in _RESTORED}
+    conn.execute("SET enable_progress_bar = false")
     try:
         yield
     finally:
-        conn.execute(f"SET threads = {int(threads)}")
+        for name, value in saved.items():
+            conn.execute(f"SET {name} = {quote_literal(str(value)) if isinstance(value, str) else value}")
+
+
+def is_file_backed(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the connection's default database lives in a file (so large intermediates can spill to disk)."""
+    rows = conn.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    return bool(rows and rows[0][0])
 
 
 def quote_ident(name: str) -> str:

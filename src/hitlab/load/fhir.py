@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 
 from hitlab.errors import InputError
-from hitlab.load.database import quote_ident, quote_literal
+from hitlab.load.database import is_file_backed, quote_ident, quote_literal
 from hitlab.load.report import LoadReport
 
 #: Synthea's batch bundles of Organization/Location and Practitioner/PractitionerRole, read first.
@@ -56,6 +56,10 @@ _LEADING_TYPE = r'^\{"resourceType":"([A-Za-z0-9]+)"'
 _LEADING_ID = r'^\{"resourceType":"[A-Za-z0-9]+","id":"([A-Za-z0-9.\-]{1,64})"'
 _BUNDLE_SHAPE = '{"resourceType": "VARCHAR", "entry": [{"fullUrl": "VARCHAR", "resource": "JSON"}]}'
 _T = "_hitlab_fhir_"  # prefix of the temporary tables
+
+
+FHIR_MEMORY_LIMIT = "1GB"
+"""DuckDB memory cap during a FHIR load into a database file (above it, intermediates spill to disk)."""
 
 
 def sort_key(path: Path) -> tuple[int, str]:
@@ -477,6 +481,10 @@ def load_fhir_into(conn: duckdb.DuckDBPyConnection, src: Path, report: LoadRepor
         raise InputError("expected a FHIR bundle (.json), NDJSON (.ndjson) or a directory of them", path=src)
     # The work is per-row JSON functions over tables of one or a few row groups, which DuckDB runs on one thread
     # anyway; a second thread only adds coordination (measured ~20% slower on 2 cores), so use one. The caller
-    # restores the setting after the transaction (hitlab.load.database.threads_restored).
+    # restores the settings after the transaction (hitlab.load.database.settings_restored).
     conn.execute("SET threads = 1")
+    if is_file_backed(conn):
+        # Every resource passes through temporary tables; a cap makes DuckDB spill them to disk instead of
+        # holding ~0.6 MiB per patient in memory (measured: 2,500 patients peak 1.5 GB -> 0.7 GB, 12% slower).
+        conn.execute(f"SET memory_limit = '{FHIR_MEMORY_LIMIT}'")
     _Load(conn, _Files(paths), report).run()
