@@ -114,5 +114,53 @@ def lab(port: int | None, no_browser: bool) -> None:
     sys.exit(run_lab(port=port, open_browser=not no_browser))
 
 
+@main.group(epilog=_example("hitlab course verify lab01"))
+def course() -> None:
+    """Author and prove the labs: build labs/ from solutions/, lint the sources, verify the grading."""
+
+
+_LABS = click.argument("labs", nargs=-1)
+
+
+@course.command("build", epilog=_example("hitlab course build lab01 lab02"))
+@_LABS
+@_clean_errors
+def course_build(labs: tuple[str, ...]) -> None:
+    """Regenerate the learners' notebooks in labs/ from solutions/ (all labs, or those named)."""
+    from hitlab.api import build_labs
+
+    for path in build_labs(labs):
+        click.echo(f"built {path}")
+
+
+@course.command("lint", epilog=_example("hitlab course lint"))
+@_LABS
+@_clean_errors
+def course_lint(labs: tuple[str, ...]) -> None:
+    """Check the source notebooks and their checks modules; exit status 1 if anything is wrong."""
+    from hitlab.api import lint_labs
+
+    problems = lint_labs(labs)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        sys.exit(1)
+    click.echo("lint: no problems")
+
+
+@course.command("verify", epilog=_example("hitlab course verify lab00"))
+@_LABS
+@_clean_errors
+def course_verify(labs: tuple[str, ...]) -> None:
+    """Prove each lab's grading with real nbgrader autograde runs; exit status 1 if any proof fails."""
+    from hitlab.api import verify_labs
+
+    reports = verify_labs(labs)
+    for report in reports:
+        click.echo(report.summary())
+    if not all(r.ok for r in reports):
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,148 @@
+"""``hitlab course verify``: prove a lab's grading with real nbgrader autograde runs in a scratch course.
+
+For each lab: the solution notebook earns full marks; the released notebook, untouched, earns zero; each
+known-wrong answer declared in the lab's checks module loses exactly its item's points and nothing else; no
+solution code or hidden-test text appears in labs/; labs/ equals what solutions/ generates.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hitlab.checks import questions
+from hitlab.course.build import generate, nbgrader_api, scratch_course
+from hitlab.course.notebooks import (
+    HIDDEN_BLOCK,
+    SOLUTION_BLOCK,
+    course_root,
+    graded_cells,
+    lab_names,
+    read,
+    release_notebook,
+    solution_code,
+    source_notebook,
+    write,
+)
+
+
+@dataclass
+class LabVerification:
+    lab: str
+    max_auto: float = 0.0
+    runs: dict[str, dict[str, float]] = field(default_factory=dict)  # student -> test grade_id -> score
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        head = f"{self.lab}: {'ok' if self.ok else 'FAILED'} ({len(self.runs)} autograded submissions, {self.max_auto:g} points)"
+        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+
+def _leaks(source_nb, release_nb) -> list[str]:
+    """Solution or hidden-test lines of the source that appear in the released notebook."""
+    released = "\n".join(c.source for c in release_nb.cells)
+    problems = [
+        f"marker {m!r} left in labs/"
+        for m in ("BEGIN SOLUTION", "HIDDEN TESTS", "MARK SCHEME")
+        if m in released
+    ]
+    secret_lines = set()
+    for cell in source_nb.cells:
+        for block in (*SOLUTION_BLOCK.findall(cell.source + "\n"), *HIDDEN_BLOCK.findall(cell.source + "\n")):
+            for line in block.splitlines():
+                line = line.strip()
+                if len(line) >= 12 and not line.startswith("#"):
+                    secret_lines.add(line)
+    released_lines = {line.strip() for line in released.splitlines()}
+    problems += [
+        f"solution or hidden-test text in labs/: {line[:60]!r}"
+        for line in sorted(secret_lines & released_lines)
+    ]
+    return problems
+
+
+def _submission(release_nb, answers: dict[str, str]):
+    nb = copy.deepcopy(release_nb)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    return nb
+
+
+def _scores(api, lab: str, student: str) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        sub = gb.find_submission_notebook(lab, lab, student)
+        return {g.name: float(g.auto_score or 0.0) for g in sub.grades if g.cell_type == "code"}
+
+
+def verify_lab(root: Path, lab: str) -> LabVerification:
+    report = LabVerification(lab)
+    source = read(source_notebook(root, lab))
+    cells = {c.grade_id: c for c in graded_cells(source)}
+    tests = {gid: c.points for gid, c in cells.items() if c.kind == "test"}
+    report.max_auto = sum(tests.values())
+    qs = questions(lab)
+    with tempfile.TemporaryDirectory(prefix=f"hitlab-verify-{lab}-") as tmp:
+        course = scratch_course(root, [lab], Path(tmp))
+        generate(course, [lab])
+        built = release_notebook(course, lab)
+        committed = release_notebook(root, lab)
+        if not committed.exists():
+            report.problems.append(f"{committed.relative_to(root)} is missing: run `make labs`")
+        elif built.read_bytes() != committed.read_bytes():
+            report.problems.append(
+                f"{committed.relative_to(root)} differs from what solutions/ generates: run `make labs`"
+            )
+        release = read(built)
+        report.problems += _leaks(source, read(committed) if committed.exists() else release)
+
+        correct = {gid: solution_code(c.source) for gid, c in cells.items() if c.kind == "answer"}
+        plans: dict[str, tuple[object, dict[str, float]]] = {
+            "solution": (source, dict(tests)),
+            "released": (release, dict.fromkeys(tests, 0.0)),
+        }
+        for q in qs:
+            test_id = f"{q.grade_id}_test"
+            for k, wrong in enumerate(q.wrong, start=1):
+                expected = dict(tests)
+                expected[test_id] = 0.0
+                plans[f"wrong-{q.grade_id}-{k}"] = (
+                    _submission(release, {**correct, q.grade_id: wrong}),
+                    expected,
+                )
+        api = nbgrader_api(course, course / "graders" / "work" / "gradebook.db")
+        for student, (nb, _expected) in plans.items():
+            write(nb, course / "graders" / "work" / "submitted" / student / lab / f"{lab}.ipynb")
+        for student, (_nb, expected) in plans.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy session warnings
+                result = api.autograde(lab, student, force=True, create=True)
+            if not result["success"]:
+                report.problems.append(
+                    f"{student}: nbgrader autograde failed: {(result.get('error') or '')[-500:]}"
+                )
+                continue
+            got = _scores(api, lab, student)
+            report.runs[student] = got
+            for gid, points in expected.items():
+                if abs(got.get(gid, -1.0) - points) > 1e-9:
+                    report.problems.append(f"{student}: {gid} scored {got.get(gid)} instead of {points:g}")
+    return report
+
+
+def verify(
+    labs: list[str] | tuple[str, ...] | None = None, root: str | Path | None = None
+) -> list[LabVerification]:
+    """Verify each lab (all by default); see the module docstring for what is proven."""
+    root = course_root(root)
+    return [verify_lab(root, lab) for lab in lab_names(root, labs)]

@@ -1,0 +1,101 @@
+"""The course pipeline: lint rules, deterministic builds, and the grading proof of every lab (real nbgrader)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hitlab.course import build, lint, verify
+from hitlab.course.notebooks import read, write
+
+ROOT = Path(__file__).parents[1]
+LABS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
+
+
+def copy_course(tmp_path: Path, lab: str) -> Path:
+    root = tmp_path / "course"
+    (root / "graders").mkdir(parents=True)
+    shutil.copy2(ROOT / "graders" / "nbgrader_config.py", root / "graders")
+    shutil.copytree(ROOT / "solutions" / lab, root / "solutions" / lab)
+    shutil.copytree(ROOT / "labs" / lab, root / "labs" / lab)
+    return root
+
+
+def test_every_lab_lints_clean():
+    assert lint() == []
+
+
+def test_build_is_deterministic_and_matches_the_committed_labs(tmp_path):
+    """Building twice gives byte-identical notebooks, equal to labs/ in the repository."""
+    for lab in LABS:
+        root = copy_course(tmp_path / lab, lab)
+        first = build([lab], root=root)[0].read_bytes()
+        second = build([lab], root=root)[0].read_bytes()
+        assert first == second == (ROOT / "labs" / lab / f"{lab}.ipynb").read_bytes()
+        released = json.loads(first)
+        assert all(
+            not c.get("outputs") and c.get("execution_count") is None
+            for c in released["cells"]
+            if c["cell_type"] == "code"
+        )
+
+
+def test_lint_names_each_broken_rule(tmp_path):
+    lab = LABS[0]
+    root = copy_course(tmp_path, lab)
+    path = root / "solutions" / lab / f"{lab}.ipynb"
+    nb = read(path)
+    tests = [
+        c
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")
+    ]
+    tests[0].metadata["nbgrader"]["locked"] = False
+    tests[1].source = tests[1].source.split("\n", 1)[1]  # drop the docstring
+    tests[2].source += "\n1"
+    answers = [
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
+    ]
+    answers[0].metadata["nbgrader"]["grade_id"] = "lab99_stray"
+    write(nb, path)
+    problems = "\n".join(lint([lab], root=root))
+    assert "is not locked" in problems
+    assert "does not open with a one-line docstring" in problems
+    assert "ends with a bare number" in problems
+    assert "'lab99_stray' is not of the form" in problems
+    assert "has no question in hitlab.checks" in problems
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+@pytest.mark.parametrize("lab", LABS)
+def test_verify_proves_the_grading(lab):
+    """Solution: full marks; released: zero; each known-wrong answer: loses exactly its points."""
+    (report,) = verify([lab])
+    assert report.ok, report.summary()
+    assert report.runs["solution"] and sum(report.runs["solution"].values()) == report.max_auto > 0
+    assert sum(report.runs["released"].values()) == 0
+    assert any(name.startswith("wrong-") for name in report.runs)
+
+
+@pytest.mark.notebook
+def test_verify_catches_a_stale_release_and_a_leak(tmp_path):
+    lab = LABS[0]
+    root = copy_course(tmp_path, lab)
+    released = root / "labs" / lab / f"{lab}.ipynb"
+    nb = read(released)
+    answer = next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
+    )
+    source = read(root / "solutions" / lab / f"{lab}.ipynb")
+    gid = answer.metadata["nbgrader"]["grade_id"]
+    solved = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+    answer.source = solved.source
+    write(nb, released)
+    (report,) = verify([lab], root=root)
+    text = report.summary()
+    assert "differs from what solutions/ generates" in text
+    assert "marker 'BEGIN SOLUTION' left in labs/" in text
