@@ -8,17 +8,31 @@ from hitlab.course import verify as verify_labs
 from hitlab.data import build_dataset, connect, dataset_dir
 from hitlab.labserver import run_lab
 from hitlab.load import LoadReport, load
+from hitlab.progress import progress_rows as _progress_rows
+from hitlab.selfcheck import CheckReport, check_notebook
 from hitlab.synth import generate
 
 __all__ = [
+    "CheckReport",
     "LoadReport",
     "build_dataset",
     "build_labs",
+    "check_notebook",
     "connect",
     "dataset_dir",
     "generate",
     "lint_labs",
     "load",
+    "progress_rows",
     "run_lab",
     "verify_labs",
 ]
+
+
+def progress_rows() -> list[tuple[str, str, str]]:
+    """(lab, latest score, when) for every released lab."""
+    from hitlab.course.notebooks import course_root
+
+    labs_dir = course_root() / "labs"
+    labs = sorted(p.name for p in labs_dir.iterdir() if p.is_dir()) if labs_dir.is_dir() else []
+    return _progress_rows(labs)

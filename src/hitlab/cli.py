@@ -162,5 +162,51 @@ def course_verify(labs: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+@main.command(
+    "check", epilog=_example("hitlab check labs/lab02_sql_patient_data/lab02_sql_patient_data.ipynb")
+)
+@click.argument("notebook", type=click.Path(path_type=Path))
+@_clean_errors
+def check(notebook: Path) -> None:
+    """Grade your saved lab notebook with the full tests, hidden ones included; the file is not changed."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hitlab.api import check_notebook
+
+    report = check_notebook(notebook)
+    console = Console()
+    for note in report.tampered:
+        console.print(f"[yellow]note:[/] {note}")
+    table = Table(title=f"{report.lab}: {report.score:g} / {report.max_score:g}")
+    table.add_column("item")
+    table.add_column("score", justify="right")
+    table.add_column("feedback")
+    for item in report.items:
+        ok = item.score >= item.points
+        feedback = (
+            "" if ok else "\n".join(x for x in (item.message, f"hint: {item.hint}" if item.hint else "") if x)
+        )
+        table.add_row(item.title, f"{item.score:g} / {item.points:g}", feedback, style=None if ok else "red")
+    console.print(table)
+
+
+@main.command("progress", epilog=_example("hitlab progress"))
+@_clean_errors
+def progress() -> None:
+    """Show the latest `hitlab check` score of every lab."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hitlab.api import progress_rows
+
+    table = Table(title="hitlab progress")
+    for name in ("lab", "score", "checked (UTC)"):
+        table.add_column(name)
+    for row in progress_rows():
+        table.add_row(*row)
+    Console().print(table)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import copy
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hitlab.checks import questions
+from hitlab.course.autograde import autograde
 from hitlab.course.build import generate, nbgrader_api, scratch_course
 from hitlab.course.notebooks import (
     HIDDEN_BLOCK,
@@ -77,14 +77,6 @@ def _submission(release_nb, answers: dict[str, str]):
     return nb
 
 
-def _scores(api, lab: str, student: str) -> dict[str, float]:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        sub = gb.find_submission_notebook(lab, lab, student)
-        return {g.name: float(g.auto_score or 0.0) for g in sub.grades if g.cell_type == "code"}
-
-
 def verify_lab(root: Path, lab: str) -> LabVerification:
     report = LabVerification(lab)
     source = read(source_notebook(root, lab))
@@ -124,16 +116,11 @@ def verify_lab(root: Path, lab: str) -> LabVerification:
         for student, (nb, _expected) in plans.items():
             write(nb, course / "graders" / "work" / "submitted" / student / lab / f"{lab}.ipynb")
         for student, (_nb, expected) in plans.items():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy session warnings
-                result = api.autograde(lab, student, force=True, create=True)
-            if not result["success"]:
-                report.problems.append(
-                    f"{student}: nbgrader autograde failed: {(result.get('error') or '')[-500:]}"
-                )
+            graded = autograde(api, lab, student)
+            if not graded.success:
+                report.problems.append(f"{student}: nbgrader autograde failed: {graded.error[-500:]}")
                 continue
-            got = _scores(api, lab, student)
-            report.runs[student] = got
+            got = report.runs[student] = graded.scores
             for gid, points in expected.items():
                 if abs(got.get(gid, -1.0) - points) > 1e-9:
                     report.problems.append(f"{student}: {gid} scored {got.get(gid)} instead of {points:g}")
