@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -112,9 +113,12 @@ def load_fhir(src: str) -> dict:
 
     from hitlab.load import load_fhir as hitlab_load_fhir
 
-    con = duckdb.connect()
-    seconds, _ = _timed(hitlab_load_fhir, src, con)
-    rows = _table_rows(con)
+    # Into a database file, as datasets are built (a file lets the loader cap its memory and spill).
+    with tempfile.TemporaryDirectory(prefix="bench-fhir-") as tmp:
+        con = duckdb.connect(str(Path(tmp) / "fhir.duckdb"))
+        seconds, _ = _timed(hitlab_load_fhir, src, con)
+        rows = _table_rows(con)
+        con.close()
     return {"seconds": seconds, "tables": len(rows), "rows": sum(rows.values())}
 
 
