@@ -147,7 +147,41 @@ def fhir_validate(src: str) -> dict:
     return {"seconds": seconds, **counts, "first_error": first_error[0] if first_error else None}
 
 
+def run_notebook(path: str) -> dict:
+    """Execute a solution notebook in a fresh kernel (as nbval does) and split its time by kind of cell."""
+    import datetime as dt
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=True,
+                            resources={"metadata": {"path": str(Path(path).parent)}})  # fmt: skip
+    seconds, _ = _timed(client.execute)
+    split = {"answer": 0.0, "test": 0.0, "other": 0.0}
+    for cell in nb.cells:
+        timing = cell.get("metadata", {}).get("execution", {})
+        if cell.cell_type != "code" or "shell.execute_reply" not in timing:
+            continue
+        start = dt.datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+        end = dt.datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+        meta = cell.metadata.get("nbgrader", {})
+        kind = "answer" if meta.get("solution") else "test" if meta.get("grade") else "other"
+        split[kind] += (end - start).total_seconds()
+    return {"seconds": seconds, **{f"{k}_seconds": v for k, v in split.items()}}
+
+
+def verify_lab(lab: str) -> dict:
+    """``hitlab course verify`` of one lab: real nbgrader autograde runs in a scratch course."""
+    from hitlab.course import verify
+
+    seconds, reports = _timed(verify, [lab])
+    return {"seconds": seconds, "ok": reports[0].ok, "submissions": len(reports[0].runs)}
+
+
 OPERATIONS = {
+    "run-notebook": run_notebook,
+    "verify-lab": verify_lab,
     "gen-hitlab": gen_hitlab,
     "gen-pysynthea": gen_pysynthea,
     "load-csv": load_csv,

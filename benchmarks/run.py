@@ -271,11 +271,33 @@ def print_scaling(sizes: dict[int, dict]) -> None:
             )
 
 
+def bench_labs(s: Settings) -> tuple[dict, list[Row]]:
+    """Per lab: the solution notebook's run time in a fresh kernel (target < 30 s), the time of its test
+    cells against its answer cells (the checks layer's overhead), and `hitlab course verify`'s time."""
+    root = Path(__file__).resolve().parents[1]
+    labs = sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir())
+    result, rows = {}, []
+    for lab in labs:
+        print(f"  {lab} ...", flush=True)
+        nb = run_child("run-notebook", {"path": str(root / "solutions" / lab / f"{lab}.ipynb")})
+        ver = run_child("verify-lab", {"lab": lab})
+        overhead = nb["test_seconds"] / nb["answer_seconds"] if nb["answer_seconds"] else None
+        result[lab] = {"notebook": nb, "verify": ver, "checks_overhead": overhead}
+        rows.append(Row("labs", f"{lab} solution notebook, fresh kernel", nb["seconds"], "s", "< 30 s",
+                        nb["seconds"] < 30))  # fmt: skip
+        rows.append(Row("labs", f"{lab} test cells / answer cells time ({nb['test_seconds']:.2f} s / "
+                        f"{nb['answer_seconds']:.2f} s)", overhead, "x"))  # fmt: skip
+        rows.append(Row("labs", f"{lab} course verify ({ver['submissions']} autogrades, ok={ver['ok']})",
+                        ver["seconds"], "s"))  # fmt: skip
+    return result, rows
+
+
 BENCHMARKS = {
     "generation": bench_generation,
     "csv": bench_csv,
     "fhir": bench_fhir,
     "scaling": bench_scaling,
+    "labs": bench_labs,
 }
 
 
