@@ -23,6 +23,7 @@ def answer_of(q, code: str):
 
 @pytest.mark.parametrize(("lab", "q"), QUESTIONS, ids=IDS)
 def test_solution_and_alternatives_pass(lab, q, capsys):
+    assert q.alternatives, "every question is tested with at least one alternative correct answer"
     for code in (q.solution_code, *q.alternatives):
         q.check(answer_of(q, code))
         assert capsys.readouterr().out.strip() == f"Correct: {q.title}"

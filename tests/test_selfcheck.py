@@ -80,11 +80,24 @@ def test_blank_partly_and_fully_solved(tmp_path):
     assert stored[LAB]["score"] == 10
 
 
-def test_a_deleted_test_cell_is_reported_and_restored(tmp_path):
+def test_deleted_and_edited_test_cells_are_reported_and_restored(tmp_path):
     path = learner_copy(tmp_path, drop_test="lab00_hie_test")
+    nb = read(path)
+    test = next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "lab00_standards_body_test"
+    )
+    test.source = '"""Checks nothing."""\npass'
+    answer = next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "lab00_standards_body"
+    )
+    answer.source = 'standards_body = "A"'
+    write(nb, path)
     report = check_notebook(path)
-    assert report.tampered == ["test cell lab00_hie_test was deleted; it was put back for grading"]
-    assert report.score == 10
+    assert report.tampered == [
+        "test cell lab00_standards_body_test was edited; graded as the instructor wrote it",
+        "test cell lab00_hie_test was deleted; it was put back for grading",
+    ]
+    assert report.score == 9  # the edited test still ran as written: the wrong answer lost its point
 
 
 def test_bad_files_get_clear_messages(tmp_path):

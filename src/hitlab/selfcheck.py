@@ -18,7 +18,7 @@ import nbformat
 from hitlab.checks import questions
 from hitlab.course.autograde import autograde
 from hitlab.course.build import generate, nbgrader_api, scratch_course
-from hitlab.course.notebooks import course_root, graded_cells, lab_names, read, source_notebook
+from hitlab.course.notebooks import HIDDEN_BLOCK, course_root, graded_cells, lab_names, read, source_notebook
 from hitlab.errors import InputError
 from hitlab.progress import record
 
@@ -81,6 +81,7 @@ def _which_lab(root: Path, nb, path: Path) -> str:
 
 
 def _tampering(source, learner) -> list[str]:
+    """Notes on test cells the learner deleted, changed the type of, or edited (graded as the originals)."""
     theirs = {c.grade_id: c for c in graded_cells(learner)}
     notes = []
     for cell in graded_cells(source):
@@ -91,6 +92,8 @@ def _tampering(source, learner) -> list[str]:
             notes.append(f"test cell {cell.grade_id} was deleted; it was put back for grading")
         elif mine.cell_type != cell.cell_type:
             notes.append(f"test cell {cell.grade_id} was changed to {mine.cell_type}; graded as the original")
+        elif mine.source.strip() != HIDDEN_BLOCK.sub("", cell.source + "\n").strip():
+            notes.append(f"test cell {cell.grade_id} was edited; graded as the instructor wrote it")
     return notes
 
 

@@ -54,6 +54,7 @@ q2 = mapping_question(
             {**HIPAA_ROLES, "a cloud company hosting the hospital's EHR under contract": "neither"},
         ),
     ),
+    alternatives=(dict_code("hipaa_roles", {k: v.upper() + " " for k, v in HIPAA_ROLES.items()}),),
 )
 
 CODE_SYSTEMS = {
@@ -77,6 +78,7 @@ q3 = mapping_question(
     wrong=(
         dict_code("code_systems", {**CODE_SYSTEMS, "a clinical finding on the problem list": "ICD-10-CM"}),
     ),
+    alternatives=(dict_code("code_systems", {k: v.lower() for k, v in CODE_SYSTEMS.items()}),),
 )
 
 
@@ -152,6 +154,7 @@ q6 = choice_question(
     },
     hints=("The E in HIE is about data moving between organizations.",),
     wrong=('hie = "C"',),
+    alternatives=('hie = " b "',),
 )
 
 QUESTIONS = (q1, q2, q3, q4, q5, q6)
