@@ -108,14 +108,15 @@ def csv_baseline(src: str) -> dict:
     return {"seconds": seconds, "tables": len(rows), "rows": sum(rows.values())}
 
 
-def load_fhir(src: str) -> dict:
+def load_fhir(src: str, into_file: bool = False) -> dict:
+    """hitlab's FHIR load: into memory (like for like with validation, which keeps nothing either), or into a
+    database file as datasets are built (where the loader caps its memory and lets DuckDB spill)."""
     import duckdb
 
     from hitlab.load import load_fhir as hitlab_load_fhir
 
-    # Into a database file, as datasets are built (a file lets the loader cap its memory and spill).
     with tempfile.TemporaryDirectory(prefix="bench-fhir-") as tmp:
-        con = duckdb.connect(str(Path(tmp) / "fhir.duckdb"))
+        con = duckdb.connect(str(Path(tmp) / "fhir.duckdb") if into_file else ":memory:")
         seconds, _ = _timed(hitlab_load_fhir, src, con)
         rows = _table_rows(con)
         con.close()

@@ -223,7 +223,7 @@ def scale_one(patients: int) -> dict:
     steps = {
         "generate": run_child("gen-hitlab", gen_args(patients, out)),
         "load_csv": run_child("load-csv", {"src": str(format_dir(out, "csv"))}),
-        "load_fhir": run_child("load-fhir", {"src": str(format_dir(out, "fhir"))}),
+        "load_fhir": run_child("load-fhir", {"src": str(format_dir(out, "fhir")), "into_file": True}),
     }
     shutil.rmtree(out, ignore_errors=True)
     return {

@@ -3,6 +3,7 @@ a message, and a placeholder counts as not attempted."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -61,5 +62,8 @@ def test_row_comparison_names_the_problem_without_the_answer():
     with pytest.raises(Incorrect, match=r"expected 2 columns \(GENDER, n\), got 1"):
         compare_rows([("F",)], expected, columns=("GENDER", "n"))
     compare_rows([("F", 10.0000000001)], [("F", 10)], columns=("GENDER", "n"))
+    compare_rows([("F", Decimal("10.50"))], [("F", 10.5)], columns=("GENDER", "n"))
+    with pytest.raises(Incorrect, match=r"column rate is 0.2, which is not right"):
+        compare_rows([(10, 2, 0.2)], [(10, 2, 0.25)], columns=("index_stays", "readmissions", "rate"))
     with pytest.raises(Incorrect, match=r"row 1, column GENDER"):
         compare_rows([("M", 12), ("F", 10)], expected, columns=("GENDER", "n"), ordered=True)
