@@ -63,6 +63,14 @@ def test_row_comparison_names_the_problem_without_the_answer():
         compare_rows([("F",)], expected, columns=("GENDER", "n"))
     compare_rows([("F", 10.0000000001)], [("F", 10)], columns=("GENDER", "n"))
     compare_rows([("F", Decimal("10.50"))], [("F", 10.5)], columns=("GENDER", "n"))
+    bridge = [("e1", "I10", 0.5), ("e1", "E11.9", 0.5)]
+    with pytest.raises(Incorrect, match=r"for encounter = 'e1', code = 'E11.9', column weight is 1, which"):
+        compare_rows(
+            [("e1", "I10", 0.5), ("e1", "E11.9", 1.0)],
+            bridge,
+            columns=("encounter", "code", "weight"),
+            key_columns=2,
+        )
     with pytest.raises(Incorrect, match=r"column rate is 0.2, which is not right"):
         compare_rows([(10, 2, 0.2)], [(10, 2, 0.25)], columns=("index_stays", "readmissions", "rate"))
     with pytest.raises(Incorrect, match=r"row 1, column GENDER"):

@@ -134,12 +134,13 @@ def compare_rows(
     ordered: bool = False,
     title: str = "your result",
     rel: float = 1e-6,
+    key_columns: int = 1,
 ) -> None:
     """Compare two row sets (order-insensitive unless ``ordered``), numbers with a relative tolerance.
 
     Raises :class:`Incorrect` naming the first difference without revealing expected values: the number of
     columns or rows, an unexpected or missing row (by its first column, the key), or the column whose value
-    differs in a row.
+    differs in a row. The first ``key_columns`` columns identify a row (e.g. encounter and diagnosis).
     """
     got_rows = [_normal(r) for r in got]
     exp_rows = [_normal(r) for r in expected]
@@ -162,28 +163,27 @@ def compare_rows(
             if not _close(got_rows[0][c], exp_rows[0][c], rel=rel):
                 raise Incorrect(f"{title}: column {columns[c]} is {got_rows[0][c]!r}, which is not right.")
         return
+    k = max(1, min(key_columns, width))
+
+    def show(row: tuple) -> str:
+        return ", ".join(f"{columns[i]} = {row[i]!r}" for i in range(k))
+
     remaining: dict[Any, list[tuple]] = {}
     for e in exp_rows:
-        remaining.setdefault(e[0], []).append(e)
+        remaining.setdefault(e[:k], []).append(e)
     for g in got_rows:
-        candidates = remaining.get(g[0])
+        candidates = remaining.get(g[:k])
         if not candidates:
-            raise Incorrect(
-                f"{title}: the row with {columns[0]} = {g[0]!r} should not be there (or appears too often)."
-            )
+            raise Incorrect(f"{title}: the row with {show(g)} should not be there (or appears too often).")
         match = next((e for e in candidates if _row_matches(g, e, rel)), None)
         if match is None:
             e = candidates[0]
             c = next(c for c in range(width) if not _close(g[c], e[c], rel=rel))
-            raise Incorrect(
-                f"{title}: for {columns[0]} = {g[0]!r}, column {columns[c]} is {g[c]!r}, which is not right."
-            )
+            raise Incorrect(f"{title}: for {show(g)}, column {columns[c]} is {g[c]!r}, which is not right.")
         candidates.remove(match)
-    missing = [k for k, rows in remaining.items() for _ in rows]
+    missing = [row for rows in remaining.values() for row in rows]
     if missing:
-        raise Incorrect(
-            f"{title}: {len(missing)} expected rows are missing, e.g. {columns[0]} = {missing[0]!r}."
-        )
+        raise Incorrect(f"{title}: {len(missing)} expected rows are missing, e.g. {show(missing[0])}.")
 
 
 def compare_value(got: Any, expected: Any, *, title: str, rel: float = 1e-6) -> None:

@@ -52,6 +52,7 @@ def sql_question(
     alternatives: Sequence[str] = (),
     ordered: bool = False,
     rel: float = 1e-6,
+    key_columns: int = 1,
     dataset: str = "default",
 ) -> Question:
     """A question whose answer is a SQL query returning ``columns``; order matters only if ``ordered``."""
@@ -66,7 +67,9 @@ def sql_question(
         return rows
 
     def compare(rows: list[tuple], expected: list[tuple]) -> None:
-        compare_rows(rows, expected, columns=columns, ordered=ordered, title=title, rel=rel)
+        compare_rows(
+            rows, expected, columns=columns, ordered=ordered, title=title, rel=rel, key_columns=key_columns
+        )
 
     return Question(
         grade_id=grade_id,
