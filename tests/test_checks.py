@@ -57,7 +57,7 @@ def test_row_comparison_names_the_problem_without_the_answer():
         compare_rows([("F", 10), ("M", 13)], expected, columns=("GENDER", "n"))
     with pytest.raises(Incorrect, match=r"the row with GENDER = 'X' should not be there"):
         compare_rows([("F", 10), ("X", 12)], expected, columns=("GENDER", "n"))
-    with pytest.raises(Incorrect, match=r"1 expected rows are missing, e.g. GENDER = 'M'"):
+    with pytest.raises(Incorrect, match=r"1 expected rows are missing\.$"):
         compare_rows([("F", 10)], expected, columns=("GENDER", "n"))
     with pytest.raises(Incorrect, match=r"expected 2 columns \(GENDER, n\), got 1"):
         compare_rows([("F",)], expected, columns=("GENDER", "n"))

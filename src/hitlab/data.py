@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hitlab import __version__
 from hitlab.errors import DatasetError
+from hitlab.synth.generate import GENERATOR_REVISION
 
 DATASETS = {
     "default": {"patients": 1000, "seed": 1, "defects": False},
@@ -57,6 +58,7 @@ def _is_current(folder: Path, spec: dict) -> bool:
         return False
     return (folder / DB_NAME).is_file() and (
         manifest.get("generator_version") == __version__
+        and manifest.get("generator_revision") == GENERATOR_REVISION
         and manifest.get("seed") == spec["seed"]
         and manifest.get("patients") == spec["patients"]
         and bool(manifest.get("defects")) == spec["defects"]

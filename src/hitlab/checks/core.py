@@ -183,7 +183,8 @@ def compare_rows(
         candidates.remove(match)
     missing = [row for rows in remaining.values() for row in rows]
     if missing:
-        raise Incorrect(f"{title}: {len(missing)} expected rows are missing, e.g. {show(missing[0])}.")
+        # only the count: naming a missing row would give the answer away
+        raise Incorrect(f"{title}: {len(missing)} expected rows are missing.")
 
 
 def compare_value(got: Any, expected: Any, *, title: str, rel: float = 1e-6) -> None:

@@ -18,7 +18,8 @@ q1 = choice_question(
     },
     correct="B",
     why_not={
-        "A": "ONC certifies EHRs and adopts standards for US regulation (USCDI, the Cures Act rules); it does not write them.",
+        "A": "ONC runs the EHR certification program and adopts standards for US regulation (USCDI, the Cures Act "
+        "rules); it does not write HL7 v2 or FHIR.",
         "C": "IHE writes integration profiles that combine existing standards; it publishes neither HL7 v2 nor FHIR.",
         "D": "Regenstrief maintains LOINC, the code system for lab tests and clinical observations.",
     },
@@ -30,7 +31,7 @@ q1 = choice_question(
 HIPAA_ROLES = {
     "a community hospital that bills insurers electronically": "covered entity",
     "a health plan (an insurer)": "covered entity",
-    "a clearinghouse that converts claims between formats": "covered entity",
+    "a health care clearinghouse, acting in its own right": "covered entity",
     "a cloud company hosting the hospital's EHR under contract": "business associate",
     "a billing company that submits claims for a clinic": "business associate",
     "a step-counting app a consumer installs on their own": "neither",
@@ -45,8 +46,8 @@ q2 = mapping_question(
     hints=(
         "HIPAA's covered entities are of three kinds: health plans, health care clearinghouses, and providers who "
         "send health information electronically in standard transactions (45 CFR 160.103).",
-        "A business associate handles protected health information on behalf of a covered entity, under a "
-        "business associate agreement.",
+        "A business associate creates, receives, keeps or sends protected health information on behalf of a "
+        "covered entity; what it does makes it one, whether or not the required agreement was signed.",
     ),
     wrong=(
         dict_code(

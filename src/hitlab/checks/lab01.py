@@ -401,7 +401,8 @@ q3 = Question(
 @cache
 def _address_history() -> list[tuple]:
     """SCD type 2 rows read in Python from each Patient resource: one row per ``Patient.address`` entry, its
-    ``period`` giving the validity; an entry without ``period.end`` is the current one."""
+    ``period`` giving the validity; an entry without ``period.end`` is the current one. FHIR's ``period.end``
+    is inclusive (the last day), so the half-open ``valid_to`` is the day after it."""
     rows = []
     for pid, resource in connection().cursor().execute("select id, resource from fhir_patient").fetchall():
         for a in json.loads(resource).get("address", []):
@@ -414,7 +415,7 @@ def _address_history() -> list[tuple]:
                     a["city"],
                     a["postalCode"],
                     dt.date.fromisoformat(period["start"][:10]),
-                    dt.date.fromisoformat(end[:10]) if end else None,
+                    dt.date.fromisoformat(end[:10]) + dt.timedelta(days=1) if end else None,
                     end is None,
                 )
             )
@@ -428,7 +429,7 @@ select f.id                                as patient_id,
        a ->> 'city'                        as city,
        a ->> 'postalCode'                  as zip,
        cast(a ->> '$.period.start' as date) as valid_from,
-       cast(a ->> '$.period.end' as date)   as valid_to,
+       cast(a ->> '$.period.end' as date) + 1 as valid_to,
        a ->> '$.period.end' is null        as is_current
 from fhir_patient f,
      unnest(json_extract(f.resource, '$.address[*]')) as t(a)
@@ -445,18 +446,24 @@ q4 = sql_question(
         "Every entry of Patient.address becomes one row; its period gives valid_from and valid_to.",
         "unnest(json_extract(resource, '$.address[*]')) turns the address array into rows; a ->> '$.period.start' "
         "reads a text value out of one entry (then cast it to a date).",
-        "The current address has no period.end: valid_to stays NULL and is_current is true.",
+        "FHIR's period.end is the last day at that address (inclusive); valid_to is the first day it no longer "
+        "applies, so add one day. The current address has no period.end: valid_to stays NULL.",
     ),
     solution=SCD2_SQL,
     wrong=(
         SCD2_SQL.replace("a ->> '$.period.end' is null        as is_current", "true as is_current"),
+        SCD2_SQL.replace(
+            "cast(a ->> '$.period.end' as date) + 1 as valid_to",
+            "cast(a ->> '$.period.end' as date) as valid_to",
+        ),
         'address_scd2_sql = """select Id, ADDRESS, CITY, ZIP, BIRTHDATE, null::date, true from patients"""',
     ),
     alternatives=(
         SCD2_SQL.replace(
             "a ->> '$.period.end' is null        as is_current", "a ->> 'use' <> 'old' as is_current"
         ).replace(
-            "cast(a ->> '$.period.end' as date)   as valid_to", "(a -> 'period' ->> 'end')::date as valid_to"
+            "cast(a ->> '$.period.end' as date) + 1 as valid_to",
+            "cast((a -> 'period' ->> 'end')::date + interval 1 day as date) as valid_to",
         ),
     ),
 )

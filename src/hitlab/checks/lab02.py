@@ -26,7 +26,25 @@ POLYPHARMACY_AT = pd.Timestamp("2025-07-01 00:00:00")
 # with one of the category's prefixes.
 CHARLSON = (
     ("myocardial infarction", 1, ("I21", "I22", "I25.2")),
-    ("congestive heart failure", 1, ("I09.9", "I11.0", "I13.0", "I13.2", "I25.5", "I42", "I43", "I50")),
+    (
+        "congestive heart failure",
+        1,
+        (
+            "I09.9",
+            "I11.0",
+            "I13.0",
+            "I13.2",
+            "I25.5",
+            "I42.0",
+            "I42.5",
+            "I42.6",
+            "I42.7",
+            "I42.8",
+            "I42.9",
+            "I43",
+            "I50",
+        ),
+    ),
     ("chronic pulmonary disease", 1, ("J40", "J41", "J42", "J43", "J44", "J45", "J46", "J47")),
     (
         "diabetes without chronic complication",
@@ -123,7 +141,8 @@ q1 = sql_question(
         "Join encounters to patients on encounters.PATIENT = patients.Id and keep encounters that started in 2025.",
         "Age in completed years: the difference of the years, minus one if the birthday has not come yet that "
         "year. date_diff('year', ...) counts calendar-year boundaries crossed, which is not the same thing.",
-        "DuckDB's date_sub('year', BIRTHDATE, START) counts complete years; or compare strftime(..., '%m%d').",
+        "DuckDB's date_sub('year', BIRTHDATE, START) counts complete years (but a 29 February birthday is "
+        "reached on 28 February in a non-leap year); comparing strftime(..., '%m%d') follows the rule exactly.",
     ),
     solution='''age_at_encounter_sql = """
 select e.Id,
@@ -516,7 +535,7 @@ select p.Id from patients p
 where p.DEATHDATE is null
   and p.Id in (select PATIENT from conditions where CODE = '44054006')
 except
-select PATIENT from observations where CODE = '4548-4' and DATE >= date '2025-12-31' - interval 12 months
+select PATIENT from observations where CODE = '4548-4' and DATE >= date '2025-01-01'
 """''',
     ),
 )

@@ -6,7 +6,7 @@ patient (``urn:uuid`` full URLs and references inside it), plus ``hospitalInform
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -340,7 +340,8 @@ class PatientBundle:
                 "postalCode": a.zip, "country": "US", "period": {"start": a.since.isoformat()},
             }  # fmt: skip
             if i + 1 < len(p.addresses):
-                addr["period"]["end"] = p.addresses[i + 1].since.isoformat()
+                # Period.end is inclusive in FHIR: the last day at the old address is the day before the move
+                addr["period"]["end"] = (p.addresses[i + 1].since - timedelta(days=1)).isoformat()
             addresses.append(addr)
         res = {
             "resourceType": "Patient",

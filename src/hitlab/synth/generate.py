@@ -27,6 +27,8 @@ from hitlab.synth.reference import world
 from hitlab.synth.simulate import AS_OF, START, simulate_patient
 
 FORMATS = ("csv", "fhir", "hl7v2")
+GENERATOR_REVISION = 2
+"""Bumped whenever the generator's output changes, so datasets built by an older one are rebuilt."""
 IDENTIFIERS = {
     "patient": "patients.csv Id = FHIR Patient.id (and Patient.identifier system .../sid/patient) = PID-3 "
     "repetition of type PI; the MRN is Patient.identifier of type MR = PID-3 repetition of type MR",
@@ -117,6 +119,7 @@ def generate(
     manifest = {
         "generator": "hitlab",
         "generator_version": __version__,
+        "generator_revision": GENERATOR_REVISION,
         "seed": seed,
         "patients": patients,
         "window": {"start": START.date().isoformat(), "end": AS_OF.isoformat()},
