@@ -67,8 +67,13 @@ def _stop_with_parent() -> None:  # pragma: no cover - runs in the child between
 def run_lab(port: int | None = None, open_browser: bool = True, root: str | Path | None = None) -> int:
     """Run JupyterLab on ``labs/`` until it stops; return its exit status (128 + N if it died of signal N)."""
     cmd = lab_command(labs_dir(root), port=port, open_browser=open_browser)
+    # Terminals opened in JupyterLab inherit this environment: put this interpreter's scripts (hitlab,
+    # jupyter, nbgrader) first on PATH, so `hitlab check` works there without activating the venv.
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     proc = subprocess.Popen(
         cmd,
+        env=env,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
         preexec_fn=_stop_with_parent if sys.platform.startswith("linux") else None,
