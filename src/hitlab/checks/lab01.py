@@ -18,7 +18,7 @@ from typing import Any
 from hitlab.checks.choice import dict_code, mapping_question
 from hitlab.checks.core import Incorrect, Question, compare_rows
 from hitlab.checks.ddl import BadRow, ddl_question
-from hitlab.checks.sql import connection, sql_question, table
+from hitlab.checks.sql import connection, execute, sql_question, table
 
 AS_OF = dt.date(2025, 12, 31)
 
@@ -328,18 +328,8 @@ def _run_normalized(answer: Any) -> dict[str, list[tuple]]:
     out = {}
     try:
         for name, cols in NORMAL_COLUMNS.items():
-            try:
-                res = con.execute(answer[name])
-            except duckdb.Error as err:
-                raise Incorrect(
-                    f"Q3 normalize the extract: the {name} query failed: {str(err).splitlines()[0]}"
-                ) from None
-            if len(res.description) != len(cols):
-                raise Incorrect(
-                    f"Q3 normalize the extract: {name} should have the columns {', '.join(cols)}; "
-                    f"yours has {len(res.description)}."
-                )
-            out[name] = res.fetchall()
+            title = f"Q3 normalize the extract: table {name}"
+            out[name] = execute(con, answer[name], title=title, columns=cols, what=f"the {name} query")
     finally:
         con.close()
     return out
@@ -500,24 +490,13 @@ def address_workspace():
 
 
 def _run_at_encounter(sql: Any) -> list[tuple]:
-    import duckdb
-
-    if not isinstance(sql, str):
+    if not isinstance(sql, str):  # before building the workspace
         raise Incorrect(
             f"Q5 address at each encounter: expected the query as a string, got {type(sql).__name__}."
         )
-    cur = address_workspace()
-    try:
-        res = cur.execute(sql)
-    except duckdb.Error as err:
-        raise Incorrect(
-            f"Q5 address at each encounter: the query failed in DuckDB: {str(err).splitlines()[0]}"
-        ) from None
-    if len(res.description) != 2:
-        raise Incorrect(
-            f"Q5 address at each encounter: expected 2 columns (encounter_id, zip), got {len(res.description)}."
-        )
-    return res.fetchall()
+    return execute(
+        address_workspace(), sql, title="Q5 address at each encounter", columns=("encounter_id", "zip")
+    )
 
 
 AT_ENCOUNTER_SQL = '''address_at_encounter_sql = """

@@ -12,8 +12,8 @@ from functools import cache
 
 import pandas as pd
 
-from hitlab.checks.core import Incorrect, compare_rows
-from hitlab.checks.sql import connection, sql_question, table
+from hitlab.checks.core import compare_rows
+from hitlab.checks.sql import connection, execute, sql_question, table
 
 AS_OF = dt.date(2025, 12, 31)
 END = pd.Timestamp("2026-01-01 00:00:00")  # the end of the as-of day: open encounters count up to here
@@ -462,15 +462,6 @@ def _toy(**tables: pd.DataFrame):
     return con, frames
 
 
-def _run_toy(con, sql: str, title: str) -> list[tuple]:
-    import duckdb
-
-    try:
-        return con.execute(sql).fetchall()
-    except duckdb.Error as err:
-        raise Incorrect(f"{title}: the query failed in DuckDB: {str(err).splitlines()[0]}") from None
-
-
 def _timestamps(df: pd.DataFrame, *columns: str) -> pd.DataFrame:
     for c in columns:
         df[c] = pd.to_datetime(df[c])
@@ -483,7 +474,7 @@ def length_of_stay_edge_cases(sql: str) -> None:
     toy["Id"] = [f"e{i}" for i in range(len(toy))]
     con, frames = _toy(encounters=_timestamps(toy, "START", "STOP"))
     title = f"{q5.title} (overlapping and open stays)"
-    compare_rows(_run_toy(con, sql, title), _los(frames["encounters"]), columns=LOS_COLUMNS, title=title)
+    compare_rows(execute(con, sql, title=title), _los(frames["encounters"]), columns=LOS_COLUMNS, title=title)
 
 
 # -- Q6 care gap: diabetics without an HbA1c in the last 12 months ------------------------------------------
@@ -934,7 +925,7 @@ def readmission_edge_cases(sql: str) -> None:
     con, frames = _toy(encounters=_timestamps(toy, "START", "STOP"), patients=_toy_patients())
     title = f"{q8.title} (transfers, deaths and boundaries)"
     expected = _readmission(frames["encounters"], frames["patients"])
-    compare_rows(_run_toy(con, sql, title), expected, columns=READMISSION_COLUMNS, title=title, rel=1e-3)
+    compare_rows(execute(con, sql, title=title), expected, columns=READMISSION_COLUMNS, title=title, rel=1e-3)
 
 
 _TOY_MEDS = (
@@ -958,7 +949,7 @@ def polypharmacy_edge_cases(sql: str) -> None:
     con, frames = _toy(medications=toy, patients=_toy_patients())
     title = f"{q9.title} (boundaries and duplicates)"
     expected = _polypharmacy(frames["medications"], frames["patients"])
-    compare_rows(_run_toy(con, sql, title), expected, columns=POLYPHARMACY_COLUMNS, title=title)
+    compare_rows(execute(con, sql, title=title), expected, columns=POLYPHARMACY_COLUMNS, title=title)
 
 
 # -- Q10 Charlson comorbidity index --------------------------------------------------------------------------

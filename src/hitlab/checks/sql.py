@@ -18,19 +18,25 @@ def connection(dataset: str = "default"):
     return connect(dataset)
 
 
-def run_sql(sql: str, dataset: str = "default") -> tuple[list[str], list[tuple]]:
-    """Run ``sql`` on ``dataset``: its column names and rows."""
+def execute(
+    con, sql: Any, *, title: str, columns: Sequence[str] | None = None, what: str = "the query"
+) -> list[tuple]:
+    """Run a learner's ``sql`` on ``con`` and return its rows; a query that is not a string, fails in DuckDB
+    or returns another number of columns than ``columns`` raises :class:`Incorrect` saying so."""
     import duckdb
 
     if not isinstance(sql, str):
-        raise Incorrect(f"expected the query as a string, got {type(sql).__name__}")
-    cur = connection(dataset).cursor()
+        raise Incorrect(f"{title}: expected {what} as a string, got {type(sql).__name__}.")
     try:
-        result = cur.execute(sql)
+        result = con.execute(sql)
     except duckdb.Error as err:
-        raise Incorrect(f"the query failed in DuckDB: {str(err).splitlines()[0]}") from None
-    columns = [d[0] for d in result.description]
-    return columns, result.fetchall()
+        raise Incorrect(f"{title}: {what} failed in DuckDB: {str(err).splitlines()[0]}") from None
+    names = [d[0] for d in result.description]
+    if columns is not None and len(names) != len(columns):
+        raise Incorrect(
+            f"{title}: expected {len(columns)} columns ({', '.join(columns)}), got {len(names)} ({', '.join(names)})."
+        )
+    return result.fetchall()
 
 
 def table(name: str, dataset: str = "default"):
@@ -58,13 +64,7 @@ def sql_question(
     """A question whose answer is a SQL query returning ``columns``; order matters only if ``ordered``."""
 
     def prepare(sql: Any) -> list[tuple]:
-        got_columns, rows = run_sql(sql, dataset)
-        if len(got_columns) != len(columns):
-            raise Incorrect(
-                f"{title}: expected {len(columns)} columns ({', '.join(columns)}), got {len(got_columns)} "
-                f"({', '.join(got_columns)})."
-            )
-        return rows
+        return execute(connection(dataset).cursor(), sql, title=title, columns=columns)
 
     def compare(rows: list[tuple], expected: list[tuple]) -> None:
         compare_rows(
