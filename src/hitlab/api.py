@@ -6,6 +6,7 @@ from hitlab.course import build as build_labs
 from hitlab.course import lint as lint_labs
 from hitlab.course import verify as verify_labs
 from hitlab.data import build_dataset, connect, dataset_dir
+from hitlab.grading import GradingRun, collect, grade
 from hitlab.labserver import run_lab
 from hitlab.load import LoadReport, load
 from hitlab.progress import progress_rows as _progress_rows
@@ -14,13 +15,16 @@ from hitlab.synth import generate
 
 __all__ = [
     "CheckReport",
+    "GradingRun",
     "LoadReport",
     "build_dataset",
     "build_labs",
     "check_notebook",
+    "collect",
     "connect",
     "dataset_dir",
     "generate",
+    "grade",
     "lint_labs",
     "load",
     "progress_rows",

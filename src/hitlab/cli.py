@@ -208,5 +208,87 @@ def progress() -> None:
     Console().print(table)
 
 
+@main.command(
+    "grade",
+    epilog=_example("hitlab grade graders/work/submitted --out cohort-grades --labs lab01,lab02 --workers 2"),
+)
+@click.argument("submissions", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the gradebook, grades.csv, status.csv, feedback/ and report.html.",
+)
+@click.option("--labs", default="", help="Comma-separated labs (default: all), e.g. lab01,lab02.")
+@click.option(
+    "--workers",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Notebooks graded at once (default: the number of cores).",
+)
+@click.option(
+    "--db-url",
+    default=None,
+    help="Gradebook database URL, e.g. postgresql://user:pw@host/db (default: OUT/gradebook.db).",
+)
+@click.option(
+    "--roster",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV of students (id, first_name, last_name, email); who has no submission is 'missing'.",
+)
+@click.option(
+    "--timeout", type=click.IntRange(min=1), default=120, show_default=True, help="Seconds one cell may run."
+)
+@click.option(
+    "--notebook-timeout",
+    type=click.IntRange(min=1),
+    default=900,
+    show_default=True,
+    help="Seconds one notebook may take in all.",
+)
+@click.option(
+    "--pattern",
+    default=None,
+    help="Regular expression for LMS download names, with student_id and file_id groups.",
+)
+@click.option("--force", is_flag=True, help="Regrade submissions already in the gradebook.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@_clean_errors
+def grade(submissions: Path, out: Path, labs: str, workers: int | None, db_url: str | None,
+          roster: Path | None, timeout: int, notebook_timeout: int, pattern: str | None, force: bool,
+          quiet: bool) -> None:  # fmt: skip
+    """Grade a cohort: SUBMISSIONS is an nbgrader submitted/ folder, or a folder or zip of LMS downloads."""
+    from rich.progress import Progress
+
+    from hitlab.api import grade as grade_cohort
+    from hitlab.grading import DEFAULT_LMS_PATTERN
+
+    with Progress(disable=quiet, transient=False) as bar:
+        task = bar.add_task("grading", total=None)
+        run = grade_cohort(
+            submissions, out, [x.strip() for x in labs.split(",") if x.strip()] or None,
+            workers=workers, db_url=db_url, roster=roster, timeout=timeout,
+            notebook_timeout=notebook_timeout, force=force, pattern=pattern or DEFAULT_LMS_PATTERN,
+            on_start=lambda n: bar.update(task, total=n),
+            on_outcome=lambda o: bar.update(task, advance=1, description=f"{o.lab} {o.student}: {o.status}"),
+        )  # fmt: skip
+    for key, value in run.sandbox.items():
+        if value != "on":
+            click.echo(f"sandbox {key}: {value}", err=True)
+    for name, why in run.unmatched:
+        click.echo(f"not graded: {name}: {why}", err=True)
+    counts: dict[str, int] = {}
+    for outcome in run.graded + run.missing:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing new"
+    click.echo(
+        f"graded {len(run.graded)} notebooks in {run.seconds:.0f} s ({summary}); "
+        f"{len(run.skipped)} already graded and unchanged; results in {run.out}"
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

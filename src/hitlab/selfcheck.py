@@ -7,18 +7,16 @@ reported and graded as the instructor wrote them, as nbgrader does.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from hitlab.checks import questions
 from hitlab.course.autograde import autograde
 from hitlab.course.build import generate, nbgrader_api, scratch_course
-from hitlab.course.notebooks import HIDDEN_BLOCK, course_root, graded_cells, lab_names, read, source_notebook
+from hitlab.course.notebooks import course_root, graded_cells, lab_names, read, source_notebook
+from hitlab.course.submission import failure_messages, read_submission, tampering
 from hitlab.errors import InputError
 from hitlab.progress import record
 
@@ -49,27 +47,6 @@ class CheckReport:
         return sum(i.points for i in self.items)
 
 
-def _read_learner(path: Path):
-    if not path.is_file():
-        raise InputError("no such file", path=path)
-    try:
-        raw = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"not a notebook: not UTF-8 text (byte {err.start})", path=path) from None
-    try:
-        data = json.loads(raw)
-    except ValueError as err:
-        raise InputError(
-            f"not a notebook: invalid JSON ({err.msg})", path=path, line=getattr(err, "lineno", None)
-        ) from None
-    if not isinstance(data, dict) or "cells" not in data:
-        raise InputError("not a Jupyter notebook (no cells)", path=path)
-    try:
-        return nbformat.reads(raw, as_version=4)
-    except Exception as err:  # nbformat's own validation errors vary by version
-        raise InputError(f"not a valid notebook: {err}", path=path) from None
-
-
 def _which_lab(root: Path, nb, path: Path) -> str:
     ids = {c.metadata.get("nbgrader", {}).get("grade_id", "") for c in nb.cells}
     prefixes = {i.split("_", 1)[0] for i in ids if i.startswith("lab")}
@@ -80,47 +57,14 @@ def _which_lab(root: Path, nb, path: Path) -> str:
     raise InputError(f"not a notebook of a known lab (labs: {', '.join(labs)})", path=path)
 
 
-def _tampering(source, learner) -> list[str]:
-    """Notes on test cells the learner deleted, changed the type of, or edited (graded as the originals)."""
-    theirs = {c.grade_id: c for c in graded_cells(learner)}
-    notes = []
-    for cell in graded_cells(source):
-        if cell.kind != "test":
-            continue
-        mine = theirs.get(cell.grade_id)
-        if mine is None:
-            notes.append(f"test cell {cell.grade_id} was deleted; it was put back for grading")
-        elif mine.cell_type != cell.cell_type:
-            notes.append(f"test cell {cell.grade_id} was changed to {mine.cell_type}; graded as the original")
-        elif mine.source.strip() != HIDDEN_BLOCK.sub("", cell.source + "\n").strip():
-            notes.append(f"test cell {cell.grade_id} was edited; graded as the instructor wrote it")
-    return notes
-
-
-def _failure_messages(autograded: Path) -> dict[str, str]:
-    out = {}
-    if not autograded.exists():
-        return out
-    nb = nbformat.read(autograded, as_version=4)
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        for output in cell.get("outputs", []):
-            if gid and output.get("output_type") == "error":
-                if output.get("ename") == "NameError":  # the answer cell still raises NotImplementedError
-                    out[gid] = f"not attempted yet ({output.get('evalue')})"
-                else:
-                    out[gid] = f"{output.get('ename')}: {output.get('evalue')}".strip()
-    return out
-
-
 def check_notebook(path: str | Path, root: str | Path | None = None, save: bool = True) -> CheckReport:
     """Grade the notebook at ``path`` with the lab's full tests; record the score for ``hitlab progress``."""
     path = Path(path).resolve()
     root = course_root(root)
-    learner = _read_learner(path)
+    learner = read_submission(path)
     lab = _which_lab(root, learner, path)
     source = read(source_notebook(root, lab))
-    report = CheckReport(lab, path, tampered=_tampering(source, learner))
+    report = CheckReport(lab, path, tampered=tampering(source, learner))
     by_test = {f"{q.grade_id}_test": q for q in questions(lab)}
     with tempfile.TemporaryDirectory(prefix="hitlab-check-") as tmp:
         course = scratch_course(root, [lab], Path(tmp))
@@ -134,7 +78,7 @@ def check_notebook(path: str | Path, root: str | Path | None = None, save: bool 
                 f"could not be graded: {graded.error.strip().splitlines()[-1] if graded.error else 'unknown error'}",
                 path=path,
             )
-        messages = _failure_messages(
+        messages = failure_messages(
             course / "graders" / "work" / "autograded" / "learner" / lab / f"{lab}.ipynb"
         )
     for cell in graded_cells(source):

@@ -20,8 +20,9 @@ def _tools_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
 
 
-def nbgrader_api(root: Path, db: Path):
-    """nbgrader's API on the course at ``root`` with the course's config, its gradebook at ``db``."""
+def nbgrader_api(root: Path, db: Path | str, configure=None):
+    """nbgrader's API on the course at ``root`` with the course's config, its gradebook at ``db`` (a path
+    or a database URL); ``configure(config)``, if given, adjusts the config first."""
     _tools_on_path()
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -29,7 +30,9 @@ def nbgrader_api(root: Path, db: Path):
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root / "graders")).load_config()
     config.CourseDirectory.root = str(root)
-    config.CourseDirectory.db_url = f"sqlite:///{db}"
+    config.CourseDirectory.db_url = db if isinstance(db, str) and "://" in db else f"sqlite:///{db}"
+    if configure is not None:
+        configure(config)
     coursedir = CourseDirectory(config=config)
     return NbGraderAPI(coursedir=coursedir, config=config)
 

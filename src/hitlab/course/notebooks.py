@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,3 +113,13 @@ HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS\n?
 def solution_code(source: str) -> str:
     """The answer-cell source a correct learner would have: the solution blocks without their markers."""
     return SOLUTION_BLOCK.sub(lambda m: m.group(1), source).strip() + "\n"
+
+
+def answered(release_nb, answers: dict[str, str]):
+    """A copy of the released notebook with the answer cells named in ``answers`` (grade id -> source) filled."""
+    nb = copy.deepcopy(release_nb)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    return nb

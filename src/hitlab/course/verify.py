@@ -7,7 +7,6 @@ solution code or hidden-test text appears in labs/; labs/ equals what solutions/
 
 from __future__ import annotations
 
-import copy
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from hitlab.course.build import generate, nbgrader_api, scratch_course
 from hitlab.course.notebooks import (
     HIDDEN_BLOCK,
     SOLUTION_BLOCK,
+    answered,
     course_root,
     graded_cells,
     lab_names,
@@ -68,15 +68,6 @@ def _leaks(source_nb, release_nb) -> list[str]:
     return problems
 
 
-def _submission(release_nb, answers: dict[str, str]):
-    nb = copy.deepcopy(release_nb)
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in answers:
-            cell.source = answers[gid]
-    return nb
-
-
 def verify_lab(root: Path, lab: str) -> LabVerification:
     report = LabVerification(lab)
     source = read(source_notebook(root, lab))
@@ -109,7 +100,7 @@ def verify_lab(root: Path, lab: str) -> LabVerification:
                 expected = dict(tests)
                 expected[test_id] = 0.0
                 plans[f"wrong-{q.grade_id}-{k}"] = (
-                    _submission(release, {**correct, q.grade_id: wrong}),
+                    answered(release, {**correct, q.grade_id: wrong}),
                     expected,
                 )
         api = nbgrader_api(course, course / "graders" / "work" / "gradebook.db")

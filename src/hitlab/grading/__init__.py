@@ -1,9 +1,20 @@
-"""Cohort grading for instructors: collect a cohort's submissions, grade them, report.
-
-So far: :func:`collect`, which finds who submitted which lab in an nbgrader ``submitted/`` tree or in a
-folder or zip of LMS downloads, listing every file it could not place instead of guessing.
-"""
+"""Cohort grading for instructors: collect a cohort's submissions, grade them in parallel in a sandbox with
+nbgrader, and write the gradebook, exports, feedback and an item-analysis report (``hitlab grade``)."""
 
 from hitlab.grading.collect import DEFAULT_LMS_PATTERN, Collection, Submission, collect
+from hitlab.grading.runner import GradingRun, grade, read_roster
+from hitlab.grading.sandbox import Limits
+from hitlab.grading.worker import STATUSES, Outcome
 
-__all__ = ["DEFAULT_LMS_PATTERN", "Collection", "Submission", "collect"]
+__all__ = [
+    "DEFAULT_LMS_PATTERN",
+    "STATUSES",
+    "Collection",
+    "GradingRun",
+    "Limits",
+    "Outcome",
+    "Submission",
+    "collect",
+    "grade",
+    "read_roster",
+]

@@ -1,0 +1,330 @@
+"""``hitlab grade``: grade a cohort's submissions in parallel, sandboxed, into one gradebook, and write the
+exports (``grades.csv``, ``status.csv``), per-student feedback and ``report.html``.
+
+The runner keeps N worker processes (one slot each, :mod:`hitlab.grading.worker`), hands each the next
+submission, stops a worker that exceeds the per-notebook wall-clock limit (and everything its kernel
+started), and is the only writer of the gradebook and of OUT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+from hitlab.course.notebooks import course_root, lab_names, read, source_notebook
+from hitlab.errors import HitlabError, InputError
+from hitlab.grading import gradebook as gbook
+from hitlab.grading.collect import DEFAULT_LMS_PATTERN, collect
+from hitlab.grading.report import feedback_html, report_html, write_status_csv
+from hitlab.grading.sandbox import Limits, kill_user, probe
+from hitlab.grading.worker import UID_BASE, Job, Outcome, SlotSettings, sha256
+
+
+@dataclass
+class GradingRun:
+    out: Path
+    graded: list[Outcome] = field(default_factory=list)  # graded in this run
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (student, lab) already in the gradebook
+    missing: list[Outcome] = field(default_factory=list)
+    unmatched: list[tuple[str, str]] = field(default_factory=list)
+    sandbox: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def read_roster(path: str | Path) -> list[dict[str, str]]:
+    """A roster CSV with a column ``id`` (or ``student_id``) and optional first_name, last_name, email: the
+    columns of ``nbgrader db student import``."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"cannot read the roster: {err}", path=path) from None
+    out = []
+    for line, row in enumerate(rows, start=2):
+        sid = (row.get("id") or row.get("student_id") or "").strip()
+        if not sid:
+            raise InputError("a roster row without a student id (column id)", path=path, line=line)
+        out.append({**{k: (v or "").strip() for k, v in row.items() if k}, "id": sid})
+    return out
+
+
+class _Worker:
+    """A worker process (``python -m hitlab.grading.worker``) in its own session, spoken to over two pipes; its
+    output (nbgrader's log, the kernels' messages) goes to ``log``."""
+
+    def __init__(self, settings: SlotSettings, log: Path):
+        self.settings = settings
+        to_child, from_parent = os.pipe()
+        from_child, to_parent = os.pipe()
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "hitlab.grading.worker", str(to_child), str(to_parent)],
+                pass_fds=(to_child, to_parent), start_new_session=True,
+                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        os.close(to_child)
+        os.close(to_parent)
+        self.out = Connection(from_parent, readable=False)
+        self.conn = Connection(from_child, writable=False)
+        self.out.send(settings)
+        self.log = log
+        self.job: Job | None = None
+        self.deadline = 0.0
+        self.ready = False
+
+    def send(self, job: Job, wall_clock: float) -> None:
+        self.job, self.deadline = job, time.monotonic() + wall_clock
+        self.out.send(job)
+
+    def stop(self, hard: bool = False) -> None:
+        if not hard and self.process.poll() is None:
+            with contextlib.suppress(OSError, EOFError, subprocess.TimeoutExpired):
+                self.out.send(None)
+                self.process.wait(10)
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+        kill_user(UID_BASE + self.settings.index)
+        _kill_leftovers(Path(self.settings.scratch) / f"slot{self.settings.index}")
+        self.conn.close()
+        self.out.close()
+
+
+def _kill_leftovers(slot: Path) -> None:
+    """Kill processes still running from a slot (a kernel started in its own session, what it forked)."""
+    marker = str(slot).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "cmdline").read_bytes():
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            continue
+
+
+def _run_jobs(
+    jobs: list[Job], settings: list[SlotSettings], wall_clock: float, logs: Path, on_outcome
+) -> None:
+    pending = list(reversed(jobs))
+    workers = [
+        _Worker(s, logs / f"slot{s.index}.log") for s in settings[: max(1, min(len(settings), len(jobs)))]
+    ]
+    try:
+        while pending or any(w.job for w in workers):
+            for w in workers:
+                if w.ready and w.job is None and pending:
+                    w.send(pending.pop(), wall_clock)
+            busy = [w for w in workers if w.job is not None]
+            timeout = max(
+                0.0, min((w.deadline for w in busy), default=time.monotonic() + 1) - time.monotonic()
+            )
+            ready = wait([w.conn for w in workers], timeout=min(timeout, 1.0) if busy else 1.0)
+            for i, w in enumerate(list(workers)):
+                outcome = None
+                if w.conn in ready:
+                    try:
+                        message = w.conn.recv()
+                    except (EOFError, OSError):
+                        message = None
+                        if w.job is not None:
+                            outcome = Outcome(w.job.student, w.job.lab, "crashed", "the grading worker died")
+                    if isinstance(message, tuple) and message[0] == "ready":
+                        w.ready = True
+                    elif isinstance(message, Outcome):
+                        outcome = message
+                    elif message is None and w.job is None:
+                        raise HitlabError(f"grading slot {i} could not start: see {w.log}")
+                elif w.job is not None and time.monotonic() > w.deadline:
+                    outcome = Outcome(
+                        w.job.student, w.job.lab, "timed_out",
+                        f"stopped after the notebook's wall-clock limit of {wall_clock:g} s",
+                    )  # fmt: skip
+                if outcome is not None:
+                    outcome.sha256 = outcome.sha256 or w.job.sha256
+                    if w.process.poll() is not None or (outcome.status == "timed_out" and not outcome.grades):
+                        w.stop(hard=True)
+                        workers[i] = _Worker(w.settings, w.log)
+                    else:
+                        w.job = None
+                    on_outcome(outcome)
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def _needed_paths() -> list[str]:
+    """What a kernel must reach: the interpreter, the venv, hitlab's code and the datasets."""
+    import hitlab
+    from hitlab.data import data_root
+
+    return [sys.base_prefix, sys.prefix, str(Path(hitlab.__file__).resolve().parents[1]), str(data_root())]
+
+
+def grade(
+    submissions: str | Path,
+    out: str | Path,
+    labs: list[str] | None = None,
+    *,
+    workers: int | None = None,
+    db_url: str | None = None,
+    roster: str | Path | None = None,
+    timeout: int = 120,
+    notebook_timeout: float = 900,
+    force: bool = False,
+    pattern: str = DEFAULT_LMS_PATTERN,
+    limits: Limits | None = None,
+    root: str | Path | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> GradingRun:
+    """Grade the cohort in ``submissions`` into ``out`` (see ``hitlab grade --help``)."""
+    from hitlab.checks import questions
+    from hitlab.course.build import generate, scratch_course
+    from hitlab.data import build_dataset
+
+    started = time.perf_counter()
+    root = course_root(root)
+    names = lab_names(root, labs)
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    url = gbook.database_url(db_url, out)
+    run = GradingRun(out)
+    people = read_roster(roster) if roster else []
+    workers = max(1, workers or os.cpu_count() or 1)
+    sources = {lab: read(source_notebook(root, lab)) for lab in names}
+    qs = {lab: {q.grade_id: q for q in questions(lab)} for lab in names}
+    for dataset in ("default", "defects"):  # built now, so sandboxed kernels only ever read them
+        build_dataset(dataset)
+
+    scratch = Path(tempfile.mkdtemp(prefix="hitlab-grade-"))
+    os.chmod(scratch, 0o711)
+    try:
+        found = collect(submissions, names, pattern=pattern, work_dir=scratch / "unzipped")
+        run.unmatched = found.unmatched
+        template = scratch_course(root, names, scratch / "template")
+        generate(template, names)
+        shutil.move(template / "graders" / "work" / "gradebook.db", template / "gradebook.db")
+        shutil.rmtree(template / "graders" / "work")
+        os.chmod(template, 0o700)
+
+        from nbgrader.api import Gradebook
+
+        with gbook.open_gradebook(url) as gb:
+            with Gradebook(f"sqlite:///{template / 'gradebook.db'}", gbook.COURSE_ID) as tpl:
+                gbook.copy_structure(gb, tpl, names)
+            gbook.add_students(gb, people)
+            known = gbook.statuses(gb, names)
+            jobs = []
+            for sub in found.submissions:
+                digest = sha256(sub.path)
+                done = known.get((sub.student, sub.lab))
+                if not force and done and done["status"] != "missing" and done["sha256"] == digest:
+                    run.skipped.append((sub.student, sub.lab))
+                else:
+                    jobs.append(Job(sub.student, sub.lab, str(sub.path), digest))
+            submitted = {(s.student, s.lab) for s in found.submissions}
+            expected = {(p["id"], lab) for p in people for lab in names}
+            expected |= {(s, lab) for (s, lab) in _misnamed(found.unmatched, names)}
+            for student, lab in sorted(expected - submitted):
+                why = next(
+                    (f"{f}: {r}" for f, r in found.unmatched if f.startswith(f"{student}/{lab}/")),
+                    "no submission",
+                )
+                outcome = Outcome(student, lab, "missing", why)
+                gbook.record(gb, outcome)
+                run.missing.append(outcome)
+
+            run.sandbox = probe()
+            hide = [str(p) for p in (out, Path(submissions).resolve(), root / "solutions", root / "graders",
+                                     root / ".git", template)]  # fmt: skip
+            settings = [
+                SlotSettings(
+                    i,
+                    str(template),
+                    str(scratch),
+                    hide=hide,
+                    need=_needed_paths(),
+                    cell_timeout=timeout,
+                    limits=limits or Limits(),
+                    network=run.sandbox["network"] == "on",
+                    filesystem=run.sandbox["filesystem"] == "on",
+                )
+                for i in range(workers)
+            ]
+            if on_start:
+                on_start(len(jobs))
+
+            def finish(outcome: Outcome) -> None:
+                gbook.record(gb, outcome)
+                _write_outputs(out, outcome, sources[outcome.lab], qs[outcome.lab])
+                run.graded.append(outcome)
+                if on_outcome:
+                    on_outcome(outcome)
+
+            if jobs:
+                _run_jobs(jobs, settings, notebook_timeout, out / "logs", finish)
+            _write_exports(gb, out, names, sources, qs)
+        _write_log(out, run)
+    finally:
+        for i in range(workers):
+            kill_user(UID_BASE + i)
+        shutil.rmtree(scratch, ignore_errors=True)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def _misnamed(unmatched: list[tuple[str, str]], labs: list[str]) -> set[tuple[str, str]]:
+    """``(student, lab)`` of files in a submitted/ tree that sit in a lab's folder under a wrong name."""
+    found = set()
+    for name, _why in unmatched:
+        parts = name.split("/")
+        if len(parts) == 3 and parts[1] in labs:
+            found.add((parts[0], parts[1]))
+    return found
+
+
+def _write_outputs(out: Path, outcome: Outcome, source_nb, qs: dict) -> None:
+    if outcome.autograded:
+        target = out / "autograded" / outcome.student / outcome.lab / f"{outcome.lab}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(outcome.autograded, encoding="utf-8")
+    page = out / "feedback" / outcome.student / f"{outcome.lab}.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(feedback_html(outcome.student, outcome.lab, outcome, source_nb, qs), encoding="utf-8")
+
+
+def _write_exports(gb, out: Path, labs: list[str], sources: dict, qs: dict) -> None:
+    from nbgrader.plugins import CsvExportPlugin
+
+    rows = gbook.statuses(gb)
+    write_status_csv(list(rows.values()), out / "status.csv")
+    exporter = CsvExportPlugin(to=str(out / "grades.csv"))
+    exporter.export(gb)
+    graded_labs = sorted({a for (_s, a) in rows} & set(labs)) or labs
+    (out / "report.html").write_text(
+        report_html(graded_labs, gbook.item_scores(gb, graded_labs), rows, sources, qs), encoding="utf-8"
+    )
+
+
+def _write_log(out: Path, run: GradingRun) -> None:
+    lines = [f"sandbox {key}: {value}" for key, value in run.sandbox.items()]
+    lines += [f"unmatched: {name}: {why}" for name, why in run.unmatched]
+    lines += [f"skipped (already graded, unchanged): {s} {lab}" for s, lab in run.skipped]
+    lines += [f"{o.status}: {o.student} {o.lab} {o.detail}".rstrip() for o in run.graded + run.missing]
+    with open(out / "grading.log", "a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
