@@ -60,8 +60,11 @@ def read_roster(path: str | Path) -> list[dict[str, str]]:
     return out
 
 
+_WORKER_MAIN = "import sys; from hitlab.grading.worker import main; main(sys.argv[1:])"
+
+
 class _Worker:
-    """A worker process (``python -m hitlab.grading.worker``) in its own session, spoken to over two pipes; its
+    """A worker process (:func:`hitlab.grading.worker.main`) in its own session, spoken to over two pipes; its
     output (nbgrader's log, the kernels' messages) goes to ``log``."""
 
     def __init__(self, settings: SlotSettings, log: Path):
@@ -71,7 +74,7 @@ class _Worker:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as output:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hitlab.grading.worker", str(to_child), str(to_parent)],
+                [sys.executable, "-c", _WORKER_MAIN, str(to_child), str(to_parent)],
                 pass_fds=(to_child, to_parent), start_new_session=True,
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
             )  # fmt: skip

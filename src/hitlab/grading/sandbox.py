@@ -10,7 +10,7 @@ ipykernel_launcher -f CONNECTION_FILE``), which, before it turns into the kernel
   empty read-only file systems;
 - when run as root, drops to an unprivileged user id of its own, so it can write only its working folder
   and cannot touch other students' work or the course; the process limit then bounds a fork bomb;
-- sets memory, process, file-size and core-dump limits;
+- sets memory (private writable memory), process, file-size, open-file and core-dump limits;
 - replaces the environment with a short allow-list (no tokens, no database URLs, no instructor settings).
 
 What the operating system does not allow is skipped, and :func:`probe` says so, for the run's log.
@@ -47,7 +47,7 @@ ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "HITLAB_DATA_DIR", "HITLAB_ROOT",
 
 @dataclass
 class Limits:
-    memory: int = 4 << 30  # bytes of address space
+    memory: int = 4 << 30  # bytes of private writable memory (RLIMIT_DATA: heap, anonymous maps, stacks)
     processes: int = 64  # processes and threads of the sandbox user (only enforced for a dropped user)
     file_size: int = 256 << 20  # largest file the kernel may write
     open_files: int = 256
@@ -186,7 +186,9 @@ def _expose(paths: list[str]) -> None:
 
 
 def _set_limits(limits: dict, dropped: bool) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (limits["memory"], limits["memory"]))
+    # RLIMIT_DATA, not RLIMIT_AS: a kernel with DuckDB and 20 threads reserves gigabytes of address space
+    # it never uses, and an address-space cap would kill it at random; the data limit counts what is written
+    resource.setrlimit(resource.RLIMIT_DATA, (limits["memory"], limits["memory"]))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size"], limits["file_size"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
@@ -219,7 +221,8 @@ def confine(spec: dict, kernel: list[str]) -> None:
         _expose(spec["need"])
         _drop_privileges(spec["uid"], spec["home"], _connection_file(kernel))
     env = {k: os.environ[k] for k in ALLOWED_ENV if k in os.environ}
-    env.update(HOME=spec["home"], TMPDIR=spec["home"], MPLCONFIGDIR=spec["home"], PYTHONNOUSERSITE="1")
+    env.update(HOME=spec["home"], TMPDIR=spec["home"], MPLCONFIGDIR=spec["home"], PYTHONNOUSERSITE="1",
+               MALLOC_ARENA_MAX="2")  # fmt: skip
     os.execve(kernel[0], kernel, env)
 
 

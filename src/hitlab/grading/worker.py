@@ -137,7 +137,8 @@ class Slot:
         try:
             learner = read_submission(Path(job.path))
         except InputError as err:
-            outcome.status, outcome.detail = "invalid_notebook", err.message
+            where = f", line {err.line}" if err.line else ""
+            outcome.status, outcome.detail = "invalid_notebook", f"{err.detail}{where}"
             return outcome
         from hitlab.course.notebooks import read, source_notebook
 
@@ -184,6 +185,9 @@ class Slot:
         if result["success"]:
             return None
         log = (result.get("error") or "") + (result.get("log") or "")
+        print(
+            f"--- nbgrader could not autograde {job.student} {job.lab}:\n{log}", file=sys.stderr, flush=True
+        )
         if "DeadKernelError" in log or "Kernel died" in log:
             return "the kernel died while running the notebook (os._exit, a crash, or a limit reached)"
         lines = [line for line in log.strip().splitlines() if line.strip()]
@@ -258,9 +262,8 @@ def serve(inbox, outbox) -> None:
         outbox.send(outcome)
 
 
-if __name__ == "__main__":  # run by the runner: python -m hitlab.grading.worker INBOX_FD OUTBOX_FD
+def main(argv: list[str]) -> None:
+    """Entry point of a worker process: ``python -c '...main(sys.argv[1:])' INBOX_FD OUTBOX_FD``."""
     from multiprocessing.connection import Connection
 
-    from hitlab.grading import worker  # the importable module, so what is sent back unpickles as its classes
-
-    worker.serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
+    serve(Connection(int(argv[0]), writable=False), Connection(int(argv[1]), readable=False))
