@@ -2,7 +2,8 @@
 runner alone, one submission at a time, plus a ``hitlab_status`` table with each submission's grading
 status and the checksum of the file that was graded (what makes a rerun resume instead of regrade).
 
-A submission's nbgrader rows are replaced, never added twice; its status row is written last, so a run
+A submission's nbgrader rows are updated in place, never added twice (manual grades are kept); its status
+row is written last, so a run
 interrupted in between regrades that submission next time. Writes that collide with another grader on
 the same database (two ``hitlab grade`` runs at once) are retried.
 """
@@ -165,7 +166,8 @@ def statuses(gb, labs: list[str] | None = None) -> dict[tuple[str, str], dict]:
 
 
 def record(gb, outcome, timestamp: datetime | None = None) -> None:
-    """Write one outcome: the nbgrader submission with its grades (replacing an earlier one), then the status."""
+    """Write one outcome: the nbgrader submission with its grades (an earlier one is updated in place, keeping
+    its manual grades), then the status."""
     from nbgrader.api import MissingEntry
 
     stamp = timestamp or datetime.now(UTC)
@@ -173,21 +175,28 @@ def record(gb, outcome, timestamp: datetime | None = None) -> None:
     def write_submission():
         gb.db.rollback()
         gb.update_or_create_student(outcome.student)
-        with contextlib.suppress(MissingEntry):
-            gb.remove_submission(outcome.lab, outcome.student)
-        if not outcome.grades:
+        try:
+            sub = gb.find_submission(outcome.lab, outcome.student)
+        except MissingEntry:
+            sub = None
+        if not outcome.grades:  # nothing gradable was handed in (this time): no submission in the gradebook
+            if sub is not None:
+                gb.remove_submission(outcome.lab, outcome.student)
             return
-        sub = gb.add_submission(outcome.lab, outcome.student, timestamp=stamp)
+        if sub is None:
+            sub = gb.add_submission(outcome.lab, outcome.student, timestamp=stamp)
+        else:  # regraded: update in place, as nbgrader's autograde does, keeping manual grades and comments
+            sub.timestamp = stamp
         for notebook in sub.notebooks:
             for grade in notebook.grades:
                 found = outcome.grades.get(grade.name)
                 if found is not None:
                     grade.auto_score = found["auto_score"]
-                    grade.needs_manual_grade = found["needs_manual_grade"]
+                    # nbgrader's rule (SaveAutoGrades): a manual grade on record asks for a review
+                    grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
             for comment in notebook.comments:
                 found = outcome.grades.get(comment.name, {})
-                if found.get("auto_comment"):
-                    comment.auto_comment = found["auto_comment"]
+                comment.auto_comment = found.get("auto_comment")
         gb.db.commit()
 
     def write_status():

@@ -58,7 +58,6 @@ def feedback_html(student: str, lab: str, outcome, source_nb, questions: dict) -
         grade = outcome.grades.get(cell.grade_id, {})
         q = questions.get(cell.grade_id.removesuffix("_test"))
         title = q.title if q else cell.grade_id
-        possible += cell.points
         if cell.kind == "manual":
             rows.append(
                 f"<tr><td>{esc(title)}</td><td>to be graded by your instructor (of {cell.points:g})</td>"
@@ -67,6 +66,7 @@ def feedback_html(student: str, lab: str, outcome, source_nb, questions: dict) -
             continue
         score = float(grade.get("auto_score") or 0.0)
         total += score
+        possible += cell.points
         css = "full" if score >= cell.points else ("part" if score > 0 else "none")
         note = ""
         if score < cell.points:

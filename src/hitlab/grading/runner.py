@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
 import os
 import shutil
 import signal
@@ -28,7 +29,7 @@ from hitlab.grading import gradebook as gbook
 from hitlab.grading.collect import DEFAULT_LMS_PATTERN, collect
 from hitlab.grading.report import feedback_html, report_html, write_status_csv
 from hitlab.grading.sandbox import Limits, kill_user, probe
-from hitlab.grading.worker import UID_BASE, Job, Outcome, SlotSettings, sha256
+from hitlab.grading.worker import UID_RANGE, Job, Outcome, SlotSettings, sha256
 
 
 @dataclass
@@ -101,7 +102,7 @@ class _Worker:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
-        kill_user(UID_BASE + self.settings.index)
+        kill_user(self.settings.uid)
         _kill_leftovers(Path(self.settings.scratch) / f"slot{self.settings.index}")
         self.conn.close()
         self.out.close()
@@ -170,6 +171,26 @@ def _run_jobs(
             w.stop()
 
 
+def _claim_uids(count: int) -> tuple[list[int], list]:
+    """``count`` sandbox user ids no other grading run on this machine is using, each held by a lock file
+    for as long as the returned handles stay open (two runs must never kill each other's kernels)."""
+    uids, handles = [], []
+    for uid in UID_RANGE:
+        if len(uids) == count:
+            break
+        handle = open(Path(tempfile.gettempdir()) / f"hitlab-grade-uid-{uid}.lock", "a")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        uids.append(uid)
+        handles.append(handle)
+    if len(uids) < count:
+        raise HitlabError("no free sandbox user ids: too many grading runs on this machine at once")
+    return uids, handles
+
+
 def _needed_paths() -> list[str]:
     """What a kernel must reach: the interpreter, the venv, hitlab's code and the datasets."""
     import hitlab
@@ -214,6 +235,8 @@ def grade(
     for dataset in ("default", "defects"):  # built now, so sandboxed kernels only ever read them
         build_dataset(dataset)
 
+    uids: list[int] = []
+    locks: list = []
     scratch = Path(tempfile.mkdtemp(prefix="hitlab-grade-"))
     os.chmod(scratch, 0o711)
     try:
@@ -244,6 +267,8 @@ def grade(
             expected = {(p["id"], lab) for p in people for lab in names}
             expected |= {(s, lab) for (s, lab) in _misnamed(found.unmatched, names)}
             for student, lab in sorted(expected - submitted):
+                if known.get((student, lab), {}).get("status", "missing") != "missing":
+                    continue  # graded in an earlier run from another folder: kept
                 why = next(
                     (f"{f}: {r}" for f, r in found.unmatched if f.startswith(f"{student}/{lab}/")),
                     "no submission",
@@ -253,11 +278,13 @@ def grade(
                 run.missing.append(outcome)
 
             run.sandbox = probe()
-            hide = [str(p) for p in (out, Path(submissions).resolve(), root / "solutions", root / "graders",
-                                     root / ".git", template)]  # fmt: skip
+            hide = [str(p) for p in (out, Path(submissions).resolve(), scratch / "unzipped", root / "solutions",
+                                     root / "graders", root / ".git", template)]  # fmt: skip
+            uids, locks = _claim_uids(workers)
             settings = [
                 SlotSettings(
                     i,
+                    uids[i],
                     str(template),
                     str(scratch),
                     hide=hide,
@@ -284,8 +311,10 @@ def grade(
             _write_exports(gb, out, names, sources, qs)
         _write_log(out, run)
     finally:
-        for i in range(workers):
-            kill_user(UID_BASE + i)
+        for uid in uids:
+            kill_user(uid)
+        for handle in locks:
+            handle.close()
         shutil.rmtree(scratch, ignore_errors=True)
     run.seconds = time.perf_counter() - started
     return run

@@ -26,7 +26,7 @@ from hitlab.course.submission import failure_messages, read_submission, tamperin
 from hitlab.errors import InputError
 from hitlab.grading.sandbox import Limits, Sandbox, kill_user
 
-UID_BASE = 64000  # sandbox user ids: UID_BASE + slot (used when grading as root)
+UID_RANGE = range(64000, 65000)  # sandbox user ids, one per slot of every run on the machine (as root)
 STATUSES = ("graded", "timed_out", "crashed", "tampered", "invalid_notebook", "missing")
 
 
@@ -63,6 +63,7 @@ def sha256(path: str | Path) -> str:
 @dataclass
 class SlotSettings:
     index: int
+    uid: int  # the sandbox user of this slot's kernels (claimed by the runner for this run alone)
     template: str  # scratch course with the labs' sources and a gradebook holding their structure
     scratch: str  # where the slot's folders go
     hide: list[str] = field(default_factory=list)
@@ -86,7 +87,7 @@ class Slot:
         from hitlab.course.build import nbgrader_api
 
         self.settings = settings
-        self.uid = UID_BASE + settings.index
+        self.uid = settings.uid
         self.dir = _private_dir(Path(settings.scratch) / f"slot{settings.index}", mode=0o711)
         self.course = self.dir / "course"
         shutil.copytree(settings.template, self.course, dirs_exist_ok=True)
