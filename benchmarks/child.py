@@ -180,7 +180,75 @@ def verify_lab(lab: str) -> dict:
     return {"seconds": seconds, "ok": reports[0].ok, "submissions": len(reports[0].runs)}
 
 
+GRADING_LABS = ["lab01_ehr_data_modeling", "lab02_sql_patient_data"]
+
+
+def _item_scores(db_url: str) -> dict[str, dict[str, float]]:
+    from nbgrader.api import Gradebook
+
+    from hitlab.grading.gradebook import item_scores
+
+    with Gradebook(db_url, "hitlab") as gb:
+        found = item_scores(gb, GRADING_LABS)
+    return {f"{student}/{lab}": {k: v[0] for k, v in cells.items()} for lab, per in found.items()
+            for student, cells in per.items()}  # fmt: skip
+
+
+def grade_cohort(submitted: str, out: str, workers: int) -> dict:
+    """``hitlab grade --workers N`` on the cohort, into a fresh OUT."""
+    import statistics
+
+    from hitlab.grading import grade
+
+    seconds, run = _timed(grade, submitted, out, GRADING_LABS, workers=workers)
+    return {
+        "seconds": seconds,
+        "notebooks": len(run.graded),
+        "statuses": sorted({o.status for o in run.graded}),
+        "scores": _item_scores(f"sqlite:///{Path(out) / 'gradebook.db'}"),
+        "notebook_seconds": statistics.mean(o.notebook_seconds for o in run.graded),
+        "overhead_seconds": statistics.mean(o.seconds - o.notebook_seconds for o in run.graded),
+    }
+
+
+def nbgrader_sequential(submitted: str, course: str) -> dict:
+    """Plain ``nbgrader autograde LAB`` for each lab (all students, one after another) in a scratch copy of
+    the course, the way an instructor runs it; the assignments are generated first, untimed."""
+    import shutil
+    import statistics
+    import subprocess
+
+    import nbformat
+
+    from hitlab.course.build import generate, scratch_course
+    from hitlab.course.notebooks import course_root
+    from hitlab.grading.worker import _execution_seconds
+
+    root = scratch_course(course_root(), GRADING_LABS, Path(course))
+    generate(root, GRADING_LABS)
+    shutil.copytree(submitted, root / "graders" / "work" / "submitted")
+    nbgrader = str(Path(sys.executable).parent / "nbgrader")
+
+    def run() -> None:
+        for lab in GRADING_LABS:
+            subprocess.run([nbgrader, "autograde", lab, "--force"], cwd=root / "graders", check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+    seconds, _ = _timed(run)
+    notebooks = sorted((root / "graders" / "work" / "autograded").glob("*/*/*.ipynb"))
+    executing = statistics.mean(_execution_seconds(nbformat.read(p, as_version=4)) for p in notebooks)
+    return {
+        "seconds": seconds,
+        "notebooks": len(notebooks),
+        "scores": _item_scores(f"sqlite:///{root / 'graders' / 'work' / 'gradebook.db'}"),
+        "notebook_seconds": executing,
+        "overhead_seconds": seconds / len(notebooks) - executing,
+    }
+
+
 OPERATIONS = {
+    "grade-cohort": grade_cohort,
+    "nbgrader-sequential": nbgrader_sequential,
     "run-notebook": run_notebook,
     "verify-lab": verify_lab,
     "gen-hitlab": gen_hitlab,

@@ -22,9 +22,11 @@ from harness import (
     WORK,
     compare,
     fresh_dir,
+    interleave,
     machine_description,
     pysynthea_python,
     run_child,
+    summarise,
 )
 
 SEED = 20240601
@@ -39,6 +41,8 @@ class Settings:
     load_patients: int
     repeats: int
     scaling_sizes: tuple[int, ...]
+    cohort_per_lab: int
+    grading_repeats: int
 
 
 FULL = Settings(
@@ -47,6 +51,8 @@ FULL = Settings(
     load_patients=1000,
     repeats=5,
     scaling_sizes=(1000, 2500, 5000, 10000),
+    cohort_per_lab=20,
+    grading_repeats=3,
 )
 QUICK = Settings(
     pysynthea_patients=3,
@@ -54,6 +60,8 @@ QUICK = Settings(
     load_patients=200,
     repeats=3,
     scaling_sizes=(1000, 2000),
+    cohort_per_lab=5,
+    grading_repeats=1,
 )
 
 
@@ -292,12 +300,51 @@ def bench_labs(s: Settings) -> tuple[dict, list[Row]]:
     return result, rows
 
 
+def bench_grading(s: Settings) -> tuple[dict, list[Row]]:
+    """A synthetic cohort (correct, partly wrong, blank) of labs 01 and 02 graded by `hitlab grade --workers 2`
+    and by plain sequential `nbgrader autograde`, interleaved: throughput ratio (target 1.7 on 2 cores),
+    identical per-item scores, and per-notebook overhead (grading time minus the notebook's own run time)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from hitlab.grading.cohort import make_cohort
+
+    cohort = fresh_dir(WORK / "cohort")
+    make_cohort(cohort / "submitted", ["lab01", "lab02"], per_lab=s.cohort_per_lab, seed=SEED)
+    trials = {
+        "hitlab": lambda i: run_child("grade-cohort", {"submitted": str(cohort / "submitted"),
+                                                       "out": str(fresh_dir(cohort / f"out{i}")), "workers": 2}),
+        "nbgrader": lambda i: run_child("nbgrader-sequential", {"submitted": str(cohort / "submitted"),
+                                                                "course": str(fresh_dir(cohort / f"course{i}"))}),
+    }  # fmt: skip
+    samples = interleave(trials, s.grading_repeats)
+    equal = all(
+        a["scores"] == b["scores"] for a, b in zip(samples["hitlab"], samples["nbgrader"], strict=True)
+    )
+    ours, theirs = summarise(samples["hitlab"]), summarise(samples["nbgrader"])
+    n = ours["notebooks"]
+    ratio = theirs["median_seconds"] / ours["median_seconds"]
+    for side in (ours, theirs):
+        side.pop("scores", None)
+    rows = [
+        gate("grading", f"hitlab grade --workers 2 vs sequential nbgrader autograde ({n} notebooks), throughput",
+             ratio, 1.7),
+        Row("grading", "identical per-item scores in every repeat", 1.0 if equal else 0.0, "", "1", equal),
+        Row("grading", "hitlab: per-notebook overhead (grading minus the notebook's own run time)",
+            ours["overhead_seconds"], "s"),
+        Row("grading", "nbgrader: per-notebook overhead (wall time per notebook minus its run time)",
+            theirs["overhead_seconds"], "s"),
+        Row("grading", "mean notebook run time inside the grader (hitlab / nbgrader)",
+            ours["notebook_seconds"] / theirs["notebook_seconds"], "x"),
+    ]  # fmt: skip
+    return {"hitlab": ours, "nbgrader": theirs, "ratio": ratio, "equal_scores": equal, "notebooks": n}, rows
+
+
 BENCHMARKS = {
     "generation": bench_generation,
     "csv": bench_csv,
     "fhir": bench_fhir,
     "scaling": bench_scaling,
     "labs": bench_labs,
+    "grading": bench_grading,
 }
 
 

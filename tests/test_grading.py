@@ -216,11 +216,21 @@ def test_interrupted_run_resumes_without_grading_twice(tmp_path):
         [*HITLAB, "grade", str(subs), "--out", str(out), "-q"], capture_output=True, text=True
     )
     assert "graded 1 notebooks" in third.stdout and "5 already graded" in third.stdout
+    with sqlite3.connect(db) as con:  # an instructor grades the written item in formgrader
+        con.execute(
+            "update grade set manual_score = 1.5 where cell_id in"
+            " (select id from base_cell where name = 'lab00_explain_ehr')"
+        )
     forced = subprocess.run(
         [*HITLAB, "grade", str(subs), "--out", str(out), "-q", "--force"], capture_output=True, text=True
     )
     assert "graded 6 notebooks" in forced.stdout and "0 already graded" in forced.stdout
     assert _submissions(db) == [(s, lab, 1) for s, lab in sorted(expected)]
+    with sqlite3.connect(db) as con:  # regrading kept the manual grades (nbgrader flags them for review)
+        kept = con.execute(
+            "select count(*) from grade where manual_score = 1.5 and needs_manual_grade"
+        ).fetchone()
+    assert kept == (6,)
     assert _gradebook_scores(f"sqlite:///{db}", LABS[:1])[("s002", LABS[0])] == expected[("s001", LABS[0])]
 
 
