@@ -12,7 +12,7 @@ from pathlib import Path
 from hitlab.course.notebooks import CourseError, course_root, lab_names, read, release_notebook, write
 
 
-def _tools_on_path() -> None:
+def tools_on_path() -> None:
     """nbgrader's gradebook runs the ``alembic`` command: make sure this interpreter's scripts are on PATH
     (they are not when hitlab is called as ``.venv/bin/hitlab`` without activating the venv)."""
     scripts = str(Path(sys.executable).parent)
@@ -23,7 +23,7 @@ def _tools_on_path() -> None:
 def nbgrader_api(root: Path, db: Path | str, configure=None):
     """nbgrader's API on the course at ``root`` with the course's config, its gradebook at ``db`` (a path
     or a database URL); ``configure(config)``, if given, adjusts the config first."""
-    _tools_on_path()
+    tools_on_path()
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader

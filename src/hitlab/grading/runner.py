@@ -68,8 +68,7 @@ class _Worker:
     """A worker process (:func:`hitlab.grading.worker.main`) in its own session, spoken to over two pipes; its
     output (nbgrader's log, the kernels' messages) goes to ``log``."""
 
-    def __init__(self, settings: SlotSettings, log: Path):
-        self.settings = settings
+    def __init__(self, log: Path):
         to_child, from_parent = os.pipe()
         from_child, to_parent = os.pipe()
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -83,17 +82,26 @@ class _Worker:
         os.close(to_parent)
         self.out = Connection(from_parent, readable=False)
         self.conn = Connection(from_child, writable=False)
-        self.out.send(settings)
         self.log = log
+        self.settings: SlotSettings | None = None
         self.job: Job | None = None
         self.deadline = 0.0
         self.ready = False
+
+    def start(self, settings: SlotSettings) -> _Worker:
+        """Give the worker its slot (it has been importing nbgrader meanwhile)."""
+        self.settings = settings
+        self.out.send(settings)
+        return self
 
     def send(self, job: Job, wall_clock: float) -> None:
         self.job, self.deadline = job, time.monotonic() + wall_clock
         self.out.send(job)
 
     def stop(self, hard: bool = False) -> None:
+        """End the worker (asked to finish, or killed with everything it started); safe to call twice."""
+        if self.conn.closed:
+            return
         if not hard and self.process.poll() is None:
             with contextlib.suppress(OSError, EOFError, subprocess.TimeoutExpired):
                 self.out.send(None)
@@ -102,8 +110,9 @@ class _Worker:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
-        kill_user(self.settings.uid)
-        _kill_leftovers(Path(self.settings.scratch) / f"slot{self.settings.index}")
+        if self.settings is not None:
+            kill_user(self.settings.uid)
+            _kill_leftovers(Path(self.settings.scratch) / f"slot{self.settings.index}")
         self.conn.close()
         self.out.close()
 
@@ -121,13 +130,9 @@ def _kill_leftovers(slot: Path) -> None:
             continue
 
 
-def _run_jobs(
-    jobs: list[Job], settings: list[SlotSettings], wall_clock: float, logs: Path, on_outcome
-) -> None:
+def _run_jobs(jobs: list[Job], workers: list[_Worker], wall_clock: float, on_outcome) -> None:
+    """Grade ``jobs`` on the started ``workers``; replace a worker that died or overran its wall clock."""
     pending = list(reversed(jobs))
-    workers = [
-        _Worker(s, logs / f"slot{s.index}.log") for s in settings[: max(1, min(len(settings), len(jobs)))]
-    ]
     try:
         while pending or any(w.job for w in workers):
             for w in workers:
@@ -162,7 +167,7 @@ def _run_jobs(
                     outcome.sha256 = outcome.sha256 or w.job.sha256
                     if w.process.poll() is not None or (outcome.status == "timed_out" and not outcome.grades):
                         w.stop(hard=True)
-                        workers[i] = _Worker(w.settings, w.log)
+                        workers[i] = _Worker(w.log).start(w.settings)
                     else:
                         w.job = None
                     on_outcome(outcome)
@@ -217,11 +222,14 @@ def grade(
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> GradingRun:
     """Grade the cohort in ``submissions`` into ``out`` (see ``hitlab grade --help``)."""
+    from nbgrader.api import Gradebook
+
     from hitlab.checks import questions
-    from hitlab.course.build import generate, scratch_course
+    from hitlab.course.build import generate, scratch_course, tools_on_path
     from hitlab.data import build_dataset
 
     started = time.perf_counter()
+    tools_on_path()  # nbgrader's gradebook runs alembic
     root = course_root(root)
     names = lab_names(root, labs)
     out = Path(out).resolve()
@@ -237,23 +245,13 @@ def grade(
 
     uids: list[int] = []
     locks: list = []
+    slots: list[_Worker] = []
     scratch = Path(tempfile.mkdtemp(prefix="hitlab-grade-"))
     os.chmod(scratch, 0o711)
     try:
         found = collect(submissions, names, pattern=pattern, work_dir=scratch / "unzipped")
         run.unmatched = found.unmatched
-        template = scratch_course(root, names, scratch / "template")
-        generate(template, names)
-        shutil.move(template / "graders" / "work" / "gradebook.db", template / "gradebook.db")
-        shutil.rmtree(template / "graders" / "work")
-        os.chmod(template, 0o700)
-
-        from nbgrader.api import Gradebook
-
         with gbook.open_gradebook(url) as gb:
-            with Gradebook(f"sqlite:///{template / 'gradebook.db'}", gbook.COURSE_ID) as tpl:
-                gbook.copy_structure(gb, tpl, names)
-            gbook.add_students(gb, people)
             known = gbook.statuses(gb, names)
             jobs = []
             for sub in found.submissions:
@@ -263,6 +261,18 @@ def grade(
                     run.skipped.append((sub.student, sub.lab))
                 else:
                     jobs.append(Job(sub.student, sub.lab, str(sub.path), digest))
+            if jobs:  # started now: they load nbgrader while the labs are generated below
+                uids, locks = _claim_uids(min(workers, len(jobs)))
+                slots = [_Worker(out / "logs" / f"slot{i}.log") for i in range(len(uids))]
+
+            template = scratch_course(root, names, scratch / "template")
+            generate(template, names)
+            shutil.move(template / "graders" / "work" / "gradebook.db", template / "gradebook.db")
+            shutil.rmtree(template / "graders" / "work")
+            os.chmod(template, 0o700)
+            with Gradebook(f"sqlite:///{template / 'gradebook.db'}", gbook.COURSE_ID) as tpl:
+                gbook.copy_structure(gb, tpl, names)
+            gbook.add_students(gb, people)
             submitted = {(s.student, s.lab) for s in found.submissions}
             expected = {(p["id"], lab) for p in people for lab in names}
             expected |= {(s, lab) for (s, lab) in _misnamed(found.unmatched, names)}
@@ -280,22 +290,6 @@ def grade(
             run.sandbox = probe()
             hide = [str(p) for p in (out, Path(submissions).resolve(), scratch / "unzipped", root / "solutions",
                                      root / "graders", root / ".git", template)]  # fmt: skip
-            uids, locks = _claim_uids(workers)
-            settings = [
-                SlotSettings(
-                    i,
-                    uids[i],
-                    str(template),
-                    str(scratch),
-                    hide=hide,
-                    need=_needed_paths(),
-                    cell_timeout=timeout,
-                    limits=limits or Limits(),
-                    network=run.sandbox["network"] == "on",
-                    filesystem=run.sandbox["filesystem"] == "on",
-                )
-                for i in range(workers)
-            ]
             if on_start:
                 on_start(len(jobs))
 
@@ -306,11 +300,28 @@ def grade(
                 if on_outcome:
                     on_outcome(outcome)
 
+            for i, slot in enumerate(slots):
+                slot.start(
+                    SlotSettings(
+                        i,
+                        uids[i],
+                        str(template),
+                        str(scratch),
+                        hide=hide,
+                        need=_needed_paths(),
+                        cell_timeout=timeout,
+                        limits=limits or Limits(),
+                        network=run.sandbox["network"] == "on",
+                        filesystem=run.sandbox["filesystem"] == "on",
+                    )
+                )
             if jobs:
-                _run_jobs(jobs, settings, notebook_timeout, out / "logs", finish)
+                _run_jobs(jobs, slots, notebook_timeout, finish)
             _write_exports(gb, out, names, sources, qs)
         _write_log(out, run)
     finally:
+        for slot in slots:  # stopped already, unless grading was interrupted
+            slot.stop(hard=True)
         for uid in uids:
             kill_user(uid)
         for handle in locks:

@@ -267,4 +267,6 @@ def main(argv: list[str]) -> None:
     """Entry point of a worker process: ``python -c '...main(sys.argv[1:])' INBOX_FD OUTBOX_FD``."""
     from multiprocessing.connection import Connection
 
+    import nbgrader.apps  # noqa: F401 - the slow import, done while the runner prepares the course
+
     serve(Connection(int(argv[0]), writable=False), Connection(int(argv[1]), readable=False))
