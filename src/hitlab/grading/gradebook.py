@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import shutil
 import time
 import warnings
 from collections.abc import Iterator
@@ -100,14 +101,20 @@ def _schema_lock(url: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def open_gradebook(url: str):
-    """nbgrader's :class:`~nbgrader.api.Gradebook` on ``url``, with the status table, created if need be."""
+def open_gradebook(url: str, seed: Path | None = None):
+    """nbgrader's :class:`~nbgrader.api.Gradebook` on ``url``, with the status table, created if need be.
+
+    A new SQLite gradebook starts as a copy of ``seed`` (a gradebook nbgrader made for the labs): nbgrader
+    creating one from nothing runs ``alembic`` in a subprocess, seconds on a busy machine."""
     from nbgrader.api import Gradebook
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with _schema_lock(url):
+                path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+                if seed is not None and path is not None and not path.exists():
+                    shutil.copyfile(seed, path)
                 gb = Gradebook(url, COURSE_ID)
                 _meta.create_all(gb.engine)
     except (OperationalError, DBAPIError) as err:
@@ -123,10 +130,34 @@ def _redacted(url: str) -> str:
     return (head.split("://")[0] + "://***@" + tail) if sep else url
 
 
+def _structure(gb, lab: str):
+    """What identifies a lab's assignment in a gradebook: its cells, their points and source checksums."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        assignment = gb.find_assignment(lab)
+    except MissingEntry:
+        return None
+    return sorted(
+        (
+            nb.name,
+            cell.name,
+            type(cell).__name__,
+            getattr(cell, "max_score", None),
+            getattr(cell, "checksum", None),
+        )
+        for nb in assignment.notebooks
+        for cell in [*nb.grade_cells, *nb.solution_cells, *nb.task_cells, *nb.source_cells]
+    )
+
+
 def copy_structure(gb, template, labs: list[str]) -> None:
     """Give ``gb`` the labs' assignments, notebooks and cells as nbgrader's generate_assignment recorded them in
-    the ``template`` gradebook (so formgrader and exports know every item and its points)."""
+    the ``template`` gradebook (so formgrader and exports know every item and its points); a lab already
+    recorded identically is left alone."""
     for lab in labs:
+        if _structure(gb, lab) == _structure(template, lab):
+            continue
         assignment = template.find_assignment(lab)
 
         def write(assignment=assignment, lab=lab):

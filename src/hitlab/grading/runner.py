@@ -41,6 +41,8 @@ class GradingRun:
     unmatched: list[tuple[str, str]] = field(default_factory=list)
     sandbox: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds spent preparing, grading, exporting
+    uids: list[int] = field(default_factory=list)  # the sandbox user ids this run's kernels ran as
 
 
 def read_roster(path: str | Path) -> list[dict[str, str]]:
@@ -196,6 +198,44 @@ def _claim_uids(count: int) -> tuple[list[int], list]:
     return uids, handles
 
 
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hitlab" / "grading"
+
+
+def template_course(root: Path, labs: list[str]) -> Path:
+    """A scratch course with the labs' sources and a gradebook holding their assignments, as nbgrader's
+    generate_assignment makes them; cached by the content of the sources and config (and the versions of
+    hitlab and nbgrader), so a course is generated once, not at every run."""
+    import hashlib
+
+    import nbgrader
+
+    import hitlab
+    from hitlab.course.build import generate, scratch_course
+
+    digest = hashlib.sha256(f"{hitlab.__version__} {nbgrader.__version__} {labs}".encode())
+    files = [root / "graders" / "nbgrader_config.py"]
+    files += sorted(p for lab in labs for p in (root / "solutions" / lab).rglob("*") if p.is_file())
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    cached = _cache_dir() / digest.hexdigest()[:24]
+    if (cached / "gradebook.db").exists():
+        return cached
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix="building-", dir=cached.parent))
+    try:
+        course = scratch_course(root, labs, building / "course")
+        generate(course, labs)
+        shutil.move(course / "graders" / "work" / "gradebook.db", course / "gradebook.db")
+        shutil.rmtree(course / "graders" / "work")
+        with contextlib.suppress(OSError):  # another run cached it first
+            course.rename(cached)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return cached
+
+
 def _needed_paths() -> list[str]:
     """What a kernel must reach: the interpreter, the venv, hitlab's code and the datasets."""
     import hitlab
@@ -225,7 +265,7 @@ def grade(
     from nbgrader.api import Gradebook
 
     from hitlab.checks import questions
-    from hitlab.course.build import generate, scratch_course, tools_on_path
+    from hitlab.course.build import tools_on_path
     from hitlab.data import build_dataset
 
     started = time.perf_counter()
@@ -242,6 +282,7 @@ def grade(
     qs = {lab: {q.grade_id: q for q in questions(lab)} for lab in names}
     for dataset in ("default", "defects"):  # built now, so sandboxed kernels only ever read them
         build_dataset(dataset)
+    run.phases["datasets"] = time.perf_counter() - started
 
     uids: list[int] = []
     locks: list = []
@@ -251,7 +292,16 @@ def grade(
     try:
         found = collect(submissions, names, pattern=pattern, work_dir=scratch / "unzipped")
         run.unmatched = found.unmatched
-        with gbook.open_gradebook(url) as gb:
+        if found.submissions:  # started now: they load nbgrader while the course is prepared
+            uids, locks = _claim_uids(min(workers, len(found.submissions)))
+            run.uids = list(uids)
+            slots = [_Worker(out / "logs" / f"slot{i}.log") for i in range(len(uids))]
+        template = shutil.copytree(template_course(root, names), scratch / "template")
+        os.chmod(template, 0o700)
+        with gbook.open_gradebook(url, seed=template / "gradebook.db") as gb:
+            with Gradebook(f"sqlite:///{template / 'gradebook.db'}", gbook.COURSE_ID) as tpl:
+                gbook.copy_structure(gb, tpl, names)
+            gbook.add_students(gb, people)
             known = gbook.statuses(gb, names)
             jobs = []
             for sub in found.submissions:
@@ -261,18 +311,9 @@ def grade(
                     run.skipped.append((sub.student, sub.lab))
                 else:
                     jobs.append(Job(sub.student, sub.lab, str(sub.path), digest))
-            if jobs:  # started now: they load nbgrader while the labs are generated below
-                uids, locks = _claim_uids(min(workers, len(jobs)))
-                slots = [_Worker(out / "logs" / f"slot{i}.log") for i in range(len(uids))]
-
-            template = scratch_course(root, names, scratch / "template")
-            generate(template, names)
-            shutil.move(template / "graders" / "work" / "gradebook.db", template / "gradebook.db")
-            shutil.rmtree(template / "graders" / "work")
-            os.chmod(template, 0o700)
-            with Gradebook(f"sqlite:///{template / 'gradebook.db'}", gbook.COURSE_ID) as tpl:
-                gbook.copy_structure(gb, tpl, names)
-            gbook.add_students(gb, people)
+            for slot in slots[len(jobs) :]:  # more workers than work (a rerun that skips most)
+                slot.stop(hard=True)
+            del slots[len(jobs) :]
             submitted = {(s.student, s.lab) for s in found.submissions}
             expected = {(p["id"], lab) for p in people for lab in names}
             expected |= {(s, lab) for (s, lab) in _misnamed(found.unmatched, names)}
@@ -315,9 +356,12 @@ def grade(
                         filesystem=run.sandbox["filesystem"] == "on",
                     )
                 )
+            run.phases["prepare"] = time.perf_counter() - started - run.phases["datasets"]
             if jobs:
                 _run_jobs(jobs, slots, notebook_timeout, finish)
+            run.phases["grade"] = time.perf_counter() - started - sum(run.phases.values())
             _write_exports(gb, out, names, sources, qs)
+            run.phases["export"] = time.perf_counter() - started - sum(run.phases.values())
         _write_log(out, run)
     finally:
         for slot in slots:  # stopped already, unless grading was interrupted
@@ -366,6 +410,7 @@ def _write_exports(gb, out: Path, labs: list[str], sources: dict, qs: dict) -> N
 
 def _write_log(out: Path, run: GradingRun) -> None:
     lines = [f"sandbox {key}: {value}" for key, value in run.sandbox.items()]
+    lines.append("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in run.phases.items()))
     lines += [f"unmatched: {name}: {why}" for name, why in run.unmatched]
     lines += [f"skipped (already graded, unchanged): {s} {lab}" for s, lab in run.skipped]
     lines += [f"{o.status}: {o.student} {o.lab} {o.detail}".rstrip() for o in run.graded + run.missing]

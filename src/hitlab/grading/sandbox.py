@@ -3,8 +3,9 @@
 The kernel is started through this module (``python -m hitlab.grading.sandbox --uid ... -- python -m
 ipykernel_launcher -f CONNECTION_FILE``), which, before it turns into the kernel:
 
-- puts the kernel in its own network namespace (no interface is up, so nothing, not even loopback, can be
-  reached; the grader talks to the kernel over Unix sockets);
+- puts the kernel in its own network namespace: only its own loopback interface is up, so the notebook can
+  run a server and a client on 127.0.0.1 (lab 03's MLLP exercise does), but nothing outside, not even the
+  machine's loopback, can be reached; the grader talks to the kernel over Unix sockets;
 - in its own mount namespace, covers the paths the kernel must not read (the gradebook and grading output,
   the cohort's submissions, the instructor's sources with the hidden tests, the repository's history) with
   empty read-only file systems;
@@ -141,6 +142,18 @@ def _enter_namespaces(network: bool, filesystem: bool) -> None:
     Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
 
 
+def _loopback_up() -> None:
+    """Bring up ``lo`` in this (new) network namespace: SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH22x", b"lo", 0)
+        flags = struct.unpack("16sH22x", fcntl.ioctl(sock, 0x8913, request))[1]
+        fcntl.ioctl(sock, 0x8914, struct.pack("16sH22x", b"lo", flags | 0x1))
+
+
 def _hide(paths: list[str]) -> None:
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     for path in paths:
@@ -213,6 +226,8 @@ def _connection_file(argv: list[str]) -> str | None:
 def confine(spec: dict, kernel: list[str]) -> None:
     """Apply ``spec`` to this process, then replace it by ``kernel`` (does not return)."""
     _enter_namespaces(spec["network"], spec["filesystem"])
+    if spec["network"]:
+        _loopback_up()
     if spec["filesystem"]:
         _hide(spec["hide"])
     dropped = spec["filesystem"] and os.geteuid() == 0
