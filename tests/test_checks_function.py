@@ -1,0 +1,63 @@
+"""Function questions: the learner's named function is called on every case and compared with the reference;
+inputs the reference refuses must be refused too; messages name the case."""
+
+from __future__ import annotations
+
+import pytest
+
+from hitlab.checks import Incorrect
+from hitlab.checks.function import Case, function_question
+
+
+def _segments(message: str) -> list[str]:
+    if not message.startswith("MSH|"):
+        raise ValueError("a message starts with MSH")
+    return [s.split("|", 1)[0] for s in message.strip("\r").split("\r")]
+
+
+Q = function_question(
+    grade_id="labxx_segments", title="QX segment names", points=1, name="segments", parameters=("message",),
+    reference=_segments,
+    cases=lambda: [
+        Case("an ADT", ("MSH|^~\\&|A\rPID|1\rPV1|1\r",)),
+        Case("a bare MSH", ("MSH|^~\\&|A",)),
+        Case("a message without MSH", ("PID|1\r",)),
+    ],
+    hints=("Split on carriage returns.",), solution_code="def segments(message): ...",
+)  # fmt: skip
+
+
+def test_a_correct_function_passes(capsys):
+    def segments(message):
+        if not message.startswith("MSH|"):
+            raise ValueError("no MSH")
+        return [line[:3] for line in message.split("\r") if line]
+
+    Q.check(segments)
+    assert capsys.readouterr().out == "Correct: QX segment names\n"
+
+
+def test_a_wrong_result_names_the_case():
+    def segments(message):
+        if not message.startswith("MSH|"):
+            raise ValueError
+        return [line[:3] for line in message.split("\r")]  # keeps the empty last "segment"
+
+    with pytest.raises(Incorrect, match=r"for an ADT, your function returned \['MSH', 'PID', 'PV1', ''\]"):
+        Q.check(segments)
+
+
+def test_refusals_must_be_of_the_right_kind():
+    with pytest.raises(Incorrect, match="a message without MSH should be refused with ValueError, but your"):
+        Q.check(lambda message: _segments(message) if message.startswith("MSH") else [])
+    with pytest.raises(Incorrect, match="should be refused with ValueError, not KeyError"):
+        Q.check(lambda message: _segments(message) if message.startswith("MSH") else {}["MSH"])
+
+
+def test_errors_on_good_input_and_bad_signatures_are_explained():
+    with pytest.raises(Incorrect, match="on an ADT, your function raised ZeroDivisionError"):
+        Q.check(lambda message: 1 / 0)
+    with pytest.raises(Incorrect, match=r"define `segments\(message\)`; yours takes \(msg, strict\)"):
+        Q.check(lambda msg, strict: [])
+    with pytest.raises(Incorrect, match="`segments` should be a function, got str"):
+        Q.check("MSH")
