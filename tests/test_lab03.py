@@ -1,0 +1,433 @@
+"""Lab 03 (HL7 v2 messaging): the references and their helpers on the real fixture messages, with exact
+results; MLLP framing edge cases; a real socket exchange on 127.0.0.1; intake accept/reject per file."""
+
+from __future__ import annotations
+
+import socket
+import warnings
+
+import pytest
+
+from hitlab.checks import lab03
+from hitlab.hl7 import mllp
+from hitlab.hl7.er7 import component, escape, field, segments, unescape
+
+NAMES = lab03.fixture_names()
+
+
+def msg(name: str) -> str:
+    return lab03.fixture_message(name)
+
+
+# -- the fixtures and their provenance -----------------------------------------------------------------------
+
+
+def test_every_fixture_is_listed_in_sources():
+    sources = (lab03.FIXTURES / "SOURCES.md").read_text(encoding="utf-8")
+    assert len(NAMES) == 18
+    for prefix in ("v2tofhir_", "ms_", "pyhl7_", "l4h_", "hl7apy_"):
+        assert f"`{prefix}*.hl7`" in sources
+        assert any(n.startswith(prefix) for n in NAMES)
+    for licence in ("Apache-2.0", "MIT", "BSD-3-Clause"):
+        assert licence in sources
+
+
+def test_two_fixtures_start_with_a_byte_order_mark():
+    assert [n for n in NAMES if lab03.fixture_bytes(n).startswith(b"\xef\xbb\xbf")] == [
+        "ms_ORM_O01.hl7",
+        "ms_ORU_R01_NIST_LRI_CBC.hl7",
+    ]
+
+
+# -- ER7 helpers ----------------------------------------------------------------------------------------------
+
+
+def test_unescape_is_one_pass_and_escape_round_trips():
+    assert unescape(r"a\F\b\S\c\T\d\R\e\E\f") == "a|b^c&d~e\\f"
+    assert unescape(r"\E\T\E\ ") == r"\T\ "  # the escape of a backslash is not read again
+    text = "C:\\x | y ^ z & w ~ v"
+    assert escape(text) == r"C:\E\x \F\ y \S\ z \T\ w \R\ v"
+    assert unescape(escape(text)) == text
+
+
+def test_fields_count_msh_1_as_the_field_separator():
+    msh = segments(msg("pyhl7_ACK_A01_AA.hl7"))[0]
+    assert field(msh, 1) == "|" and field(msh, 2) == "^~\\&"
+    assert field(msh, 9) == "ACK^A01^ACK" and field(msh, 10) == "HL7ACK00001" and field(msh, 12) == "2.3"
+    assert component("PATID1234^5^M11^test1&2.16.1&HCD^MR", 4, 2) == "2.16.1"
+    assert component("a~b^c", 2, rep=2) == "c" and component("a", 3) == "" and field(None, 3) == ""
+
+
+# -- Q1 / Q2 parsing ------------------------------------------------------------------------------------------
+
+IDENTIFIERS = {
+    "hl7apy_OML_O33_v2.5_italian.hl7": [("1010110909194822", "GATEWAY_IL", "PK")],
+    "l4h_ADT_A01_v2.3_escapes_T_R_in_PV2.hl7": [("0a8a1752-e336-43e1-bf7f-0c8f6f437ca3", "MRN", "")],
+    "ms_ADT_A03_discharge_v2.8.hl7": [("PATID1234", "test1", "MR"), ("123456789", "USSSA", "SS")],
+    "ms_ADT_A40_merge_v2.8.hl7": [("12345", "BCBS", "MR")],
+    "ms_ORM_O01.hl7": [("PATID1234", "test1", "MR"), ("123456789", "USSSA", "SS")],
+    "ms_ORU_R01_NIST_LRI_CBC.hl7": [("PATID1234", "NIST MPI", "MR")],
+    "pyhl7_ADT_A01_v2.3_quoted_nulls.hl7": [("2148790", "MSH_MRN", "MR"), ("162840", "MSH_EMPI", "CM")],
+    "pyhl7_batch_BHS_BTS_1msg.hl7": [("0000112234", "100", "A")],
+    "v2tofhir_ADT_A01_v2.8_base_standard_example.hl7": [("PATID1234", "ADT1", "MR"), ("123456789", "USSSA", "SS")],
+    "v2tofhir_ADT_A04_allergies_v2.3.1.hl7": [("84168156", "VHIS", "")],
+    "v2tofhir_ADT_A08_update_v2.3.hl7": [("151", "", "")],
+    "v2tofhir_ADT_A34_merge_v2.3.hl7": [("5027440", "", "")],
+    "v2tofhir_MDM_T02_text_with_linebreaks_v2.3.1.hl7": [("117513", "West", "MR")],
+    "v2tofhir_ORU_R01_LRI_basic_v2.5.1.hl7": [("PATID5421", "NIST MPI", "MR")],
+    "v2tofhir_SIU_S12_new_appointment_v2.3.hl7": [("150", "", "")],
+    "v2tofhir_VXU_V04_new_admin_v2.5.1.hl7": [("3123", "NIST-MPI-1", "MR")],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_patient_identifiers_of_every_fixture(name):
+    if name in ("hl7apy_MSH_only_missing_MSH10_MSH12.hl7", "pyhl7_ACK_A01_AA.hl7"):
+        with pytest.raises(ValueError, match="no PID segment"):
+            lab03.patient_identifiers(msg(name))
+        return
+    got = lab03.patient_identifiers(msg(name))
+    assert [(d["id"], d["authority"], d["type"]) for d in got] == IDENTIFIERS[name]
+
+
+def test_the_hl7apy_solution_agrees_on_every_fixture():
+    ns: dict = {}
+    exec(lab03.SOLUTION_Q1, ns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in IDENTIFIERS:
+            assert ns["patient_identifiers"](msg(name)) == lab03.patient_identifiers(msg(name)), name
+
+
+def test_admission_summary_reads_escapes_and_the_attending_doctor():
+    assert lab03.admission_summary(msg("l4h_ADT_A01_v2.3_escapes_T_R_in_PV2.hl7")) == {
+        "patient_class": "I",
+        "attending_id": "2905",
+        "attending_family": "Doctor",
+        "attending_given": "Attending",
+        "admitted": "20210407191342",
+        "visit_description": '<This field> should be found "Encounter.text" & formatted as xhtml with correct '
+        "escaped characters.~HL7 newline should be processed as well",
+    }
+    assert lab03.admission_summary(msg("pyhl7_ADT_A01_v2.3_quoted_nulls.hl7")) == {
+        "patient_class": "I", "attending_id": "03525", "attending_family": "FARP", "attending_given": "YONAN",
+        "admitted": "20140210225300", "visit_description": "",
+    }  # fmt: skip
+    ms = lab03.admission_summary(msg("ms_ADT_A03_discharge_v2.8.hl7"))
+    assert (ms["patient_class"], ms["attending_family"], ms["admitted"], ms["visit_description"]) == (
+        "P", "Alaz", "20150208113419+0110", "Health Checkup",
+    )  # fmt: skip
+    v28 = lab03.admission_summary(msg("v2tofhir_ADT_A01_v2.8_base_standard_example.hl7"))
+    assert (v28["attending_id"], v28["attending_family"], v28["attending_given"], v28["admitted"]) == (
+        "004777", "ATTEND", "AARON", "",
+    )  # fmt: skip
+    # PV1-7 is empty in this A04 (1001^SMITH is PV1-8, the referring doctor)
+    assert lab03.admission_summary(msg("v2tofhir_ADT_A04_allergies_v2.3.1.hl7"))["attending_id"] == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("ms_ADT_A40_merge_v2.8.hl7", "no PV1 segment"),
+        ("v2tofhir_ORU_R01_LRI_basic_v2.5.1.hl7", r"not an ADT message: MSH-9 is 'ORU\^R01\^ORU_R01'"),
+        ("pyhl7_ACK_A01_AA.hl7", "not an ADT message"),
+    ],
+)
+def test_admission_summary_refuses(name, reason):
+    with pytest.raises(ValueError, match=reason):
+        lab03.admission_summary(msg(name))
+
+
+# -- Q3 ORU ---------------------------------------------------------------------------------------------------
+
+ROWS = [
+    {"code": "2345-7", "display": "Glucose [Mass/volume] in Serum or Plasma", "value": "96.9", "units": "mg/dL", "type": "numeric"},
+    {"code": "72166-2", "display": "Tobacco smoking status", "value": "Never smoked & never will ^", "units": None, "type": "text"},
+]  # fmt: skip
+
+
+def test_make_oru_parses_back_with_hl7apy_and_the_view():
+    from hl7apy.parser import parse_message
+
+    text = lab03.make_oru(ROWS, "p-1", "C-9")
+    assert text.split("\r")[3:5] == [
+        "OBX|1|NM|2345-7^Glucose [Mass/volume] in Serum or Plasma^LN||96.9|mg/dL|||||F",
+        "OBX|2|ST|72166-2^Tobacco smoking status^LN||Never smoked \\T\\ never will \\S\\||||||F",
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = parse_message(text, find_groups=False)
+    assert parsed.msh.msh_9.to_er7() == "ORU^R01^ORU_R01" and parsed.msh.msh_12.to_er7() == "2.5.1"
+    view = lab03.oru_view(text)
+    assert view["OBX 2: OBX-5"] == "Never smoked & never will ^" and view["OBX 2: OBX-6.1"] == ""
+    assert view["the number of OBR segments"] == 1 and view["the OBR comes before the OBX segments"]
+
+
+def test_make_oru_refuses_empty_tables_and_non_numbers():
+    with pytest.raises(ValueError, match="at least one OBX"):
+        lab03.make_oru([], "p", "c")
+    with pytest.raises(ValueError, match=r"result 1: 'high' is not a number \(OBX-2 NM\)"):
+        lab03.make_oru([{**ROWS[0], "value": "high"}], "p", "c")
+
+
+# -- Q4 / Q5 acknowledgments ----------------------------------------------------------------------------------
+
+
+def test_fixture_ack_parses_as_an_ack():
+    from hl7apy.parser import parse_message
+
+    text = msg("pyhl7_ACK_A01_AA.hl7")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ack = parse_message(text, find_groups=False)
+    assert [s.name for s in ack.children] == ["MSH", "MSA"]
+    assert (ack.msh.msh_9.to_er7(), ack.msa.msa_1.to_er7(), ack.msa.msa_2.to_er7()) == (
+        "ACK^A01^ACK", "AA", "HL7MSG00001",
+    )  # fmt: skip
+    assert lab03.ack_view(text)["MSA-2"] == "HL7MSG00001"
+
+
+def test_exact_ack_segments_for_a_fixture():
+    original = msg("ms_ADT_A03_discharge_v2.8.hl7")
+    ack = lab03._ack(original, "AE", "101", "20250101000000+0000")
+    assert ack.split("\r") == [
+        "MSH|^~\\&|EHRApp^1.Edu^ISO|GHHRFacility^2.16.840.1.1122848.1.32^ISO|ADTApp|"
+        "GHHSFacility^2.16.840.1.122848.1.30^ISO|20250101000000+0000||ACK^A03^ACK|ACKMSG00001|P|2.8",
+        "MSA|AE|MSG00001",
+        "ERR|||101^Required field missing^HL70357|E",
+        "",
+    ]
+    aa = lab03.make_ack(msg("pyhl7_ADT_A01_v2.3_quoted_nulls.hl7"), "AA")
+    view = lab03.ack_view(aa)
+    assert (view["MSH-3"], view["MSH-5"], view["MSH-9"], view["MSA-2"], view["the ERR segment (present)"]) == (
+        "AIG", "HNAM_PM", "ACK^A01^ACK", "Q150084616T145947960", False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "reason"),
+    [("CA", None, "AA, AE or AR"), ("AE", None, "table 0357"), ("AR", "999", "table 0357"), ("AA", "101", "no error")],
+)  # fmt: skip
+def test_make_ack_refuses(code, error, reason):
+    with pytest.raises(ValueError, match=reason):
+        lab03.make_ack(msg("pyhl7_ACK_A01_AA.hl7"), code, error)
+
+
+ACK_REASONS = {
+    "hl7apy_MSH_only_missing_MSH10_MSH12.hl7": ("AR", "101"),
+    "hl7apy_OML_O33_v2.5_italian.hl7": ("AR", "200"),
+    "l4h_ADT_A01_v2.3_escapes_T_R_in_PV2.hl7": ("AA", None),
+    "ms_ADT_A03_discharge_v2.8.hl7": ("AR", "203"),
+    "ms_ADT_A40_merge_v2.8.hl7": ("AR", "203"),
+    "ms_ORM_O01.hl7": ("AR", "203"),
+    "ms_ORU_R01_NIST_LRI_CBC.hl7": ("AA", None),
+    "pyhl7_ACK_A01_AA.hl7": ("AR", "200"),
+    "pyhl7_ADT_A01_v2.3_quoted_nulls.hl7": ("AA", None),
+    "pyhl7_batch_BHS_BTS_1msg.hl7": ("AA", None),
+    "v2tofhir_ADT_A01_v2.8_base_standard_example.hl7": ("AR", "203"),
+    "v2tofhir_ADT_A04_allergies_v2.3.1.hl7": ("AA", None),
+    "v2tofhir_ADT_A08_update_v2.3.hl7": ("AA", None),
+    "v2tofhir_ADT_A34_merge_v2.3.hl7": ("AR", "201"),
+    "v2tofhir_MDM_T02_text_with_linebreaks_v2.3.1.hl7": ("AR", "200"),
+    "v2tofhir_ORU_R01_LRI_basic_v2.5.1.hl7": ("AA", None),
+    "v2tofhir_SIU_S12_new_appointment_v2.3.hl7": ("AR", "200"),
+    "v2tofhir_VXU_V04_new_admin_v2.5.1.hl7": ("AR", "200"),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_ack_code_of_every_fixture(name):
+    code, error, _why = lab03.ack_reason(msg(name))
+    assert (code, error) == ACK_REASONS[name]
+    assert lab03.ack_code(msg(name)) == code
+
+
+def test_ack_reasons_of_altered_messages():
+    a01 = msg("pyhl7_ADT_A01_v2.3_quoted_nulls.hl7")
+    assert lab03.ack_reason(lab03.replace_field(a01, "MSH", 11, "p")) == (
+        "AR", "202", "MSH-11 processing ID 'p' is not P, T or D",
+    )  # fmt: skip
+    assert lab03.ack_reason(lab03.replace_field(a01, "PID", 3, '""'))[:2] == ("AE", "101")
+    assert lab03.ack_reason(lab03.drop_segments(a01, "PV1"))[:2] == ("AE", "100")
+    assert lab03.ack_reason("")[:2] == ("AR", "207")
+
+
+# -- Q6 / Q7 MLLP framing -------------------------------------------------------------------------------------
+
+
+def test_encode_frames_utf8_and_refuses_framing_bytes():
+    assert mllp.encode("MSH|é\r") == b"\x0bMSH|\xc3\xa9\r\x1c\r"
+    for bad in ("a\x0bb", "a\x1cb"):
+        with pytest.raises(ValueError, match="framing byte"):
+            mllp.encode(bad)
+
+
+def test_frames_edge_cases():
+    a, b, c = mllp.encode("MSH|A\r"), mllp.encode("MSH|B\r"), mllp.encode("MSH|C\r")
+    data = a + b + c
+    assert mllp.frames(data) == ([b"MSH|A\r", b"MSH|B\r", b"MSH|C\r"], b"")
+    assert mllp.frames(b"") == ([], b"")
+    assert mllp.frames(b"\x0b") == ([], b"\x0b")
+    assert mllp.frames(b"junk\r\n" + a) == ([b"MSH|A\r"], b"")
+    assert mllp.frames(a + b"\x00junk" + b) == ([b"MSH|A\r", b"MSH|B\r"], b"")
+    assert mllp.frames(b"no start block") == ([], b"")
+    assert mllp.frames(a + b[:-1]) == ([b"MSH|A\r"], b[:-1])  # cut between 0x1C and 0x0D
+    assert mllp.frames(a + b[:1]) == ([b"MSH|A\r"], b"\x0b")
+    # fed one byte at a time, keeping the remainder, the stream yields the same three messages
+    got, pending = [], b""
+    for i in range(len(data)):
+        done, pending = mllp.frames(pending + data[i : i + 1])
+        got += done
+    assert got == [b"MSH|A\r", b"MSH|B\r", b"MSH|C\r"] and pending == b""
+
+
+# -- Q8 a real socket exchange --------------------------------------------------------------------------------
+
+
+def test_send_and_receive_with_real_listeners():
+    message = msg("ms_ORU_R01_NIST_LRI_CBC.hl7")  # 10 kB: the listener reads it in several pieces
+    with mllp.Listener(lambda m: [lab03.listener_ack(m)], chunk=5, pause=0.001) as listener:
+        reply = mllp.send_and_receive("127.0.0.1", listener.port, message, 5.0)
+        assert listener.received == [message]
+    assert reply.split("\r") == [
+        "MSH|^~\\&||NIST EHR Facility|NIST Test Lab APP|NIST Lab Facility|20110531140551-0500||ACK^R01^ACK|"
+        "ACKNIST-LRI-NG-002.00|T|2.5.1",
+        "MSA|AA|NIST-LRI-NG-002.00",
+        "",
+    ]
+    with mllp.Listener(lab03._commit_then_ack) as listener:
+        first = mllp.send_and_receive("127.0.0.1", listener.port, message, 5.0)
+    assert "\rMSA|CA|NIST-LRI-NG-002.00\r" in first
+
+
+def test_a_silent_listener_times_out():
+    with mllp.Listener(lambda m: []) as listener, pytest.raises(socket.timeout):
+        mllp.send_and_receive("127.0.0.1", listener.port, msg("pyhl7_ACK_A01_AA.hl7"), 0.2)
+
+
+def test_a_listener_that_hangs_up_is_a_connection_error():
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    import threading
+
+    def hang_up():
+        conn, _ = server.accept()
+        conn.recv(100)
+        conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    with pytest.raises(ConnectionError, match="closed the connection"):
+        mllp.send_and_receive("127.0.0.1", port, "MSH|^~\\&|A\r", 5.0)
+    server.close()
+
+
+# -- Q9 / Q10 routing and merges ------------------------------------------------------------------------------
+
+
+def test_route_on_the_fixtures():
+    assert lab03.route(list(lab03.fixture_messages().values())) == {
+        "ADT^A03": ["MSG00001"],
+        "ADT^A40": ["8919-40"],  # the A34 from the same sender reuses 8919-40: dropped as a duplicate
+        "ORM^O01": ["MSG00018"],
+        "ACK^A01": ["HL7ACK00001"],
+        "ADT^A01": ["Q150084616T145947960", "MSG00001"],  # MSG00001 again, but from another MSH-3
+        "ADT^A04": ["12334456778890"],
+        "ADT^A08": ["8899-39"],
+        "MDM^T02": ["42"],
+        "SIU^S12": ["8907-45"],
+        "VXU^V04": ["NIST-IZ-AD-1.1_Send_V04_Z22"],
+    }
+    with pytest.raises(ValueError, match="MSH"):
+        lab03.route(["PID|1"])
+
+
+def test_apply_merge_on_the_fixtures():
+    table = {
+        "56789": {"name": "T", "encounters": ["V1", "V2"]},
+        "12345": {"name": "U", "encounters": ["V3", "V1"]},
+    }
+    before = {k: {**v, "encounters": list(v["encounters"])} for k, v in table.items()}
+    assert lab03.apply_merge(table, msg("ms_ADT_A40_merge_v2.8.hl7")) == {
+        "12345": {"name": "U", "encounters": ["V3", "V1", "V2"]}
+    }
+    assert table == before  # the caller's table is untouched
+    a34 = msg("v2tofhir_ADT_A34_merge_v2.3.hl7")
+    assert lab03.apply_merge({"5027450": {"name": "B", "encounters": ["E1"]}}, a34) == {
+        "5027440": {"name": "B", "encounters": ["E1"]}
+    }
+    with pytest.raises(ValueError, match="MRG-1 names '5027450', which is not in the patient table"):
+        lab03.apply_merge({}, a34)
+    with pytest.raises(ValueError, match="not a merge message: MSH-9 is ADT\\^A01"):
+        lab03.apply_merge(table, msg("pyhl7_ADT_A01_v2.3_quoted_nulls.hl7"))
+
+
+def test_merge_matches_the_survivor_by_authority_and_type():
+    text = lab03.merge_message([("M1", "uuid-1", "M2")], "X1", pi_first=True)
+    assert "PID|1||uuid-1^^^HITLAB^PI~M1^^^HITLAB^MR\rMRG|M2^^^HITLAB^MR\r" in text
+    table = {"M2": {"name": "A", "encounters": ["e"]}}
+    assert lab03.apply_merge(table, text) == {"M1": {"name": "A", "encounters": ["e"]}}
+
+
+# -- Q11 intake -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_intake_of_every_fixture_file(name):
+    raw = lab03.fixture_bytes(name)
+    if name == "hl7apy_MSH_only_missing_MSH10_MSH12.hl7":
+        with pytest.raises(ValueError, match=r"message 1: MSH-10 \(message control ID\) is empty"):
+            lab03.intake(raw)
+        return
+    [message] = lab03.intake(raw)
+    assert message.startswith("MSH|^~\\&|") and message.endswith("\r") and "\n" not in message
+    if name == BATCH:
+        assert message == raw.decode()[raw.index(b"MSH") : raw.index(b"BTS")]
+    else:
+        assert message == raw.decode("utf-8-sig")  # CR files come out byte for byte
+
+
+BATCH = "pyhl7_batch_BHS_BTS_1msg.hl7"
+
+
+def test_intake_normalizes_line_ends_and_keeps_explicit_nulls():
+    raw = lab03.fixture_bytes("pyhl7_ADT_A01_v2.3_quoted_nulls.hl7")
+    expected = lab03.intake(raw)
+    assert lab03.intake(raw.replace(b"\r", b"\r\n")) == expected
+    assert lab03.intake(b"\xef\xbb\xbf" + raw.replace(b"\r", b"\n") + b"\n\n") == expected
+    assert expected[0].count('""') == raw.count(b'""') == 44
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "no HL7 v2 message"),
+        (b"\xef\xbb\xbf\r\n", "no HL7 v2 message"),
+        (b"PID|1||x\rMSH|^~\\&|A\r", "segment 1 is 'PID'"),
+        (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|P|2.5.1\r\xff", "not UTF-8 text"),
+        (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|P|\r", r"MSH-12 \(version ID\) is empty"),
+        (b"MSH|^~\\&|A|B|C|D|2025|||1|P|2.5\r", r"MSH-9 \(message type\) is empty"),
+        (b"MSH|^~#&|A|B|C|D|2025||ADT^A01|1|P|2.5\r", "standard delimiters"),
+        (b"BHS|^~\\&\rMSH|^~\\&|A|B|C|D|2025||ADT^A01|1|P|2.5\rBTS|2\r", "BTS-1 says 2 messages but the batch holds 1"),
+    ],
+)  # fmt: skip
+def test_intake_rejects_with_a_reason(raw, reason):
+    with pytest.raises(ValueError, match=reason):
+        lab03.intake(raw)
+
+
+# -- the questions' cases -------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_every_reference_runs_on_every_case_and_refuses_where_expected():
+    refused = {}
+    for q in lab03.QUESTIONS:
+        key = q.answer_key
+        assert len(key) >= 5, q.grade_id
+        refused[q.grade_id] = sum(r for _c, _v, r in key)
+    assert refused == {
+        "lab03_patient_identifiers": 2, "lab03_admission_summary": 15, "lab03_make_oru": 2, "lab03_make_ack": 4,
+        "lab03_ack_code": 0, "lab03_mllp_encode": 2, "lab03_mllp_frames": 0, "lab03_send_and_receive": 1,
+        "lab03_route": 1, "lab03_apply_merge": 2, "lab03_intake": 8,
+    }  # fmt: skip
+    assert sum(q.points for q in lab03.QUESTIONS) == 27
