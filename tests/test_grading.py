@@ -349,3 +349,14 @@ def test_two_graders_into_one_postgresql_gradebook(tmp_path, postgres_db):
     assert statuses == [(s, lab, "graded") for s, lab in sorted(expected, key=lambda k: (k[1], k[0]))]
     url = "postgresql+psycopg://" + postgres_db.split("://", 1)[1]
     assert _gradebook_scores(url, LABS) == expected
+
+
+def test_every_lab_grades_in_the_sandbox(tmp_path):
+    """The sandbox must not change a score: a correct and a blank submission of every other lab (lab 03 runs an
+    MLLP listener on the kernel's own loopback; lab 04 reads the dataset's files) get exactly their points."""
+    labs = ["lab02", "lab03", "lab04", "lab05"]
+    expected = make_cohort(tmp_path / "submitted", labs, per_lab=2, seed=2)
+    run = grade(tmp_path / "submitted", tmp_path / "out", labs, workers=2)
+    assert {(o.student, o.lab, o.status) for o in run.graded} == {(s, lab, "graded") for s, lab in expected}
+    names = sorted({lab for _s, lab in expected})
+    assert _gradebook_scores(f"sqlite:///{tmp_path / 'out' / 'gradebook.db'}", names) == expected

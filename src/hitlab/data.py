@@ -88,6 +88,8 @@ def build_dataset(name: str = "default", force: bool = False, progress: bool = F
     spec = _spec(name)
     root = data_root()
     folder = root / name
+    if not force and _is_current(folder, spec):  # built: no lock needed (a sandboxed kernel may not write)
+        return folder
     with _lock(root, name):
         if not force and _is_current(folder, spec):
             return folder
