@@ -31,8 +31,7 @@ LABS = ["lab00_orientation", "lab01_ehr_data_modeling"]
 NBGRADER_EXPORT = "assignment,duedate,timestamp,student_id,last_name,first_name,email,raw_score,late_submission_penalty,score,max_score"  # fmt: skip
 HITLAB = [sys.executable, "-m", "hitlab.cli"]
 pytestmark = [pytest.mark.slow]
-# the tests sharing the graded cohort run on one xdist worker, so it is graded once (--dist loadgroup)
-ON_ONE_WORKER = pytest.mark.xdist_group("graded-cohort")
+# --dist loadfile (pyproject.toml) keeps a module's tests on one xdist worker: the cohort is graded once
 
 
 def _checksums(folder: Path) -> dict[str, str]:
@@ -90,7 +89,6 @@ def cohort(tmp_path_factory):
     return {"tmp": tmp, "subs": subs, "out": out, "expected": expected, "before": before, "run": run}
 
 
-@ON_ONE_WORKER
 def test_scores_equal_sequential_nbgrader_and_the_known_answers(cohort):
     ours = _gradebook_scores(f"sqlite:///{cohort['out'] / 'gradebook.db'}", LABS)
     assert ours == cohort["expected"]
@@ -98,12 +96,10 @@ def test_scores_equal_sequential_nbgrader_and_the_known_answers(cohort):
     assert {o.status for o in cohort["run"].graded} == {"graded"}
 
 
-@ON_ONE_WORKER
 def test_original_submissions_are_byte_identical(cohort):
     assert _checksums(cohort["subs"]) == cohort["before"]
 
 
-@ON_ONE_WORKER
 def test_grades_and_status_csv(cohort):
     out = cohort["out"]
     assert (out / "grades.csv").read_text().splitlines()[0] == NBGRADER_EXPORT
@@ -136,7 +132,6 @@ class _Svg(HTMLParser):
             self.labs[self.lab][self.figure].append(float(attrs["data-value"]))
 
 
-@ON_ONE_WORKER
 def test_report_plots_distribution_and_item_pass_rates(cohort):
     page = _Svg()
     page.feed((cohort["out"] / "report.html").read_text())
@@ -154,7 +149,6 @@ def test_report_plots_distribution_and_item_pass_rates(cohort):
         assert rates == want
 
 
-@ON_ONE_WORKER
 def test_feedback_shows_messages_and_hints_never_hidden_tests(cohort):
     out = cohort["out"]
     hidden = set()
