@@ -321,11 +321,11 @@ def test_expand_over_the_authored_hierarchy():
 
 
 def test_heart_disease_cohort_on_the_dataset():
-    rows = lab05.q6.answer_key
+    rows = lab05.q7.answer_key
     assert len(rows) == 78
     from hitlab.checks.sql import connection
 
-    sql = _define(lab05.q6.solution_code, _define(lab05.q5.solution_code))["cohort_sql"]
+    sql = _define(lab05.q7.solution_code, _define(lab05.q6.solution_code))["cohort_sql"]
     assert sorted(connection().cursor().execute(sql).fetchall()) == sorted(rows)
 
 
@@ -355,7 +355,7 @@ def test_planted_duplicates_and_the_solution_scores():
     assert len(lab05.planted_duplicates()) == 9
     rows = list(lab05.linkage_patients())
     assert len(rows) == 1009
-    link = _define(lab05.q8.solution_code)["link_patients"]
+    link = _define(lab05.q9.solution_code)["link_patients"]
     assert link(rows) == lab05.planted_duplicates()
     extra = rows + list(lab05.extra_duplicates()[0])
     found, truth = link(extra), lab05._truth(extra)
@@ -402,7 +402,7 @@ def test_reconcile_finds_every_planted_problem():
 
 @pytest.mark.parametrize("q", lab05.QUESTIONS, ids=lambda q: q.grade_id)
 def test_solution_and_alternatives_pass_and_wrong_answers_fail(q, capsys):
-    extra = _define(lab05.q5.solution_code) if q is lab05.q6 else {}
+    extra = _define(lab05.q6.solution_code) if q is lab05.q7 else {}
     for code in (q.solution_code, *q.alternatives):
         q.check(_define(code, extra)[q.variable])
         assert capsys.readouterr().out.startswith("Correct:")

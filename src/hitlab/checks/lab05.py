@@ -821,7 +821,7 @@ EXPAND_ALTERNATIVE = """def expand(root, hierarchy):
 
     return walk(root, set())"""
 
-q5 = function_question(
+q6 = function_question(
     grade_id="lab05_expand",
     title="Q6 expand a descendant-or-self value set",
     points=2,
@@ -890,7 +890,7 @@ where CODE in ({", ".join(f"'{c}'" for c in sorted(codes))})
 group by PATIENT
 """'''
 
-q6 = sql_question(
+q7 = sql_question(
     grade_id="lab05_cohort",
     title="Q7 heart-disease cohort from the expanded value set",
     points=2,
@@ -1007,7 +1007,7 @@ INGREDIENTS_ALTERNATIVE = """def ingredients(rxcui, rxnorm):
         raise ValueError(f"{rxcui}: no ingredient found")
     return found"""
 
-q7 = function_question(
+q8 = function_question(
     grade_id="lab05_rxnorm_ingredients",
     title="Q8 normalize drugs to RxNorm ingredients",
     points=2,
@@ -1162,7 +1162,7 @@ def link_patients(patients):
                 pairs.add((a["Id"], b["Id"]))
     return pairs"""
 
-q8 = function_question(
+q9 = function_question(
     grade_id="lab05_record_linkage",
     title="Q9 EMPI-style record linkage",
     points=3,
@@ -1354,7 +1354,7 @@ def reconcile(csv_patients, csv_encounters, messages, fhir_resources):
                 if e["Id"] not in encounters]
     return out"""
 
-q9 = function_question(
+q10 = function_question(
     grade_id="lab05_reconcile",
     title="Q10 reconcile the CSV export, the ADT feed and the FHIR bundles",
     points=3,
@@ -1380,7 +1380,7 @@ q9 = function_question(
     ),
 )
 
-QUESTIONS = (q1, q2, q3, q4, q5, q6, q7, q8, q9)
+QUESTIONS = (q1, q2, q3, q4, q6, q7, q8, q9, q10)
 
 __all__ = [
     "QUESTIONS", "Segment", "concept_map", "feed_messages", "fhir_datetime", "hierarchy_sql", "icd10_to_snomed",
