@@ -25,29 +25,21 @@ from hitlab.checks.choice import choice_question, dict_code
 from hitlab.checks.core import Incorrect, Question
 from hitlab.checks.function import Case, function_question
 from hitlab.fhirstore import BASE, FhirStore, Response, result_keys
+from hitlab.terminology import ETHNICITY, OMB_RACE_CATEGORIES, RACE, SYSTEM_URIS
 
 LABDATA = Path(__file__).resolve().parents[1] / "labdata" / "lab04"
 US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition/"
 OMB = "urn:oid:2.16.840.1.113883.6.238"
-LOINC, SNOMED, UCUM = "http://loinc.org", "http://snomed.info/sct", "http://unitsofmeasure.org"
-ICD10CM, RXNORM = "http://hl7.org/fhir/sid/icd-10-cm", "http://www.nlm.nih.gov/research/umls/rxnorm"
+LOINC, SNOMED, ICD10CM, RXNORM = (SYSTEM_URIS[k] for k in ("LOINC", "SNOMED", "ICD10CM", "RXNORM"))
+UCUM = "http://unitsofmeasure.org"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 SID = "https://hitlab.example.org/fhir/sid/"
 SSN = "http://hl7.org/fhir/sid/us-ssn"
 BP_PANEL, SYSTOLIC, DIASTOLIC, HBA1C = "85354-9", "8480-6", "8462-4", "4548-4"
 
-OMB_RACE = {
-    "white": ("2106-3", "White"),
-    "black": ("2054-5", "Black or African American"),
-    "asian": ("2028-9", "Asian"),
-    "native": ("1002-5", "American Indian or Alaska Native"),
-    "hawaiian": ("2076-8", "Native Hawaiian or Other Pacific Islander"),
-}
+OMB_RACE = {value: code for value, code in RACE.items() if code[0] in OMB_RACE_CATEGORIES}
 """Synthea's ``patients.RACE`` values → OMB race category (code, display); ``other`` has no OMB category."""
-OMB_ETHNICITY = {
-    "hispanic": ("2135-2", "Hispanic or Latino"),
-    "nonhispanic": ("2186-5", "Not Hispanic or Latino"),
-}
+OMB_ETHNICITY = dict(ETHNICITY)
 """Synthea's ``patients.ETHNICITY`` values → OMB ethnicity category (code, display)."""
 
 
