@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 
+from hitlab.course.autograde import read_grades
 from hitlab.course.submission import failure_messages, read_submission, tampering
 from hitlab.errors import InputError
 from hitlab.grading.sandbox import Limits, Sandbox, kill_user
@@ -155,7 +156,8 @@ class Slot:
             outcome.status, outcome.detail = "crashed", graded
             return outcome
         autograded = self.run / job.student / job.lab / f"{job.lab}.ipynb"
-        outcome.grades = self._grades(job)
+        coursedir = self.api.coursedir
+        outcome.grades = read_grades(coursedir.db_url, coursedir.course_id, job.lab, job.student)
         outcome.messages = failure_messages(autograded)
         text = autograded.read_text(encoding="utf-8")
         outcome.autograded = text
@@ -193,27 +195,6 @@ class Slot:
             return "the kernel died while running the notebook (os._exit, a crash, or a limit reached)"
         lines = [line for line in log.strip().splitlines() if line.strip()]
         return "nbgrader could not grade it: " + (lines[-1] if lines else "unknown error")
-
-    def _grades(self, job: Job) -> dict[str, dict]:
-        from nbgrader.api import Gradebook
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Gradebook(self.api.coursedir.db_url, self.api.coursedir.course_id) as gb:
-                sub = gb.find_submission_notebook(job.lab, job.lab, job.student)
-                grades = {
-                    g.name: {
-                        "auto_score": g.auto_score,
-                        "needs_manual_grade": bool(g.needs_manual_grade),
-                        "max_score": float(g.max_score),
-                        "cell_type": g.cell_type,
-                    }
-                    for g in sub.grades
-                }
-                for comment in sub.comments:
-                    if comment.auto_comment and comment.name in grades:
-                        grades[comment.name]["auto_comment"] = comment.auto_comment
-        return grades
 
 
 def _repaired(nb):
