@@ -265,6 +265,60 @@ def test_lms_zip_with_roster(tmp_path):
     assert grades == {"s001": ("Ada", "Lovelace", 10.0), "s002": ("Bo", "Li", 0.0), "s003": ("Cy", "Ng", 0.0)}
 
 
+def test_unsafe_ids_second_uploads_and_exports_safe_to_open(tmp_path):
+    """Through ``hitlab grade``: a student id ``.`` or ``..`` gets a status and writes nothing outside its
+    place, a second upload of a lab is never picked by sort order (``ambiguous``, both files named), exports
+    quote commas and neutralize spreadsheet formulas, and a second run for another lab keeps the first lab
+    in report.html."""
+    import pandas
+
+    subs = tmp_path / "submitted"
+    make_cohort(subs, LABS, per_lab=2, seed=1)
+    good = subs / "s001" / LABS[0] / f"{LABS[0]}.ipynb"
+    blank = subs / "s002" / LABS[0] / f"{LABS[0]}.ipynb"
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    for name, source in ((f"..__{LABS[0]}.ipynb", good), (f".__{LABS[0]}.ipynb", good),
+                         (f"ada__{LABS[0]}.ipynb", good), (f"ada__{LABS[0]}-1.ipynb", blank),
+                         (f"bo__{LABS[0]}.ipynb", good)):  # fmt: skip
+        shutil.copyfile(source, downloads / name)
+    roster = tmp_path / "roster.csv"
+    roster.write_text('id,first_name,last_name\nada,"Ada, Jr.",=HYPERLINK("http://x")\nbo,@Bo,+1\n')
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [*HITLAB, "grade", str(downloads), "--out", str(out), "--labs", "lab00", "--roster", str(roster),
+         "--pattern", "(?P<student_id>[^_]+)__(?P<file_id>.+)", "-q"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    status = {r["student_id"]: (r["status"], r["detail"]) for r in _csv(out / "status.csv")}
+    assert status["bo"] == ("graded", "")
+    assert status["ada"][0] == "ambiguous"
+    assert f"ada__{LABS[0]}.ipynb" in status["ada"][1] and f"ada__{LABS[0]}-1.ipynb" in status["ada"][1]
+    assert {s: v[0] for s, v in status.items() if s.startswith("invalid-")} == {
+        "invalid-.": "invalid_submission",
+        "invalid-..": "invalid_submission",
+    }
+    assert sorted(p.name for p in out.iterdir()) == sorted([
+        "autograded", "feedback", "grades.csv", "gradebook.db", "gradebook.db.lock", "grading.log", "logs",
+        "report.html", "status.csv",
+    ])  # fmt: skip
+    pages = sorted(str(p.relative_to(out / "feedback")) for p in (out / "feedback").rglob("*.html"))
+    assert pages == sorted(f"{s}/{LABS[0]}.html" for s in ("ada", "bo", "invalid-.", "invalid-.."))
+    raw = (out / "grades.csv").read_bytes()
+    assert b'"Ada, Jr."' in raw and b'\'=HYPERLINK(""http://x"")' in raw and b"'@Bo" in raw
+    frame = pandas.read_csv(out / "grades.csv", dtype=str, keep_default_na=False)
+    people = {r.student_id: (r.first_name, r.last_name, float(r.score)) for r in frame.itertuples()}
+    assert people == {"ada": ("Ada, Jr.", '\'=HYPERLINK("http://x")', 0.0), "bo": ("'@Bo", "'+1", 10.0)}
+
+    again = subprocess.run([*HITLAB, "grade", str(subs), "--out", str(out), "--labs", "lab01", "-q"],
+                           capture_output=True, text=True)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    page = _Svg()
+    page.feed((out / "report.html").read_text())
+    assert sorted(page.labs) == LABS
+
+
 def test_bad_arguments_are_clear(tmp_path):
     done = subprocess.run([*HITLAB, "grade", str(tmp_path), "--out", str(tmp_path / "o"), "--labs", "lab99"],
                           capture_output=True, text=True)  # fmt: skip

@@ -5,10 +5,12 @@ well-behaved submission beside them is graded normally."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
 import os
+import re
 import socket
 import threading
 from pathlib import Path
@@ -71,6 +73,14 @@ def _checksums(folder: Path) -> dict[str, str]:
     }
 
 
+def _stats(folder: Path) -> dict[str, tuple]:
+    """Content, mode and owner of every file in ``folder``."""
+    return {
+        p.name: (p.read_bytes(), p.stat().st_mode, p.stat().st_uid, p.stat().st_gid)
+        for p in sorted(folder.iterdir())
+    }
+
+
 def _outputs(out: Path, student: str) -> str:
     nb = nbformat.read(out / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
     return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
@@ -84,6 +94,24 @@ def hostile(tmp_path_factory):
     canary_dir.mkdir()
     canary = canary_dir / "keep.txt"
     canary.write_text("instructor's file\n")
+    secret = canary_dir / "root-only.txt"  # a file only its owner may read or change
+    secret.write_text("root's secret\n")
+    secret.chmod(0o600)
+    planted = canary_dir / "created-by-a-student.txt"  # must never come to exist
+    unix_path = tmp / "host.sock"
+    unix_server = socket.socket(socket.AF_UNIX)
+    unix_server.bind(str(unix_path))
+    unix_server.listen()
+    unix_server.settimeout(0.2)
+    abstract = f"\0hitlab-test-{os.getpid()}"
+    abstract_server = socket.socket(socket.AF_UNIX)
+    abstract_server.bind(abstract)
+    abstract_server.listen()
+    abstract_server.settimeout(0.2)
+    other_checkout = tmp / "other-checkout"
+    (other_checkout / "solutions").mkdir(parents=True)
+    (other_checkout / "solutions" / "answers.py").write_text("ANSWER = 42\n")
+    marker = f"hitlab-daemon-{os.getpid()}"
 
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
@@ -111,10 +139,78 @@ def peek(path):
         return type(err).__name__
 print("SOLUTIONS", peek({str(root / "solutions")!r}))
 print("GIT", peek({str(root / ".git")!r}))
+print("GRADERS", peek({str(root / "graders")!r}))
 print("SUBMISSIONS", peek({str(subs)!r}))
 print("OUT", peek({str(out)!r}))
+print("CHECKOUT", peek({str(other_checkout)!r}))
+print("CACHE", peek(os.path.expanduser({str(Path.home() / ".cache" / "hitlab")!r})))
+print("ROOTONLY", peek({str(secret)!r}))
+print("REPO", peek({str(root)!r}))
+print("TMP", peek("/tmp"))
+print("PROCS", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
+print("GRADER", peek("/proc/{os.getpid()}/cmdline"))
 print("SECRET", os.environ.get("HITLAB_TEST_SECRET"))
 print("UID", os.getuid())
+"""
+    # plants links where the grader works or might: its own folder, the socket folder it shares with the
+    # grader (named in its connection file), then tries nbgrader's folders by their host paths
+    symlinker = f"""
+import glob, json, os
+cwd = os.getcwd()
+links = {{"{LAB}.ipynb": {str(secret)!r}, "timestamp.txt": {str(planted)!r}, "other": {str(subs)!r}}}
+for name, target in links.items():
+    os.symlink(target, os.path.join(cwd, name))
+from ipykernel import get_connection_file
+sockets = os.path.dirname(json.load(open(get_connection_file()))["ip"])
+for name in os.listdir(sockets):
+    os.replace(os.path.join(sockets, name), os.path.join(sockets, name + ".moved"))
+for name, target in links.items():
+    os.symlink(target, os.path.join(sockets, name))
+print("SOCKETS", sorted(os.listdir(sockets)))
+print("GRADER_DIRS", glob.glob("/tmp/hitlab-grade-*/slot*/[!s]*"))
+print("MIRROR", sorted(os.path.relpath(p, "/tmp") for p in glob.glob("/tmp/**", recursive=True)))
+"""
+    sockets = f"""
+import socket
+for name, address in (("UNIX", {str(unix_path)!r}), ("ABSTRACT", {abstract!r})):
+    try:
+        socket.socket(socket.AF_UNIX).connect(address)
+        print(name, "connected")
+    except OSError as err:
+        print(name, type(err).__name__)
+"""
+    scratch = """
+import os
+for folder in ("/tmp", "/dev/shm", os.path.expanduser("~")):
+    with open(os.path.join(folder, "hitlab-fill-test.bin"), "wb") as handle:
+        handle.write(b"x" * (50 << 20))
+print("FILLED")
+"""
+    # a daemon of each kind, and a kernel that leaves its process group, ignores the shutdown request and
+    # keeps no parent-death signal: only the grader's reaping of its namespace can end them
+    daemon = f"""
+import ctypes, os, signal, subprocess, sys
+sleeper = [sys.executable, "-c", "import time; time.sleep(600)", {marker!r}]
+subprocess.Popen(sleeper, start_new_session=True)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv(sys.executable, sleeper)
+    os._exit(0)
+os.setsid()
+ctypes.CDLL(None).prctl(1, 0, 0, 0, 0)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+kernel = get_ipython().kernel
+kernel.control_handlers["shutdown_request"] = lambda *args: None
+kernel.shell_handlers["shutdown_request"] = lambda *args: None
+print("DAEMONS started")
+"""
+    flood = """
+import sys
+line = "x" * 999 + "\\n"
+for _ in range(200 * 1024):
+    sys.stdout.write(line)
+print("FLOOD done")
 """
     network = f"""
 import socket
@@ -164,6 +260,14 @@ for target in ({str(canary)!r}, {str(subs / "good" / LAB / f"{LAB}.ipynb")!r}):
     twin = _cell(duplicated, "lab00_hie_test")
     duplicated.cells.append(nbformat.from_dict(json.loads(json.dumps(twin))))
 
+    renamed = _notebook()
+    _cell(renamed, "lab00_hie_test").metadata.nbgrader["grade_id"] = "my_own_test"
+    selfgraded = _notebook(hie="hie = 'anything'")
+    _cell(selfgraded, "lab00_hie").metadata.nbgrader.update(grade=True, points=100)
+    stripped = _notebook()
+    for cell in stripped.cells:
+        cell.metadata.pop("nbgrader", None)
+
     files = {
         "good": _notebook(),
         "loop": _notebook(standards_body="while True:\n    pass"),
@@ -191,10 +295,26 @@ for target in ({str(canary)!r}, {str(subs / "good" / LAB / f"{LAB}.ipynb")!r}):
         "notutf8": b'{"cells": [], "metadata": {"x": "\xff\xfe"}, "nbformat": 4, "nbformat_minor": 5}',
         "empty": b"",
         "misnamed": _notebook(),
+        "symlinker": _notebook(standards_body=symlinker + correct["lab00_standards_body"]),
+        "sockets": _notebook(standards_body=sockets + correct["lab00_standards_body"]),
+        "scratch": _notebook(standards_body=scratch + correct["lab00_standards_body"]),
+        "daemon": _notebook(hie=daemon + correct["lab00_hie"]),
+        "flood": _notebook(standards_body=flood + correct["lab00_standards_body"]),
+        "renamed": renamed,
+        "selfgraded": selfgraded,
+        "stripped": stripped,
+        "v3": nbformat.writes(nbformat.convert(_notebook(), 3)).encode(),
+        "syntaxerr": _notebook(code_systems="code_systems = (\n"),
+        "zerodiv": _notebook(code_systems="code_systems = 1 / 0"),
     }
     _tree(files, subs)
+    undecodable = os.fsencode(subs) + b"/caf\xe9/" + LAB.encode()
+    os.makedirs(undecodable)
+    with open(undecodable + f"/{LAB}.ipynb".encode(), "w") as handle:
+        handle.write(nbformat.writes(_notebook()))
     before = _checksums(subs)
     canary_before = canary.read_bytes()
+    canary_stats = _stats(canary_dir)
     os.environ["HITLAB_TEST_SECRET"] = "instructor-token"
     try:
         run = grade(
@@ -206,13 +326,19 @@ for target in ({str(canary)!r}, {str(subs / "good" / LAB / f"{LAB}.ipynb")!r}):
         stop.set()
         thread.join()
         server.close()
+    host_accepted = []
+    for listener in (unix_server, abstract_server):
+        with contextlib.suppress(OSError):
+            host_accepted.append(listener.accept())
+        listener.close()
     with open(out / "status.csv", newline="") as handle:
         status = {r["student_id"]: r for r in csv.DictReader(handle)}
     with open(out / "grades.csv", newline="") as handle:
         scores = {r["student_id"]: float(r["score"]) for r in csv.DictReader(handle)}
     return {
         "run": run, "out": out, "subs": subs, "status": status, "scores": scores, "before": before,
-        "canary": (canary, canary_before), "accepted": accepted,
+        "canary": (canary, canary_before), "accepted": accepted, "host_accepted": host_accepted,
+        "canaries": canary_stats, "secret": secret, "planted": planted, "marker": marker,
     }  # fmt: skip
 
 
@@ -237,6 +363,18 @@ EXPECTED = {  # student: (status, autograded score)
     "notutf8": ("invalid_notebook", 0.0),
     "empty": ("invalid_notebook", 0.0),
     "misnamed": ("missing", 0.0),
+    "symlinker": ("graded", FULL),
+    "sockets": ("graded", FULL),
+    "scratch": ("graded", FULL),
+    "daemon": ("graded", FULL),
+    "flood": ("graded", FULL),
+    "renamed": ("tampered", FULL),
+    "selfgraded": ("tampered", FULL - POINTS["hie"]),
+    "stripped": ("tampered", FULL),
+    "v3": ("graded", FULL),
+    "syntaxerr": ("graded", FULL - POINTS["code_systems"]),
+    "zerodiv": ("graded", FULL - POINTS["code_systems"]),
+    "invalid-caf%E9": ("invalid_submission", 0.0),
 }
 
 
@@ -265,6 +403,17 @@ def test_details_say_what_happened(hostile):
     assert "invalid JSON" in detail["badjson"] and "not UTF-8" in detail["notutf8"]
     assert detail["empty"] == "not a notebook: the file is empty"
     assert detail["misnamed"] == f"misnamed/{LAB}/my_lab.ipynb: not the lab's notebook (expected {LAB}.ipynb)"
+    assert (
+        detail["renamed"] == "cell lab00_hie_test was renamed 'my_own_test'; graded under its released name"
+    )
+    assert (
+        detail["selfgraded"] == "cell lab00_hie had its nbgrader metadata changed (grade, points); restored"
+    )
+    assert detail["stripped"].count("had its nbgrader metadata removed; restored from the release") == 13
+    assert detail["v3"] == "converted from nbformat 3 to 4"
+    assert detail["invalid-caf%E9"] == (
+        "the folder name b'caf\\xe9' is not UTF-8 text: rename it and grade again"
+    )
 
 
 def test_originals_untouched_and_nothing_outside_harmed(hostile):
@@ -276,9 +425,29 @@ def test_originals_untouched_and_nothing_outside_harmed(hostile):
 
 
 def test_kernel_sees_no_secrets(hostile):
+    """The kernel's file system holds only what it needs: nothing of the course, the grader, the cohort,
+    caches or other checkouts exists in it, and /proc shows no other process (no command line to read)."""
     printed = _outputs(hostile["out"], "snoop")
-    for what in ("SOLUTIONS", "GIT", "SUBMISSIONS", "OUT"):  # hidden (empty), or not even reachable
-        assert f"{what} []" in printed or f"{what} PermissionError" in printed, printed
+    for what in (
+        "SOLUTIONS",
+        "GIT",
+        "GRADERS",
+        "SUBMISSIONS",
+        "OUT",
+        "CHECKOUT",
+        "CACHE",
+        "ROOTONLY",
+        "GRADER",
+    ):
+        assert f"{what} FileNotFoundError" in printed, printed
+    repo = eval(printed.split("REPO ")[1].splitlines()[0])
+    assert set(repo) <= {".venv", "src", "data"}, repo
+    tmp = eval(printed.split("TMP ")[1].splitlines()[0])
+    assert tmp == [] or (len(tmp) == 1 and tmp[0].startswith("hitlab-grade-")), (
+        tmp
+    )  # the socket folder's path
+    processes = eval(printed.split("PROCS ")[1].splitlines()[0])
+    assert processes[0] == 1 and len(processes) < 5, processes
     assert "SECRET None" in printed
     if os.geteuid() == 0:
         uid = int(printed.split("UID ")[1].split()[0])
@@ -287,7 +456,7 @@ def test_kernel_sees_no_secrets(hostile):
 
 def test_no_network(hostile):
     log = (hostile["out"] / "grading.log").read_text()
-    if "sandbox network: on" not in log:
+    if "sandbox: on" not in log:
         pytest.skip("this OS does not allow a network namespace; grading.log says so: " + log.splitlines()[0])
     printed = _outputs(hostile["out"], "network")
     assert "NETWORK " in printed and "NETWORK connected" not in printed, printed
@@ -313,3 +482,62 @@ def test_no_process_left_behind(hostile):
 def test_kernel_has_its_own_loopback(hostile):
     """A notebook may run a server and a client on 127.0.0.1 inside its sandbox (lab 03's MLLP exercise)."""
     assert "LOOPBACK b'ping'" in _outputs(hostile["out"], "echo")
+
+
+def test_planted_links_change_nothing_outside(hostile):
+    """Links planted in the kernel's folder and in the socket folder it shares with the grader (to a root-only
+    file, to a path of the student's choosing, to the submissions) are never followed by the grader."""
+    printed = _outputs(hostile["out"], "symlinker")
+    assert "SOCKETS [" in printed and "'other'" in printed, printed  # the attack ran
+    assert "GRADER_DIRS []" in printed
+    mirror = eval(printed.split("MIRROR ")[1].splitlines()[0])  # all of /tmp: the way to the socket folder
+    assert all(re.fullmatch(r"\.|hitlab-grade-\w+(/slot\d(/sockets(/.*)?)?)?", p) for p in mirror), mirror
+    canary_dir = hostile["secret"].parent
+    assert _stats(canary_dir) == hostile["canaries"]
+    assert not hostile["planted"].exists()
+    assert _checksums(hostile["subs"]) == hostile["before"]
+
+
+def test_no_unix_socket_of_the_host(hostile):
+    printed = _outputs(hostile["out"], "sockets")
+    assert "UNIX FileNotFoundError" in printed and "ABSTRACT ConnectionRefusedError" in printed, printed
+    assert hostile["host_accepted"] == []
+
+
+def test_scratch_space_is_private_and_gone(hostile):
+    assert "FILLED" in _outputs(hostile["out"], "scratch")
+    for folder in ("/tmp", "/dev/shm", str(Path.home())):
+        assert not (Path(folder) / "hitlab-fill-test.bin").exists(), folder
+
+
+def test_daemons_do_not_outlive_their_notebook(hostile):
+    assert "DAEMONS started" in _outputs(hostile["out"], "daemon")
+    marker = hostile["marker"].encode()
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if marker in (entry / "cmdline").read_bytes():
+                    alive.append(entry.name)
+    assert alive == []
+
+
+def test_a_flood_of_output_is_cut_and_graded(hostile):
+    notebook = hostile["out"] / "autograded" / "flood" / LAB / f"{LAB}.ipynb"
+    assert notebook.stat().st_size < 8 << 20
+    printed = _outputs(hostile["out"], "flood")
+    assert "[hitlab: output after the first 2,097,152 bytes of this cell was dropped]" in printed
+
+
+def test_feedback_names_the_answer_cells_error(hostile):
+    for student, error in (("syntaxerr", "SyntaxError"), ("zerodiv", "ZeroDivisionError")):
+        page = (hostile["out"] / "feedback" / student / f"{LAB}.html").read_text()
+        assert f"your answer cell lab00_code_systems failed with {error}" in page, page
+        assert "not attempted" not in page
+
+
+def test_a_bad_folder_name_never_stops_the_run(hostile):
+    out = hostile["out"]
+    assert (out / "grades.csv").exists() and (out / "report.html").exists()
+    assert not (out / "feedback" / f"{LAB}.html").exists()
+    assert sorted(p.name for p in out.iterdir() if p.suffix == ".html") == ["report.html"]

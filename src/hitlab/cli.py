@@ -231,7 +231,9 @@ def progress() -> None:
 @click.option(
     "--db-url",
     default=None,
-    help="Gradebook database URL, e.g. postgresql://user:pw@host/db (default: OUT/gradebook.db).",
+    envvar="HITLAB_DB_URL",
+    help="Gradebook database URL, e.g. postgresql://user@host/db (default: OUT/gradebook.db); also read from"
+    " HITLAB_DB_URL, which keeps a password out of the process list.",
 )
 @click.option(
     "--roster",
@@ -255,11 +257,16 @@ def progress() -> None:
     help="Regular expression for LMS download names, with student_id and file_id groups.",
 )
 @click.option("--force", is_flag=True, help="Regrade submissions already in the gradebook.")
+@click.option(
+    "--no-sandbox",
+    is_flag=True,
+    help="Run kernels unconfined where the sandbox cannot work; only inside a container or VM of its own.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_clean_errors
 def grade(submissions: Path, out: Path, labs: str, workers: int | None, db_url: str | None,
           roster: Path | None, timeout: int, notebook_timeout: int, pattern: str | None, force: bool,
-          quiet: bool) -> None:  # fmt: skip
+          no_sandbox: bool, quiet: bool) -> None:  # fmt: skip
     """Grade a cohort: SUBMISSIONS is an nbgrader submitted/ folder, or a folder or zip of LMS downloads."""
     from rich.progress import Progress
 
@@ -272,12 +279,13 @@ def grade(submissions: Path, out: Path, labs: str, workers: int | None, db_url: 
             submissions, out, [x.strip() for x in labs.split(",") if x.strip()] or None,
             workers=workers, db_url=db_url, roster=roster, timeout=timeout,
             notebook_timeout=notebook_timeout, force=force, pattern=pattern or DEFAULT_LMS_PATTERN,
-            on_start=lambda n: bar.update(task, total=n),
+            sandbox=not no_sandbox, on_start=lambda n: bar.update(task, total=n),
             on_outcome=lambda o: bar.update(task, advance=1, description=f"{o.lab} {o.student}: {o.status}"),
         )  # fmt: skip
-    for key, value in run.sandbox.items():
-        if value != "on":
-            click.echo(f"sandbox {key}: {value}", err=True)
+    if run.sandbox.startswith("off"):
+        click.echo(f"warning: sandbox {run.sandbox}", err=True)
+    for error in run.errors:
+        click.echo(f"error: {error}", err=True)
     for name, why in run.unmatched:
         click.echo(f"not graded: {name}: {why}", err=True)
     counts: dict[str, int] = {}

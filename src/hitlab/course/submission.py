@@ -28,8 +28,13 @@ def read_submission(path: Path):
         raise InputError(
             f"not a notebook: invalid JSON ({err.msg})", path=path, line=getattr(err, "lineno", None)
         ) from None
-    if not isinstance(data, dict) or "cells" not in data:
+    if not isinstance(data, dict) or ("cells" not in data and "worksheets" not in data):
         raise InputError("not a Jupyter notebook (no cells)", path=path)
+    if not isinstance(data.get("nbformat"), int) or data["nbformat"] < 3:
+        raise InputError(
+            f"nbformat {data.get('nbformat')!r} is not supported (3 and 4 are): open and save it in Jupyter",
+            path=path,
+        )
     try:
         return nbformat.reads(raw, as_version=4)
     except Exception as err:  # nbformat's own validation errors vary by version
@@ -59,16 +64,46 @@ def tampering(source, learner) -> list[str]:
 
 
 def failure_messages(autograded: Path) -> dict[str, str]:
-    out = {}
+    """Test grade id -> why the test failed, read from nbgrader's autograded copy (outputs kept).
+
+    A test cell's answer cells are those (nbgrader ``solution``) between the previous test cell and it. When
+    one of them failed, its own error is what the learner must fix (the check ran without what the cell should
+    have defined); a blank one (as released, raising NotImplementedError, or only comments) is "not attempted
+    yet"; otherwise the message is the check's."""
+
+    def said(output) -> str:
+        ename, evalue = output.get("ename", ""), output.get("evalue", "")
+        return f"{ename}: {evalue}" if evalue else ename
+
+    def explain(test_error, answers: list) -> str:
+        for gid, _cell, error in answers:
+            if error is not None and error.get("ename") != "NotImplementedError":
+                message = f"your answer cell {gid} failed with {said(error)}"
+                if test_error.get("ename") != "NameError":  # the check ran on what the cell had defined
+                    message += f"; then the check said {said(test_error)}"
+                return message
+        for gid, cell, error in answers:
+            if error is not None:  # NotImplementedError: the cell as released
+                return f"not attempted yet (answer cell {gid} still raises NotImplementedError)"
+            if not any(ln.strip() and not ln.strip().startswith("#") for ln in cell.source.splitlines()):
+                return f"not attempted yet (answer cell {gid} is empty)"
+        return said(test_error)
+
+    out: dict[str, str] = {}
     if not autograded.exists():
         return out
     nb = nbformat.read(autograded, as_version=4)
+    answers: list = []  # (grade id, cell, its error output or None) since the previous test cell
     for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        for output in cell.get("outputs", []):
-            if gid and output.get("output_type") == "error":
-                if output.get("ename") == "NameError":  # the answer cell still raises NotImplementedError
-                    out[gid] = f"not attempted yet ({output.get('evalue')})"
-                else:
-                    out[gid] = f"{output.get('ename')}: {output.get('evalue')}".strip()
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade_id"):
+            continue
+        error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+        if meta.get("solution"):  # an answer cell (a written answer, markdown, raises nothing)
+            if cell.cell_type == "code":
+                answers.append((meta["grade_id"], cell, error))
+        elif meta.get("grade"):  # a test cell
+            if error is not None:
+                out[meta["grade_id"]] = explain(error, answers)
+            answers = []
     return out

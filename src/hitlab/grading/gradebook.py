@@ -205,6 +205,8 @@ def record(gb, outcome, timestamp: datetime | None = None) -> None:
 
     def write_submission():
         gb.db.rollback()
+        if outcome.status == "invalid_submission":  # a stand-in id for an unusable name: no nbgrader student
+            return
         gb.update_or_create_student(outcome.student)
         try:
             sub = gb.find_submission(outcome.lab, outcome.student)

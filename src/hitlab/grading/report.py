@@ -1,7 +1,11 @@
-"""What instructors and learners read after grading: ``status.csv``, per-student feedback pages, and
-``report.html`` (score distribution per lab and per-question pass rates, drawn as inline SVG so the page is
-one self-contained file). Feedback shows each item's score, the check's message and hint, never the source
-of hidden tests.
+"""What instructors and learners read after grading: ``grades.csv``, ``status.csv``, per-student feedback
+pages, and ``report.html`` (score distribution per lab and per-question pass rates, drawn as inline SVG so the
+page is one self-contained file). Feedback shows each item's score, the check's message and hint, never the
+source of hidden tests.
+
+The CSV exports follow RFC 4180 (fields with a comma, a quote or a line break are quoted, quotes doubled,
+CRLF line ends) and are safe to open in a spreadsheet: text that starts like a formula gets a leading ``'``
+(OWASP, CSV injection); numbers are written as they are.
 """
 
 from __future__ import annotations
@@ -14,14 +18,65 @@ from pathlib import Path
 from hitlab.course.notebooks import graded_cells
 
 STATUS_COLUMNS = ["student_id", "assignment", "status", "detail"]
+# nbgrader's CsvExportPlugin's columns, in its order
+GRADES_COLUMNS = [
+    "assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+    "raw_score", "late_submission_penalty", "score", "max_score",
+]  # fmt: skip
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def _field(value) -> str:
+    """A value as a CSV field: None empty, text that would start a formula behind a ``'``, anything else
+    (numbers, dates) as ``str`` gives it, never altered."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_START) else value
+    return str(value)
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")  # the excel dialect is RFC 4180's quoting
+        writer.writerow(columns)
+        writer.writerows([_field(row[c]) for c in columns] for row in rows)
 
 
 def write_status_csv(rows: list[dict], path: Path) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, STATUS_COLUMNS, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for row in sorted(rows, key=lambda r: (r["assignment"], r["student_id"])):
-            writer.writerow(row)
+    _write_csv(path, STATUS_COLUMNS, sorted(rows, key=lambda r: (r["assignment"], r["student_id"])))
+
+
+def grade_rows(gb) -> list[dict]:
+    """The rows of nbgrader's ``CsvExportPlugin`` for the gradebook ``gb``, with its values: one per
+    assignment and student, in nbgrader's order; a student without a submission scores 0, no timestamp."""
+    from nbgrader.api import MissingEntry
+
+    rows = []
+    for assignment in gb.assignments:
+        for student in gb.students:
+            row = {
+                "assignment": assignment.name, "duedate": assignment.duedate, "student_id": student.id,
+                "last_name": student.last_name, "first_name": student.first_name, "email": student.email,
+                "max_score": assignment.max_score,
+            }  # fmt: skip
+            try:
+                sub = gb.find_submission(assignment.name, student.id)
+            except MissingEntry:
+                row.update(timestamp="", raw_score=0.0, late_submission_penalty=0.0, score=0.0)
+            else:
+                penalty = sub.late_submission_penalty
+                row.update(
+                    timestamp=sub.timestamp, raw_score=sub.score, late_submission_penalty=penalty,
+                    score=max(0.0, sub.score - penalty),
+                )  # fmt: skip
+            rows.append(row)
+    return rows
+
+
+def write_grades_csv(gb, path: Path) -> None:
+    """``grades.csv``: nbgrader's CSV export of the whole gradebook, quoted and safe to open."""
+    _write_csv(path, GRADES_COLUMNS, grade_rows(gb))
 
 
 def _page(title: str, body: str) -> str:
@@ -112,12 +167,11 @@ def _histogram(totals: list[float], maximum: float, bins: int = 10) -> list[tupl
 
 def report_html(labs: list[str], scores: dict, statuses: dict, sources: dict, questions: dict) -> str:
     """The cohort report: per lab, status counts, the distribution of autograded scores and every item's pass
-    rate (share of graded submissions with full points), lowest first."""
+    rate (share of graded submissions with full points), lowest first. A lab missing from ``sources`` (graded
+    once, no longer in the course) gets its counts only."""
     esc = html.escape
     parts = ["<h1>Cohort grading report</h1>"]
     for lab in labs:
-        tests = [c for c in graded_cells(sources[lab]) if c.kind == "test"]
-        maximum = sum(c.points for c in tests)
         per_student = scores.get(lab, {})
         counts = Counter(row["status"] for (s, a), row in statuses.items() if a == lab)
         parts.append(f'<section class="lab" id="{esc(lab)}"><h2>{esc(lab)}</h2>')
@@ -126,6 +180,11 @@ def report_html(labs: list[str], scores: dict, statuses: dict, sources: dict, qu
             + ", ".join(f"{esc(k)}: {v}" for k, v in sorted(counts.items()))
             + f". Graded submissions: {len(per_student)}.</p>"
         )
+        if lab not in sources:
+            parts.append("<p>This lab is no longer in the course: no item analysis.</p></section>")
+            continue
+        tests = [c for c in graded_cells(sources[lab]) if c.kind == "test"]
+        maximum = sum(c.points for c in tests)
         if not per_student:
             parts.append("<p>No graded submissions yet.</p></section>")
             continue

@@ -14,6 +14,7 @@ import fcntl
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ from hitlab.errors import HitlabError, InputError
 from hitlab.grading import gradebook as gbook
 from hitlab.grading.collect import DEFAULT_LMS_PATTERN, collect
 from hitlab.grading.report import feedback_html, report_html, write_status_csv
-from hitlab.grading.sandbox import Limits, kill_user, probe
+from hitlab.grading.sandbox import Limits, kill_user, probe, reap
 from hitlab.grading.worker import UID_RANGE, Job, Outcome, SlotSettings, sha256
 
 
@@ -39,10 +40,11 @@ class GradingRun:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (student, lab) already in the gradebook
     missing: list[Outcome] = field(default_factory=list)
     unmatched: list[tuple[str, str]] = field(default_factory=list)
-    sandbox: dict[str, str] = field(default_factory=dict)
+    sandbox: str = ""  # "on", or "off: why" (graded unconfined: --no-sandbox)
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # seconds spent preparing, grading, exporting
     uids: list[int] = field(default_factory=list)  # the sandbox user ids this run's kernels ran as
+    errors: list[str] = field(default_factory=list)  # outcomes that could not be recorded in full
 
 
 def read_roster(path: str | Path) -> list[dict[str, str]]:
@@ -113,8 +115,10 @@ class _Worker:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
         if self.settings is not None:
+            slot = Path(self.settings.scratch) / f"slot{self.settings.index}"
+            reap(slot / "records")
             kill_user(self.settings.uid)
-            _kill_leftovers(Path(self.settings.scratch) / f"slot{self.settings.index}")
+            _kill_leftovers(slot)
         self.conn.close()
         self.out.close()
 
@@ -178,14 +182,35 @@ def _run_jobs(jobs: list[Job], workers: list[_Worker], wall_clock: float, on_out
             w.stop()
 
 
+def _uid_locks() -> Path:
+    """Root's folder of sandbox user id locks: made by root, for root alone (a normal user's runs use no
+    sandbox user ids, so they never meet it)."""
+    for base in ("/run", tempfile.gettempdir()):
+        folder = Path(base) / "hitlab-grade-uids"
+        with contextlib.suppress(FileExistsError, FileNotFoundError, PermissionError):
+            folder.mkdir(mode=0o700)
+        try:
+            info = folder.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and not info.st_mode & 0o077:
+            return folder
+    raise HitlabError("cannot make a private folder for the sandbox user id locks in /run or the temp folder")
+
+
 def _claim_uids(count: int) -> tuple[list[int], list]:
     """``count`` sandbox user ids no other grading run on this machine is using, each held by a lock file
-    for as long as the returned handles stay open (two runs must never kill each other's kernels)."""
+    for as long as the returned handles stay open (two runs must never kill each other's kernels). Only as
+    root: otherwise kernels run as the grader's own user (in a user namespace), ``count`` times."""
+    if os.geteuid() != 0:
+        return [os.geteuid()] * count, []
+    folder = _uid_locks()
     uids, handles = [], []
     for uid in UID_RANGE:
         if len(uids) == count:
             break
-        handle = open(Path(tempfile.gettempdir()) / f"hitlab-grade-uid-{uid}.lock", "a")  # noqa: SIM115
+        fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        handle = os.fdopen(fd, "r+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -257,6 +282,7 @@ def grade(
     force: bool = False,
     pattern: str = DEFAULT_LMS_PATTERN,
     limits: Limits | None = None,
+    sandbox: bool = True,
     root: str | Path | None = None,
     on_start: Callable[[int], None] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
@@ -266,7 +292,7 @@ def grade(
 
     from hitlab.checks import questions
     from hitlab.course.build import tools_on_path
-    from hitlab.data import build_dataset
+    from hitlab.data import build_dataset, data_root
 
     started = time.perf_counter()
     tools_on_path()  # nbgrader's gradebook runs alembic
@@ -292,9 +318,19 @@ def grade(
     try:
         found = collect(submissions, names, pattern=pattern, work_dir=scratch / "unzipped")
         run.unmatched = found.unmatched
+        need = _needed_paths()
         if found.submissions:  # started now: they load nbgrader while the course is prepared
             uids, locks = _claim_uids(min(workers, len(found.submissions)))
-            run.uids = list(uids)
+            run.uids = sorted(set(uids))
+            run.sandbox = probe(uids[0], need)
+            if run.sandbox != "on" and sandbox:
+                raise HitlabError(
+                    f"the grading sandbox does not work on this machine ({run.sandbox.removeprefix('off: ')});"
+                    " grade inside a container or VM of its own with --no-sandbox, or fix the cause"
+                    " (see 'The sandbox' in graders/README.md)"
+                )
+            if not sandbox:
+                run.sandbox = "off: --no-sandbox (kernels run unconfined)"
             slots = [_Worker(out / "logs" / f"slot{i}.log") for i in range(len(uids))]
         template = shutil.copytree(template_course(root, names), scratch / "template")
         os.chmod(template, 0o700)
@@ -314,7 +350,28 @@ def grade(
             for slot in slots[len(jobs) :]:  # more workers than work (a rerun that skips most)
                 slot.stop(hard=True)
             del slots[len(jobs) :]
+
+            def finish(outcome: Outcome) -> None:
+                """Record one outcome; a failure here is that submission's, never the run's."""
+                try:
+                    gbook.record(gb, outcome)
+                    _write_outputs(out, outcome, sources[outcome.lab], qs[outcome.lab])
+                except Exception as err:
+                    run.errors.append(f"{outcome.student} {outcome.lab}: {type(err).__name__}: {err}")
+                    if outcome.status != "crashed":
+                        outcome = Outcome(outcome.student, outcome.lab, "crashed",
+                                          f"its results could not be recorded: {type(err).__name__}: {err}",
+                                          sha256=outcome.sha256)  # fmt: skip
+                        with contextlib.suppress(Exception):
+                            gbook.record(gb, outcome)
+                run.graded.append(outcome)
+                if on_outcome:
+                    on_outcome(outcome)
+
             submitted = {(s.student, s.lab) for s in found.submissions}
+            for problem in found.problems:  # unsafe names, ambiguous uploads: a status, nothing graded
+                submitted.add((problem.student, problem.lab))
+                finish(Outcome(problem.student, problem.lab, problem.status, problem.detail))
             expected = {(p["id"], lab) for p in people for lab in names}
             expected |= {(s, lab) for (s, lab) in _misnamed(found.unmatched, names)}
             for student, lab in sorted(expected - submitted):
@@ -328,19 +385,8 @@ def grade(
                 gbook.record(gb, outcome)
                 run.missing.append(outcome)
 
-            run.sandbox = probe()
-            hide = [str(p) for p in (out, Path(submissions).resolve(), scratch / "unzipped", root / "solutions",
-                                     root / "graders", root / ".git", template)]  # fmt: skip
             if on_start:
                 on_start(len(jobs))
-
-            def finish(outcome: Outcome) -> None:
-                gbook.record(gb, outcome)
-                _write_outputs(out, outcome, sources[outcome.lab], qs[outcome.lab])
-                run.graded.append(outcome)
-                if on_outcome:
-                    on_outcome(outcome)
-
             for i, slot in enumerate(slots):
                 slot.start(
                     SlotSettings(
@@ -348,19 +394,18 @@ def grade(
                         uids[i],
                         str(template),
                         str(scratch),
-                        hide=hide,
-                        need=_needed_paths(),
+                        need=need,
+                        env={"HITLAB_DATA_DIR": str(data_root())},
                         cell_timeout=timeout,
                         limits=limits or Limits(),
-                        network=run.sandbox["network"] == "on",
-                        filesystem=run.sandbox["filesystem"] == "on",
+                        confine=sandbox,
                     )
                 )
             run.phases["prepare"] = time.perf_counter() - started - run.phases["datasets"]
             if jobs:
                 _run_jobs(jobs, slots, notebook_timeout, finish)
             run.phases["grade"] = time.perf_counter() - started - sum(run.phases.values())
-            _write_exports(gb, out, names, sources, qs)
+            _write_exports(gb, out, names, sources, qs, root=root)
             run.phases["export"] = time.perf_counter() - started - sum(run.phases.values())
         _write_log(out, run)
     finally:
@@ -385,31 +430,54 @@ def _misnamed(unmatched: list[tuple[str, str]], labs: list[str]) -> set[tuple[st
     return found
 
 
+def _below(out: Path, *parts: str) -> Path:
+    """``out/parts...``, refusing any part that would leave ``out`` or name a hidden file (ids come from file
+    names the students chose; collect() refuses such ids already: this is the last line of defence)."""
+    for part in parts:
+        if not part or part.startswith(".") or any(c in part for c in "/\\\0"):
+            raise HitlabError(f"refusing to write to an unsafe name: {part!r}")
+    return out.joinpath(*parts)
+
+
 def _write_outputs(out: Path, outcome: Outcome, source_nb, qs: dict) -> None:
     if outcome.autograded:
-        target = out / "autograded" / outcome.student / outcome.lab / f"{outcome.lab}.ipynb"
+        target = _below(out, "autograded", outcome.student, outcome.lab, f"{outcome.lab}.ipynb")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(outcome.autograded, encoding="utf-8")
-    page = out / "feedback" / outcome.student / f"{outcome.lab}.html"
+    page = _below(out, "feedback", outcome.student, f"{outcome.lab}.html")
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(feedback_html(outcome.student, outcome.lab, outcome, source_nb, qs), encoding="utf-8")
 
 
-def _write_exports(gb, out: Path, labs: list[str], sources: dict, qs: dict) -> None:
-    from nbgrader.plugins import CsvExportPlugin
+def _write_exports(
+    gb, out: Path, labs: list[str], sources: dict, qs: dict, *, root: str | Path | None = None
+) -> None:
+    """The exports and ``report.html``, of the whole gradebook: the report shows every lab with statuses, not
+    only this run's ``labs`` (``sources`` and ``qs`` hold theirs; the others' are read from the course at
+    ``root``)."""
+    from hitlab.checks import questions
+    from hitlab.grading.report import write_grades_csv
 
     rows = gbook.statuses(gb)
     write_status_csv(list(rows.values()), out / "status.csv")
-    exporter = CsvExportPlugin(to=str(out / "grades.csv"))
-    exporter.export(gb)
-    graded_labs = sorted({a for (_s, a) in rows} & set(labs)) or labs
+    write_grades_csv(gb, out / "grades.csv")  # nbgrader's CSV export, quoted and safe to open
+    shown = sorted({a for (_s, a) in rows} | set(labs))
+    sources, qs = dict(sources), dict(qs)
+    for lab in shown:
+        if lab not in sources:
+            with contextlib.suppress(HitlabError, KeyError):  # a lab no longer in the course: counts only
+                sources[lab], qs[lab] = (
+                    read(source_notebook(course_root(root), lab)),
+                    {q.grade_id: q for q in questions(lab)},
+                )
     (out / "report.html").write_text(
-        report_html(graded_labs, gbook.item_scores(gb, graded_labs), rows, sources, qs), encoding="utf-8"
+        report_html(shown, gbook.item_scores(gb, shown), rows, sources, qs), encoding="utf-8"
     )
 
 
 def _write_log(out: Path, run: GradingRun) -> None:
-    lines = [f"sandbox {key}: {value}" for key, value in run.sandbox.items()]
+    lines = [f"sandbox: {run.sandbox or 'not started (nothing to grade)'}"]
+    lines += [f"error: {e}" for e in run.errors]
     lines.append("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in run.phases.items()))
     lines += [f"unmatched: {name}: {why}" for name, why in run.unmatched]
     lines += [f"skipped (already graded, unchanged): {s} {lab}" for s, lab in run.skipped]

@@ -1,20 +1,32 @@
-"""The sandbox a submission's kernel runs in while it is graded (student code is untrusted).
+"""The sandbox a submission's kernel runs in while it is graded. Student code is untrusted and the grader
+often runs as root, so the sandbox is built as an allow-list: the kernel sees only what it needs, and
+nothing it can write is ever written, changed or followed by the grader. The threat model is in
+``graders/README.md``.
 
-The kernel is started through this module (``python -m hitlab.grading.sandbox --uid ... -- python -m
-ipykernel_launcher -f CONNECTION_FILE``), which, before it turns into the kernel:
+The kernel is started through this file (``python sandbox.py --spec JSON -- python -m ipykernel_launcher -f
+CONNECTION_FILE``), the *launcher*, which stays outside and, for the kernel:
 
-- puts the kernel in its own network namespace: only its own loopback interface is up, so the notebook can
-  run a server and a client on 127.0.0.1 (lab 03's MLLP exercise does), but nothing outside, not even the
-  machine's loopback, can be reached; the grader talks to the kernel over Unix sockets;
-- in its own mount namespace, covers the paths the kernel must not read (the gradebook and grading output,
-  the cohort's submissions, the instructor's sources with the hidden tests, the repository's history) with
-  empty read-only file systems;
-- when run as root, drops to an unprivileged user id of its own, so it can write only its working folder
-  and cannot touch other students' work or the course; the process limit then bounds a fork bomb;
-- sets memory (private writable memory), process, file-size, open-file and core-dump limits;
-- replaces the environment with a short allow-list (no tokens, no database URLs, no instructor settings).
+- makes new PID and network namespaces (and, grading as a user that is not root, a user namespace), then
+  forks the kernel as the first process of its PID namespace. When that process ends, the kernel of the
+  machine kills everything else in the namespace: a daemon (``setsid``, double fork) cannot outlive its
+  notebook, as root or not. The launcher records the namespace (:func:`reap` kills it if the launcher itself
+  was killed);
+- in the kernel's own mount namespace, builds a new root file system on an empty tmpfs holding, read-only and
+  without set-user-id programs: the system's programs and libraries, a short list of ``/etc`` files, the
+  interpreter and its packages, hitlab's code and the datasets (``need``). The kernel writes only to tmpfs
+  folders of its own, limited in size and gone with it (its working folder and ``HOME``, ``/tmp``,
+  ``/dev/shm``), and to the folder of its ZeroMQ sockets, which the grader only connects to. ``/proc`` shows
+  the namespace's processes alone (no one else's command line or environment). Then ``pivot_root`` makes
+  that the kernel's whole world: the grader's files, the course with its hidden tests, nbgrader's folders,
+  the gradebook, other students' submissions, caches and other checkouts do not exist for it;
+- brings up the namespace's own loopback interface (a notebook may run a server and a client on 127.0.0.1)
+  while nothing outside, the machine's loopback and its Unix sockets included, can be reached;
+- as root, drops to a user id of its own per grading slot; in every case sets ``no_new_privs`` (no
+  set-user-id escalation) and limits memory, processes, file size, open files and core dumps;
+- replaces the environment with a short allow-list.
 
-What the operating system does not allow is skipped, and :func:`probe` says so, for the run's log.
+Nothing is skipped silently: :func:`probe` runs the launcher once, and ``hitlab grade`` refuses to grade
+where it fails unless told to run unconfined (``--no-sandbox``), which the log and the CLI then say.
 """
 
 from __future__ import annotations
@@ -23,27 +35,39 @@ import argparse
 import ctypes
 import json
 import os
+import platform
 import resource
 import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_BIND = 0x1000
-MS_REC = 0x4000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 0x1000, 0x4000, 1 << 18
 MNT_DETACH = 2
-MS_PRIVATE = 1 << 18
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+# statvfs flags of a mount and the mount flags they stand for: a bind mount made read-only keeps them
+# (inside a user namespace the kernel refuses a remount that would drop one)
+_KEPT_FLAGS = {1: MS_RDONLY, 2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: 1024, 2048: 2048, 4096: 1 << 21}
 
 # Variables the kernel may see; everything else in the grader's environment is dropped.
 ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "HITLAB_DATA_DIR", "HITLAB_ROOT", "PYTHONHASHSEED")
+# What of /etc a Python kernel needs (dynamic linker, users, time zone, locale, certificates, fonts).
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf", "localtime",
+       "timezone", "hosts", "host.conf", "gai.conf", "protocols", "services", "mime.types", "ssl",
+       "ca-certificates", "fonts", "alternatives", "os-release", "locale.alias", "locale.conf",
+       "debian_version", "matplotlibrc")  # fmt: skip
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+HOME = "/home/learner"  # the kernel's working folder and home, a tmpfs of its own
+CONNECTION = "/run/kernel/connection.json"  # the kernel's copy of its connection file
 
 
 @dataclass
@@ -52,41 +76,47 @@ class Limits:
     processes: int = 64  # processes and threads of the sandbox user (only enforced for a dropped user)
     file_size: int = 256 << 20  # largest file the kernel may write
     open_files: int = 256
+    scratch: int = 512 << 20  # size of each of the kernel's tmpfs folders (home, /tmp, /dev/shm)
 
 
 @dataclass
 class Sandbox:
-    """How one grading slot's kernels are confined. ``uid`` is used only when the grader runs as root."""
+    """How one grading slot's kernels are confined.
+
+    ``sockets`` is the folder of the kernel's ZeroMQ sockets (the one place on disk it may write), ``root``
+    an empty folder the new root is mounted on, ``records`` a folder only the grader can reach where the
+    launcher notes each kernel's namespace; ``need`` what the kernel must read. ``uid`` is used when the
+    grader runs as root. With ``confine`` off the kernel runs unconfined in ``workdir`` (``--no-sandbox``).
+    """
 
     uid: int
-    home: Path
-    hide: list[Path] = field(default_factory=list)
-    need: list[Path] = field(default_factory=list)  # what the kernel must reach: interpreter, venv, data
+    sockets: Path
+    root: Path
+    records: Path
+    workdir: Path
+    need: list[Path] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # set for the kernel, e.g. where the datasets are
     limits: Limits = field(default_factory=Limits)
-    network: bool = True  # isolate the network
-    filesystem: bool = True  # hide paths and drop privileges
+    confine: bool = True
+
+    def spec(self) -> dict:
+        return {
+            "uid": self.uid,
+            "sockets": str(self.sockets),
+            "root": str(self.root),
+            "records": str(self.records),
+            "workdir": str(self.workdir),
+            "need": [str(p) for p in self.need],
+            "env": dict(self.env),
+            "limits": asdict(self.limits),
+            "confine": self.confine,
+        }
 
     def command(self, kernel: list[str]) -> list[str]:
-        spec = {
-            "uid": self.uid,
-            "home": str(self.home),
-            "hide": [str(p) for p in self.hide],
-            "need": [str(p) for p in self.need],
-            "limits": self.limits.__dict__,
-            "network": self.network,
-            "filesystem": self.filesystem,
-        }
         # run as a script, not ``-m hitlab...``: it needs only the standard library, and importing the
         # hitlab package would add its start-up time to every kernel
-        return [
-            sys.executable,
-            "-s",
-            str(Path(__file__).resolve()),
-            "--spec",
-            json.dumps(spec),
-            "--",
-            *kernel,
-        ]
+        return [sys.executable, "-s", str(Path(__file__).resolve()), "--spec", json.dumps(self.spec()),
+                "--", *kernel]  # fmt: skip
 
     def write_kernelspec(self, into: Path) -> Path:
         """A ``python3`` kernel spec in ``into/kernels/`` that starts the kernel in this sandbox; put ``into``
@@ -104,42 +134,38 @@ class Sandbox:
         return into
 
 
+class SandboxError(OSError):
+    pass
+
+
+_libc_handle = None
+
+
 def _libc():
-    return ctypes.CDLL(None, use_errno=True)
+    global _libc_handle
+    if _libc_handle is None:
+        _libc_handle = ctypes.CDLL(None, use_errno=True)
+    return _libc_handle
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise SandboxError(err, f"{what}: {os.strerror(err)}")
 
 
 def _unshare(flags: int) -> None:
-    if _libc().unshare(flags) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+    _check(_libc().unshare(flags), "unshare")
 
 
-def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    result = _libc().mount(
-        source.encode() if source else None,
-        target.encode(),
-        fstype.encode() if fstype else None,
-        ctypes.c_ulong(flags),
-        data.encode() if data else None,
-    )
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = lambda s: s.encode() if s else None  # noqa: E731
+    _check(_libc().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+           f"mount {target}")  # fmt: skip
 
 
-def _enter_namespaces(network: bool, filesystem: bool) -> None:
-    """New network and mount namespaces; as a user that is not root, inside a new user namespace."""
-    flags = (CLONE_NEWNET if network else 0) | (CLONE_NEWNS if filesystem else 0)
-    if not flags:
-        return
-    if os.geteuid() == 0:
-        _unshare(flags)
-        return
-    uid, gid = os.geteuid(), os.getegid()
-    _unshare(flags | CLONE_NEWUSER)
-    Path("/proc/self/setgroups").write_text("deny")
-    Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
-    Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+def _prctl(option: int, value: int) -> None:
+    _check(_libc().prctl(option, ctypes.c_ulong(value), 0, 0, 0), "prctl")
 
 
 def _loopback_up() -> None:
@@ -154,48 +180,105 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, 0x8914, struct.pack("16sH22x", b"lo", flags | 0x1))
 
 
-def _hide(paths: list[str]) -> None:
-    _mount("none", "/", None, MS_REC | MS_PRIVATE)
-    for path in paths:
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+class _Root:
+    """A new root file system being built at ``top`` (a tmpfs), mirroring host paths."""
 
+    def __init__(self, top: str, size: int):
+        self.top = top
+        _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0755")
 
-def _blocked(path: str) -> tuple[str, str] | None:
-    """The first folder on the way to ``path`` that other users cannot enter, and the entry below it."""
-    parts = Path(path).parts
-    for i in range(2, len(parts)):
-        folder = os.path.join(*parts[:i])
-        if not os.stat(folder).st_mode & 0o001:
-            return folder, parts[i]
-    return None
+    def at(self, path: str) -> str:
+        return os.path.join(self.top, path.lstrip("/"))
 
+    def folder(self, path: str, mode: int = 0o755) -> str:
+        target = self.at(path)
+        os.makedirs(target, mode=0o755, exist_ok=True)
+        os.chmod(target, mode)
+        return target
 
-def _expose(paths: list[str]) -> None:
-    """Make ``paths`` reachable for the dropped user where a folder above them is private (say ``/root``
-    holding the Python installation): in this mount namespace the private folder is replaced by an empty
-    one that others may pass through, holding only the needed entries, bound from the original."""
-    for _ in range(16):
-        blocked: dict[str, set[str]] = {}
-        for path in paths:
-            found = _blocked(path)
-            if found:
-                blocked.setdefault(found[0], set()).add(found[1])
-        if not blocked:
+    def bind(self, path: str, writable: bool = False, devices: bool = False) -> None:
+        """``path`` of the host at the same place; read-only unless ``writable``; no set-user-id programs.
+        A symbolic link is copied as a link (its target must be bound too)."""
+        if os.path.islink(path):
+            target = self.at(path)
+            if not os.path.lexists(target):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.symlink(os.readlink(path), target)
             return
-        for folder, entries in blocked.items():
-            stage = tempfile.mkdtemp(prefix="hitlab-stage-")
-            _mount(folder, stage, None, MS_BIND | MS_REC)
-            _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0711")
-            for entry in entries:
-                original, target = os.path.join(stage, entry), os.path.join(folder, entry)
-                if os.path.isdir(original):
-                    os.mkdir(target)
-                else:
-                    open(target, "w").close()
-                _mount(original, target, None, MS_BIND | MS_REC)
-            _libc().umount2(stage.encode(), MNT_DETACH)
-            os.rmdir(stage)
+        if not os.path.exists(path):
+            return
+        target = self.at(path)
+        if os.path.isdir(path):
+            os.makedirs(target, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if not os.path.exists(target):
+                open(target, "w").close()
+        _mount(path, target, None, MS_BIND)
+        flags = MS_NOSUID | (0 if devices else MS_NODEV) | (0 if writable else MS_RDONLY)
+        for bit, flag in _KEPT_FLAGS.items():
+            if os.statvfs(target).f_flag & bit:
+                flags |= flag
+        _mount(None, target, None, MS_REMOUNT | MS_BIND | flags)
+
+    def tmpfs(self, path: str, size: int, mode: int, owner: int | None) -> None:
+        target = self.folder(path)
+        _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode={mode:o}")
+        if owner is not None:
+            os.chown(target, owner, owner)
+
+
+def _needed(spec: dict) -> list[str]:
+    """Every host path the kernel reads, with the targets of symbolic links among them."""
+    paths = [*SYSTEM, *(f"/etc/{name}" for name in ETC), *spec["need"]]
+    out: list[str] = []
+    while paths:
+        path = os.path.normpath(paths.pop(0))
+        if path in out:
+            continue
+        out.append(path)
+        if os.path.islink(path):  # e.g. /etc/localtime -> /usr/share/zoneinfo/..., /lib -> usr/lib
+            target = os.path.realpath(path)
+            if not any(target == p or target.startswith(p.rstrip("/") + "/") for p in out + paths):
+                paths.append(target)
+    # parents first, so a link replicated inside a bound folder is not shadowed
+    return sorted(out, key=lambda p: p.count("/"))
+
+
+def _build_root(spec: dict, connection: bytes | None, owner: int | None) -> None:
+    """In this (new, private) mount namespace: the kernel's root file system, then ``pivot_root`` into it."""
+    limits = spec["limits"]
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    root = _Root(spec["root"], 64 << 20)
+    # the kernel's own folders first: a needed path inside one of them (say a folder in /tmp) is bound on top
+    root.tmpfs(HOME, limits["scratch"], 0o700, owner)
+    root.tmpfs("/tmp", limits["scratch"], 0o1777, None)
+    root.tmpfs("/run/kernel", 1 << 20, 0o700, owner)
+    root.folder("/dev")
+    root.tmpfs("/dev/shm", limits["scratch"], 0o1777, None)
+    for path in _needed(spec):
+        root.bind(path)
+    root.bind(spec["sockets"], writable=True)
+    for name in DEVICES:
+        root.bind(f"/dev/{name}", writable=True, devices=True)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):  # fmt: skip
+        os.symlink(target, root.at(f"/dev/{name}"))
+    if connection is not None:
+        fd = os.open(root.at(CONNECTION), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(connection)
+        if owner is not None:
+            os.chown(root.at(CONNECTION), owner, owner)
+    _mount("proc", root.folder("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.chdir(root.top)
+    number = PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        raise SandboxError(0, f"pivot_root: unknown system call number on {platform.machine()}")
+    _check(_libc().syscall(number, b".", b"."), "pivot_root")
+    _check(_libc().umount2(b".", MNT_DETACH), "detach the old root")
+    os.chdir("/")
+    _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 def _set_limits(limits: dict, dropped: bool) -> None:
@@ -209,36 +292,134 @@ def _set_limits(limits: dict, dropped: bool) -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
 
 
-def _drop_privileges(uid: int, home: str, connection_file: str | None) -> None:
-    for path in (home, os.getcwd()):
-        os.chown(path, uid, uid)
-    if connection_file:  # written by the grader (root); the kernel must read it
-        os.chown(connection_file, uid, uid)
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
+def _connection_index(argv: list[str]) -> int | None:
+    return next((i + 1 for i, a in enumerate(argv[:-1]) if a == "-f"), None)
 
 
-def _connection_file(argv: list[str]) -> str | None:
-    return next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-f"), None)
-
-
-def confine(spec: dict, kernel: list[str]) -> None:
-    """Apply ``spec`` to this process, then replace it by ``kernel`` (does not return)."""
-    _enter_namespaces(spec["network"], spec["filesystem"])
-    if spec["network"]:
-        _loopback_up()
-    if spec["filesystem"]:
-        _hide(spec["hide"])
-    dropped = spec["filesystem"] and os.geteuid() == 0
-    _set_limits(spec["limits"], dropped)
-    if dropped:
-        _expose(spec["need"])
-        _drop_privileges(spec["uid"], spec["home"], _connection_file(kernel))
+def _environment(spec: dict, home: str) -> dict[str, str]:
     env = {k: os.environ[k] for k in ALLOWED_ENV if k in os.environ}
-    env.update(HOME=spec["home"], TMPDIR=spec["home"], MPLCONFIGDIR=spec["home"], PYTHONNOUSERSITE="1",
-               MALLOC_ARENA_MAX="2")  # fmt: skip
+    env.update(spec.get("env", {}))
+    env.update(HOME=home, TMPDIR="/tmp", MPLCONFIGDIR=home, PYTHONNOUSERSITE="1", MALLOC_ARENA_MAX="2")
+    return env
+
+
+def _kernel(spec: dict, kernel: list[str]) -> None:
+    """The first process of the new PID namespace: build the root, drop privileges, become the kernel."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    index = _connection_index(kernel)
+    connection = Path(kernel[index]).read_bytes() if index is not None else None
+    as_root = os.geteuid() == 0
+    owner = spec["uid"] if as_root else None
+    _unshare(CLONE_NEWNS)
+    _loopback_up()
+    _build_root(spec, connection, owner)
+    if index is not None:
+        kernel = [*kernel[:index], CONNECTION, *kernel[index + 1 :]]
+    _set_limits(spec["limits"], dropped=as_root)
+    if as_root:
+        os.setgroups([])
+        os.setgid(spec["uid"])
+        os.setuid(spec["uid"])
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # cleared by the change of user
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    os.chdir(HOME)
+    os.execve(kernel[0], kernel, _environment(spec, HOME))
+
+
+def _unconfined(spec: dict, kernel: list[str]) -> None:
+    """``--no-sandbox``: the kernel in its own working folder, with limits and (as root) its own user id."""
+    as_root = os.geteuid() == 0
+    workdir = spec["workdir"]
+    index = _connection_index(kernel)
+    if index is not None:  # the kernel's own copy: the grader's runtime folder stays private
+        copy = os.path.join(workdir, ".connection.json")
+        data = Path(kernel[index]).read_bytes()
+        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            if as_root:
+                os.fchown(handle.fileno(), spec["uid"], spec["uid"])
+        kernel = [*kernel[:index], copy, *kernel[index + 1 :]]
+    _set_limits(spec["limits"], dropped=as_root)
+    if as_root:
+        os.setgroups([])
+        os.setgid(spec["uid"])
+        os.setuid(spec["uid"])
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    os.chdir(workdir)
+    env = _environment(spec, workdir)
+    env["TMPDIR"] = workdir
     os.execve(kernel[0], kernel, env)
+
+
+def _enter_namespaces() -> None:
+    """New PID and network namespaces for the next child; a user namespace first when not root."""
+    if os.geteuid() == 0:
+        _unshare(CLONE_NEWPID | CLONE_NEWNET)
+        return
+    uid, gid = os.geteuid(), os.getegid()
+    _unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
+    Path("/proc/self/setgroups").write_text("deny")
+    Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+    Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+
+
+def _record(records: str, child: int) -> Path:
+    """Note the kernel's namespace where only the grader can read it, for :func:`reap`."""
+    inode = os.stat(f"/proc/{child}/ns/pid").st_ino
+    path = Path(records) / f"{os.getpid()}"
+    path.write_text(f"{child} {inode}\n")
+    return path
+
+
+def reap(records: str | Path) -> int:
+    """Kill every sandbox recorded in ``records`` that is still running (its launcher was killed and the
+    kernel left its process group); returns how many. Killing a namespace's first process kills the rest."""
+    killed = 0
+    for path in Path(records).glob("*"):
+        try:
+            child, inode = (int(x) for x in path.read_text().split())
+            if os.stat(f"/proc/{child}/ns/pid").st_ino == inode:
+                os.kill(child, signal.SIGKILL)
+                killed += 1
+        except (OSError, ValueError):
+            pass
+        path.unlink(missing_ok=True)
+    return killed
+
+
+def launch(spec: dict, kernel: list[str]) -> None:
+    """Start ``kernel`` confined by ``spec`` and wait for it; exits with its status (does not return)."""
+    if not spec["confine"]:
+        _unconfined(spec, kernel)
+    _enter_namespaces()
+    child = os.fork()
+    if child == 0:
+        try:
+            _kernel(spec, kernel)
+        except BaseException as err:  # whatever failed: say it, and never run unconfined
+            os.write(2, f"hitlab sandbox: {err}\n".encode())
+        os._exit(111)
+    record = _record(spec["records"], child)
+
+    def forward(signum, _frame):
+        # the kernel is its namespace's first process: it would ignore a SIGTERM it has no handler for
+        os.kill(child, signal.SIGKILL if signum != signal.SIGINT else signal.SIGINT)
+
+    # SIGINT reaches the kernel directly (jupyter signals the process group); the others end it
+    signal.signal(signal.SIGINT, lambda *_: None)
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, forward)
+    while True:
+        try:
+            _pid, status = os.waitpid(child, 0)
+            break
+        except ChildProcessError:
+            status = 0
+            break
+    record.unlink(missing_ok=True)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 
 
 def kill_user(uid: int) -> None:
@@ -257,48 +438,42 @@ def kill_user(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
-def probe() -> dict[str, str]:
-    """What the sandbox can do on this machine: ``{"network": ..., "filesystem": ..., "user": ...}``, each
-    ``"on"`` or ``"off: <why>"``. Tried in a child process, as the sandbox itself would."""
-    code = (
-        "import json, os, sys\n"
-        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "import sandbox as s\n"
-        "out = {}\n"
-        "for key, kw in (('network', dict(network=True, filesystem=False)),"
-        " ('filesystem', dict(network=False, filesystem=True))):\n"
-        "    pid = os.fork()\n"
-        "    if pid == 0:\n"
-        "        try:\n"
-        "            s._enter_namespaces(**kw)\n"
-        "            os._exit(0)\n"
-        "        except OSError as e:\n"
-        "            sys.stderr.write(str(e)); os._exit(1)\n"
-        "    out[key] = 'on' if os.waitpid(pid, 0)[1] == 0 else 'off'\n"
-        "print(json.dumps(out))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    found = json.loads(done.stdout or "{}")
-    why = done.stderr.strip() or "not permitted here"
-    result = {
-        "network": "on" if found.get("network") == "on" else f"off: no network namespace ({why})",
-        "filesystem": "on" if found.get("filesystem") == "on" else f"off: no mount namespace ({why})",
-    }
-    result["user"] = (
-        "on"
-        if os.geteuid() == 0
-        else "off: grading as a user that is not root, kernels run as that user (no per-slot user id)"
-    )
-    return result
+def probe(uid: int, need: list[str]) -> str:
+    """``"on"`` when the sandbox works on this machine, else ``"off: <why>"``: a real launch of a process
+    in it (as the user id ``uid`` when root), which must see its own loopback and nothing of ``need``'s
+    siblings."""
+    with tempfile.TemporaryDirectory(prefix="hitlab-probe-") as tmp:
+        base = Path(tmp)
+        os.chmod(base, 0o711)
+        folders = {n: base / n for n in ("sockets", "root", "records", "work")}
+        for folder in folders.values():
+            folder.mkdir(mode=0o700)
+        if os.geteuid() == 0:
+            os.chown(folders["sockets"], uid, uid)
+        box = Sandbox(uid, folders["sockets"], folders["root"], folders["records"], folders["work"],
+                      need=[Path(p) for p in need])  # fmt: skip
+        check = (
+            "import os, socket; s = socket.create_server(('127.0.0.1', 0)); s.close(); "
+            f"assert not os.path.exists({str(base / 'records')!r}); print('confined', os.getuid())"
+        )
+        try:
+            done = subprocess.run(box.command([sys.executable, "-c", check]), capture_output=True,
+                                  text=True, timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as err:
+            return f"off: {err}"
+    if done.returncode == 0 and done.stdout.startswith("confined"):
+        return "on"
+    why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+    return f"off: {why}"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m hitlab.grading.sandbox")
+    parser = argparse.ArgumentParser(prog="python sandbox.py")
     parser.add_argument("--spec", required=True)
     parser.add_argument("kernel", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     kernel = args.kernel[1:] if args.kernel[:1] == ["--"] else args.kernel
-    confine(json.loads(args.spec), kernel)
+    launch(json.loads(args.spec), kernel)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ the autograded notebook) are sent back to the runner, which alone writes the gra
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -25,10 +26,19 @@ import nbformat
 from hitlab.course.autograde import read_grades
 from hitlab.course.submission import failure_messages, read_submission, tampering
 from hitlab.errors import InputError
-from hitlab.grading.sandbox import Limits, Sandbox, kill_user
+from hitlab.grading.sandbox import Limits, Sandbox, kill_user, reap
 
 UID_RANGE = range(64000, 65000)  # sandbox user ids, one per slot of every run on the machine (as root)
-STATUSES = ("graded", "timed_out", "crashed", "tampered", "invalid_notebook", "missing")
+STATUSES = (
+    "graded",
+    "timed_out",
+    "crashed",
+    "tampered",
+    "invalid_notebook",
+    "invalid_submission",
+    "ambiguous",
+    "missing",
+)
 
 
 @dataclass
@@ -67,23 +77,31 @@ class SlotSettings:
     uid: int  # the sandbox user of this slot's kernels (claimed by the runner for this run alone)
     template: str  # scratch course with the labs' sources and a gradebook holding their structure
     scratch: str  # where the slot's folders go
-    hide: list[str] = field(default_factory=list)
-    need: list[str] = field(default_factory=list)
+    need: list[str] = field(default_factory=list)  # what kernels read: interpreter, packages, hitlab, data
+    env: dict[str, str] = field(default_factory=dict)  # the kernels' settings (where the datasets are)
     cell_timeout: int = 120
     limits: Limits = field(default_factory=Limits)
-    network: bool = True
-    filesystem: bool = True
+    confine: bool = True  # False only with --no-sandbox
+    output_limit: int = 2 << 20  # bytes of output kept per cell (the rest is dropped, with a note)
 
 
 def _private_dir(path: Path, owner: int | None = None, mode: int = 0o700) -> Path:
+    """A folder made here (a link or file in its place is an error), with ``mode``, owned by ``owner`` as root."""
     path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, mode)
+    if path.is_symlink() or not path.is_dir():
+        raise OSError(f"{path}: expected a folder made by the grader")
+    os.chmod(path, mode, follow_symlinks=False)
     if owner is not None and os.geteuid() == 0:
-        os.chown(path, owner, owner)
+        os.chown(path, owner, owner, follow_symlinks=False)
     return path
 
 
 class Slot:
+    """A scratch course and the folders of one slot. The grader's folders (the course with its hidden tests,
+    nbgrader's autograded folder, Jupyter's runtime folder with the connection files, the sandbox records)
+    are the grader's alone and never in a kernel's file system; the only host folder a kernel may write is
+    ``sockets`` (its ZeroMQ sockets), which the grader connects to and removes without following links."""
+
     def __init__(self, settings: SlotSettings):
         from hitlab.course.build import nbgrader_api
 
@@ -93,17 +111,21 @@ class Slot:
         self.course = self.dir / "course"
         shutil.copytree(settings.template, self.course, dirs_exist_ok=True)
         os.chmod(self.course, 0o700)
-        self.run = _private_dir(self.dir / "run", mode=0o711)
-        self.home = self.dir / "home"
-        self.runtime = self.dir / "runtime"
+        self.run = _private_dir(self.dir / "run")  # nbgrader's autograded folder
+        self.runtime = _private_dir(self.dir / "runtime")
+        self.records = _private_dir(self.dir / "records")
+        self.sockets = self.dir / "sockets"
+        self.workdir = self.dir / "work"  # the kernel's folder when it runs unconfined (--no-sandbox)
         self.sandbox = Sandbox(
             uid=self.uid,
-            home=self.home,
-            hide=[Path(p) for p in [*settings.hide, self.course]],
-            need=[Path(p) for p in [*settings.need, self.run, self.home, self.runtime]],
+            sockets=self.sockets,
+            root=_private_dir(self.dir / "root"),
+            records=self.records,
+            workdir=self.workdir,
+            need=[Path(p) for p in settings.need],
+            env=settings.env,
             limits=settings.limits,
-            network=settings.network,
-            filesystem=settings.filesystem,
+            confine=settings.confine,
         )
         os.environ["JUPYTER_PATH"] = str(self.sandbox.write_kernelspec(self.dir / "jupyter"))
         os.environ["JUPYTER_RUNTIME_DIR"] = str(self.runtime)
@@ -111,27 +133,42 @@ class Slot:
         self.api = nbgrader_api(self.course, self.course / "gradebook.db", configure=self._configure)
 
     def _configure(self, config) -> None:
+        from hitlab.grading.execute import autograde_preprocessors
+
         config.CourseDirectory.autograded_directory = str(self.run)
         config.CourseDirectory.submitted_directory = str(self.course / "submitted")
         config.KernelManager.transport = "ipc"  # the kernel has no network: talk over Unix sockets,
-        config.KernelManager.ip = str(self.runtime / "kernel")  # by absolute path (the kernel's cwd differs)
+        config.KernelManager.ip = str(self.sockets / "kernel")  # by absolute path (the kernel's cwd differs)
         config.Execute.timeout = self.settings.cell_timeout
+        config.Autograde.autograde_preprocessors = autograde_preprocessors()
+        config.BoundedExecute.output_limit = self.settings.output_limit
+        config.Execute.raise_on_iopub_timeout = False  # output that arrives late is not a crash
+        config.Execute.iopub_timeout = 10
+
+    def stop_kernels(self) -> None:
+        """Kill whatever runs as this slot's sandbox: before the grader touches anything after a notebook."""
+        reap(self.records)
+        kill_user(self.uid)
 
     def _fresh(self) -> None:
-        """Empty per-notebook folders, owned by the sandbox user."""
-        kill_user(self.uid)
-        for folder in (self.home, self.runtime):
-            shutil.rmtree(folder, ignore_errors=True)
+        """Empty per-notebook folders; the kernel's are owned by the sandbox user (as root)."""
+        self.stop_kernels()
+        for folder in (self.sockets, self.workdir):
+            shutil.rmtree(folder, ignore_errors=True)  # removes links, never follows them
             _private_dir(folder, owner=self.uid)
-        for child in self.run.iterdir():
-            shutil.rmtree(child, ignore_errors=True)
+        for folder in (self.run, self.runtime):
+            for child in folder.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
         shutil.rmtree(self.course / "submitted", ignore_errors=True)
 
     def grade(self, job: Job) -> Outcome:
         started = time.perf_counter()
         outcome = self._grade(job)
         outcome.seconds = time.perf_counter() - started
-        kill_user(self.uid)
+        self.stop_kernels()
         return outcome
 
     def _grade(self, job: Job) -> Outcome:
@@ -145,11 +182,13 @@ class Slot:
         from hitlab.course.notebooks import read, source_notebook
 
         source = read(source_notebook(self.course, job.lab))
-        notes = tampering(source, learner)
+        release = read(self.course / "labs" / job.lab / f"{job.lab}.ipynb")
+        info, notes = _normalized(learner, release)
+        notes += tampering(source, learner)
         self._fresh()
         target = self.course / "submitted" / job.student / job.lab / f"{job.lab}.ipynb"
         target.parent.mkdir(parents=True)
-        nbformat.write(_repaired(learner), target)
+        nbformat.write(learner, target)
         (target.parent / "timestamp.txt").write_text(datetime.now().astimezone().isoformat())
         graded = self._autograde(job)
         if graded is not None:
@@ -177,7 +216,7 @@ class Slot:
             )
         elif notes:
             outcome.status = "tampered"
-        outcome.detail = "; ".join(notes)
+        outcome.detail = "; ".join(info + notes)
         return outcome
 
     def _autograde(self, job: Job) -> str | None:
@@ -197,20 +236,58 @@ class Slot:
         return "nbgrader could not grade it: " + (lines[-1] if lines else "unknown error")
 
 
-def _repaired(nb):
-    """The learner's notebook as nbgrader can grade it: unique cell ids, and only the first of several cells
-    claiming one grade id keeps its nbgrader metadata (nbgrader refuses duplicates outright)."""
+def _normalized(nb, release) -> tuple[list[str], list[str]]:
+    """Make the learner's notebook gradable as the instructor released it, in place; returns notes on the
+    format and notes on tampering. nbgrader trusts a cell's ``nbgrader`` metadata, which the learner
+    controls, so every graded cell's metadata is taken from the release: a cell matched by its grade id, or
+    by its cell id where the grade id was renamed or the metadata stripped, gets the release's; any other
+    cell claiming nbgrader metadata loses it (an ordinary cell). Only the first of several cells claiming
+    one grade id keeps it (nbgrader refuses duplicates). Cells get unique ids,
+    and nbformat 4.5, which ids need."""
+    info, notes = [], []
+    original = nb.get("metadata", {}).pop("orig_nbformat", 4)  # nbformat notes a conversion there
+    nb.metadata.pop("orig_nbformat_minor", None)
+    if original < 4:
+        info.append(f"converted from nbformat {original} to 4")
+    nb.nbformat_minor = max(nb.nbformat_minor, 5)
+    released = {}
+    by_cell_id = {}
+    for cell in release.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade_id"):
+            released[meta["grade_id"]] = meta
+            by_cell_id[cell.get("id")] = meta
     seen_ids, seen_grades = set(), set()
     for cell in nb.cells:
-        if getattr(cell, "id", None) in seen_ids or not getattr(cell, "id", None):
+        meta = cell.metadata.get("nbgrader")
+        claimed = meta.get("grade_id") if isinstance(meta, dict) else None
+        restored = released.get(claimed) or by_cell_id.get(cell.get("id"))
+        if restored is not None and restored["grade_id"] in seen_grades:
+            notes.append(f"cell {restored['grade_id']} appears more than once; the first copy was graded")
+            restored = None  # a second copy: an ordinary cell
+        if restored is not None:
+            gid = restored["grade_id"]
+            if claimed is None:
+                notes.append(f"cell {gid} had its nbgrader metadata removed; restored from the release")
+            elif claimed != gid:
+                notes.append(f"cell {gid} was renamed {claimed!r}; graded under its released name")
+            elif {k: v for k, v in meta.items() if k != "checksum"} != {
+                k: v for k, v in restored.items() if k != "checksum"
+            }:
+                changed = sorted(
+                    k for k in set(meta) | set(restored) if k != "checksum" and meta.get(k) != restored.get(k)
+                )
+                notes.append(f"cell {gid} had its nbgrader metadata changed ({', '.join(changed)}); restored")
+            cell.metadata["nbgrader"] = json.loads(json.dumps(restored))
+            seen_grades.add(gid)
+        elif meta is not None:
+            del cell.metadata["nbgrader"]
+            if claimed and claimed not in released:
+                notes.append(f"a cell claimed the unknown grade id {claimed!r}; graded as an ordinary cell")
+        if not cell.get("id") or cell.id in seen_ids:
             cell.id = uuid.uuid4().hex[:8]
         seen_ids.add(cell.id)
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id and grade_id in seen_grades:
-            del cell.metadata["nbgrader"]
-        elif grade_id:
-            seen_grades.add(grade_id)
-    return nb
+    return info, notes
 
 
 def _execution_seconds(nb) -> float:
