@@ -300,6 +300,7 @@ for target in ({str(canary)!r}, {str(subs / "good" / LAB / f"{LAB}.ipynb")!r}):
         "scratch": _notebook(standards_body=scratch + correct["lab00_standards_body"]),
         "daemon": _notebook(hie=daemon + correct["lab00_hie"]),
         "flood": _notebook(standards_body=flood + correct["lab00_standards_body"]),
+        "bigerror": _notebook(code_systems='raise ValueError("x" * (20 << 20))'),
         "renamed": renamed,
         "selfgraded": selfgraded,
         "stripped": stripped,
@@ -368,6 +369,7 @@ EXPECTED = {  # student: (status, autograded score)
     "scratch": ("graded", FULL),
     "daemon": ("graded", FULL),
     "flood": ("graded", FULL),
+    "bigerror": ("graded", FULL - POINTS["code_systems"]),
     "renamed": ("tampered", FULL),
     "selfgraded": ("tampered", FULL - POINTS["hie"]),
     "stripped": ("tampered", FULL),
@@ -523,8 +525,11 @@ def test_daemons_do_not_outlive_their_notebook(hostile):
 
 
 def test_a_flood_of_output_is_cut_and_graded(hostile):
-    notebook = hostile["out"] / "autograded" / "flood" / LAB / f"{LAB}.ipynb"
-    assert notebook.stat().st_size < 8 << 20
+    for student in ("flood", "bigerror"):
+        notebook = hostile["out"] / "autograded" / student / LAB / f"{LAB}.ipynb"
+        assert notebook.stat().st_size < 8 << 20, student
+    page = (hostile["out"] / "feedback" / "bigerror" / f"{LAB}.html").read_text()
+    assert "failed with ValueError: xxx" in page and "[hitlab: cut]" in page and len(page) < 4 << 20
     printed = _outputs(hostile["out"], "flood")
     assert "[hitlab: output after the first 2,097,152 bytes of this cell was dropped]" in printed
 

@@ -18,6 +18,13 @@ class BoundedExecute(Execute):
     output_limit = Integer(2 << 20, help="Bytes of output kept per cell; the rest is dropped.").tag(
         config=True
     )
+    notebook_output_limit = Integer(
+        32 << 20, help="Bytes of output kept for the whole notebook; later output is dropped."
+    ).tag(config=True)
+
+    def preprocess(self, *args, **kwargs):
+        self._notebook_kept = 0
+        return super().preprocess(*args, **kwargs)
 
     def preprocess_cell(self, cell, resources, index):
         self._kept = 0
@@ -25,17 +32,39 @@ class BoundedExecute(Execute):
         return super().preprocess_cell(cell, resources, index)
 
     def output(self, outs, msg, display_id, cell_index):
-        if msg["msg_type"] == "error":  # always kept: the grade depends on it
-            return super().output(outs, msg, display_id, cell_index)
         size = len(str(msg.get("content", "")))
-        if self._kept + size <= self.output_limit:
-            self._kept += size
-            return super().output(outs, msg, display_id, cell_index)
-        if not self._truncated:
-            self._truncated = True
-            note = f"[hitlab: output after the first {self.output_limit:,} bytes of this cell was dropped]\n"
-            outs.append(new_output("stream", name="stderr", text=note))
-        return None
+        room = min(self.output_limit - self._kept, self.notebook_output_limit - self._notebook_kept)
+        if msg["msg_type"] == "error":  # always kept, the grade depends on it, but cut to the room left
+            msg = _cut_error(msg, max(room, 4096))
+            size = len(str(msg["content"]))
+        elif size > room:
+            if not self._truncated:
+                self._truncated = True
+                note = (
+                    f"[hitlab: output after the first {self.output_limit:,} bytes of this cell was dropped]\n"
+                )
+                outs.append(new_output("stream", name="stdout", text=note))  # stderr would fail a test
+            return None
+        self._kept += size
+        self._notebook_kept += size
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def _cut_error(msg: dict, room: int) -> dict:
+    """An error message whose value and traceback fit in ``room`` characters (the end of a traceback is
+    kept: it names the error)."""
+    content = dict(msg["content"])
+    if len(content.get("evalue", "")) > room // 2:
+        content["evalue"] = content["evalue"][: room // 2] + " [hitlab: cut]"
+    kept, lines = 0, []
+    for line in reversed(content.get("traceback", [])):
+        kept += len(line)
+        if kept > room // 2:
+            lines.append("[hitlab: the start of this traceback was cut]")
+            break
+        lines.append(line)
+    content["traceback"] = lines[::-1]
+    return {**msg, "content": content}
 
 
 def autograde_preprocessors() -> list:

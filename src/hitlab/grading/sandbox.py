@@ -65,7 +65,7 @@ ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch
        "ca-certificates", "fonts", "alternatives", "os-release", "locale.alias", "locale.conf",
        "debian_version", "matplotlibrc")  # fmt: skip
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
-DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+DEVICES = ("null", "zero", "full", "random", "urandom")
 HOME = "/home/learner"  # the kernel's working folder and home, a tmpfs of its own
 CONNECTION = "/run/kernel/connection.json"  # the kernel's copy of its connection file
 
