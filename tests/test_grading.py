@@ -408,3 +408,25 @@ def test_every_lab_grades_in_the_sandbox(tmp_path):
     assert {(o.student, o.lab, o.status) for o in run.graded} == {(s, lab, "graded") for s, lab in expected}
     names = sorted({lab for _s, lab in expected})
     assert _gradebook_scores(f"sqlite:///{tmp_path / 'out' / 'gradebook.db'}", names) == expected
+
+
+def test_no_sandbox(tmp_path):
+    """``--no-sandbox`` (for a container that is itself the boundary) grades the same, and says so; as root
+    it runs kernels under their own user ids, so it refuses where those cannot reach the interpreter. (As a
+    normal user, with a planted link: tests/test_grading_user.py.)"""
+    from hitlab.grading.runner import _needed_paths
+    from hitlab.grading.sandbox import unreachable
+
+    subs = tmp_path / "submitted"
+    expected = make_cohort(subs, LABS[:1], per_lab=2, seed=4)
+    done = subprocess.run([*HITLAB, "grade", str(subs), "--out", str(tmp_path / "out"), "--no-sandbox", "-q"],
+                          capture_output=True, text=True)  # fmt: skip
+    blocked = unreachable(_needed_paths(), 64000) if os.geteuid() == 0 else None
+    if blocked:
+        assert done.returncode == 2
+        assert f"cannot pass {blocked}: install Python where every user can run it" in done.stderr
+        return
+    assert done.returncode == 0, done.stderr
+    assert "warning: sandbox off: --no-sandbox (kernels run unconfined)" in done.stderr
+    assert "sandbox: off: --no-sandbox" in (tmp_path / "out" / "grading.log").read_text()
+    assert _gradebook_scores(f"sqlite:///{tmp_path / 'out' / 'gradebook.db'}", LABS[:1]) == expected

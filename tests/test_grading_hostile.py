@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from attacks import daemon_code, processes_with
 from hitlab.course.notebooks import (
     answered,
     course_root,
@@ -186,25 +187,7 @@ for folder in ("/tmp", "/dev/shm", os.path.expanduser("~")):
         handle.write(b"x" * (50 << 20))
 print("FILLED")
 """
-    # a daemon of each kind, and a kernel that leaves its process group, ignores the shutdown request and
-    # keeps no parent-death signal: only the grader's reaping of its namespace can end them
-    daemon = f"""
-import ctypes, os, signal, subprocess, sys
-sleeper = [sys.executable, "-c", "import time; time.sleep(600)", {marker!r}]
-subprocess.Popen(sleeper, start_new_session=True)
-if os.fork() == 0:
-    os.setsid()
-    if os.fork() == 0:
-        os.execv(sys.executable, sleeper)
-    os._exit(0)
-os.setsid()
-ctypes.CDLL(None).prctl(1, 0, 0, 0, 0)
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-kernel = get_ipython().kernel
-kernel.control_handlers["shutdown_request"] = lambda *args: None
-kernel.shell_handlers["shutdown_request"] = lambda *args: None
-print("DAEMONS started")
-"""
+    daemon = daemon_code(marker)
     flood = """
 import sys
 line = "x" * 999 + "\\n"
@@ -514,14 +497,7 @@ def test_scratch_space_is_private_and_gone(hostile):
 
 def test_daemons_do_not_outlive_their_notebook(hostile):
     assert "DAEMONS started" in _outputs(hostile["out"], "daemon")
-    marker = hostile["marker"].encode()
-    alive = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if marker in (entry / "cmdline").read_bytes():
-                    alive.append(entry.name)
-    assert alive == []
+    assert processes_with(hostile["marker"]) == []
 
 
 def test_a_flood_of_output_is_cut_and_graded(hostile):

@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from attacks import daemon_code, processes_with
 from hitlab.course.notebooks import (
     answered,
     course_root,
@@ -81,19 +82,7 @@ print("CACHE", glob.glob({str(home)!r} + "/**/solutions", recursive=True)
       + glob.glob("/tmp/**/gradebook.db", recursive=True) + glob.glob({str(work)!r} + "/*"))
 print("PROCS", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
 """
-        # daemons, and a kernel that leaves its process group, drops its parent-death signal and ignores the
-        # shutdown request: only the grader's reaping of its PID namespace ends them
-        daemon = f"""
-import ctypes, os, signal, subprocess, sys
-subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", {marker!r}], start_new_session=True)
-os.setsid()
-ctypes.CDLL(None).prctl(1, 0, 0, 0, 0)
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-kernel = get_ipython().kernel
-kernel.control_handlers["shutdown_request"] = lambda *args: None
-kernel.shell_handlers["shutdown_request"] = lambda *args: None
-print("DAEMON started")
-"""
+        daemon = daemon_code(marker)
         subs = work / "submitted"
         for student, nb in (("good", _notebook()), ("snoop", _notebook(standards_body=snoop)),
                             ("daemon", _notebook(hie=daemon))):  # fmt: skip
@@ -132,15 +121,50 @@ print("DAEMON started")
         assert "CACHE []" in printed, printed
         processes = eval(printed.split("PROCS ")[1].splitlines()[0])
         assert processes[0] == 1 and len(processes) < 5, processes
-        assert "DAEMON started" in _outputs(work / "out", "daemon")
-        alive = [p for p in Path("/proc").glob("[0-9]*") if _has(p, marker)]
-        assert alive == []
+        assert "DAEMONS started" in _outputs(work / "out", "daemon")
+        assert processes_with(marker) == []
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _has(proc: Path, marker: str) -> bool:
+def test_no_sandbox_as_a_normal_user_keeps_kernels_out_of_the_graders_folders(user):
+    """``--no-sandbox``: the kernel still works in a folder of its own, so links it plants there (to a file
+    only the grading user may read, to a path it chooses) are never followed by the grader."""
+    work = Path(tempfile.mkdtemp(prefix="hitlab-user-test-"))
     try:
-        return marker.encode() in (proc / "cmdline").read_bytes()
-    except OSError:
-        return False
+        secret, planted = work / "secret.txt", work / "planted.txt"
+        attack = f"""
+import os
+for name, target in (({LAB + ".ipynb"!r}, {str(secret)!r}), ("timestamp.txt", {str(planted)!r})):
+    os.symlink(target, name)
+print("CWD", os.getcwd())
+"""
+        subs = work / "submitted"
+        write(_notebook(standards_body=attack), subs / "s001" / LAB / f"{LAB}.ipynb")
+        home = work / "home"
+        home.mkdir()
+        secret.write_text("the grader's own file\n")
+        for path in [work, home, secret, *subs.rglob("*")]:
+            shutil.chown(path, USER, USER)
+        secret.chmod(0o600)
+        before = secret.stat()
+        env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
+        done = subprocess.run(
+            ["runuser", "-u", USER, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
+             sys.executable, "-m", "hitlab.cli", "grade", str(subs), "--out", str(work / "out"),
+             "--labs", "lab00", "--no-sandbox", "-q"],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr + done.stdout
+        assert "warning: sandbox off: --no-sandbox" in done.stderr
+        assert (work / "out" / "status.csv").read_text().splitlines()[1] == f"s001,{LAB},graded,"
+        assert "CWD /tmp/hitlab-grade-" in _outputs(work / "out", "s001")
+        after = secret.stat()
+        assert secret.read_text() == "the grader's own file\n" and not planted.exists()
+        assert (after.st_mode, after.st_uid, after.st_mtime) == (
+            before.st_mode,
+            before.st_uid,
+            before.st_mtime,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -29,7 +29,7 @@ from hitlab.errors import HitlabError, InputError
 from hitlab.grading import gradebook as gbook
 from hitlab.grading.collect import DEFAULT_LMS_PATTERN, collect
 from hitlab.grading.report import feedback_html, report_html, write_status_csv
-from hitlab.grading.sandbox import Limits, kill_user, probe, reap
+from hitlab.grading.sandbox import Limits, kill_user, probe, reap, unreachable
 from hitlab.grading.worker import UID_RANGE, Job, Outcome, SlotSettings, sha256
 
 
@@ -331,6 +331,13 @@ def grade(
                 )
             if not sandbox:
                 run.sandbox = "off: --no-sandbox (kernels run unconfined)"
+                blocked = unreachable(need, uids[0]) if os.geteuid() == 0 else None
+                if blocked:
+                    raise HitlabError(
+                        f"--no-sandbox as root runs kernels as user ids from {UID_RANGE.start}, which cannot"
+                        f" pass {blocked}: install Python where every user can run it, or run hitlab grade"
+                        " as an ordinary user"
+                    )
             slots = [_Worker(out / "logs" / f"slot{i}.log") for i in range(len(uids))]
         template = shutil.copytree(template_course(root, names), scratch / "template")
         os.chmod(template, 0o700)

@@ -58,7 +58,7 @@ PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390
 _KEPT_FLAGS = {1: MS_RDONLY, 2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: 1024, 2048: 2048, 4096: 1 << 21}
 
 # Variables the kernel may see; everything else in the grader's environment is dropped.
-ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "HITLAB_DATA_DIR", "HITLAB_ROOT", "PYTHONHASHSEED")
+ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONHASHSEED")
 # What of /etc a Python kernel needs (dynamic linker, users, time zone, locale, certificates, fonts).
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf", "localtime",
        "timezone", "hosts", "host.conf", "gai.conf", "protocols", "services", "mime.types", "ssl",
@@ -265,11 +265,7 @@ def _build_root(spec: dict, connection: bytes | None, owner: int | None) -> None
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):  # fmt: skip
         os.symlink(target, root.at(f"/dev/{name}"))
     if connection is not None:
-        fd = os.open(root.at(CONNECTION), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(connection)
-        if owner is not None:
-            os.chown(root.at(CONNECTION), owner, owner)
+        _write_new(root.at(CONNECTION), connection, owner)
     _mount("proc", root.folder("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.chdir(root.top)
     number = PIVOT_ROOT.get(platform.machine())
@@ -290,6 +286,26 @@ def _set_limits(limits: dict, dropped: bool) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
     if dropped:
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+
+
+def _write_new(path: str, data: bytes, owner: int | None) -> None:
+    """Create ``path`` (never through a link, never over an existing file) holding ``data``, for ``owner``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        if owner is not None:
+            os.fchown(handle.fileno(), owner, owner)
+
+
+def _become(spec: dict, as_root: bool) -> None:
+    """The kernel's limits and, as root, its own user; then no way back to more privileges."""
+    _set_limits(spec["limits"], dropped=as_root)
+    if as_root:
+        os.setgroups([])
+        os.setgid(spec["uid"])
+        os.setuid(spec["uid"])
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # (again: a change of user clears it)
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
 def _connection_index(argv: list[str]) -> int | None:
@@ -315,13 +331,7 @@ def _kernel(spec: dict, kernel: list[str]) -> None:
     _build_root(spec, connection, owner)
     if index is not None:
         kernel = [*kernel[:index], CONNECTION, *kernel[index + 1 :]]
-    _set_limits(spec["limits"], dropped=as_root)
-    if as_root:
-        os.setgroups([])
-        os.setgid(spec["uid"])
-        os.setuid(spec["uid"])
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # cleared by the change of user
-    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    _become(spec, as_root)
     os.chdir(HOME)
     os.execve(kernel[0], kernel, _environment(spec, HOME))
 
@@ -333,20 +343,9 @@ def _unconfined(spec: dict, kernel: list[str]) -> None:
     index = _connection_index(kernel)
     if index is not None:  # the kernel's own copy: the grader's runtime folder stays private
         copy = os.path.join(workdir, ".connection.json")
-        data = Path(kernel[index]).read_bytes()
-        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            if as_root:
-                os.fchown(handle.fileno(), spec["uid"], spec["uid"])
+        _write_new(copy, Path(kernel[index]).read_bytes(), spec["uid"] if as_root else None)
         kernel = [*kernel[:index], copy, *kernel[index + 1 :]]
-    _set_limits(spec["limits"], dropped=as_root)
-    if as_root:
-        os.setgroups([])
-        os.setgid(spec["uid"])
-        os.setuid(spec["uid"])
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    _become(spec, as_root)
     os.chdir(workdir)
     env = _environment(spec, workdir)
     env["TMPDIR"] = workdir
@@ -420,6 +419,20 @@ def launch(spec: dict, kernel: list[str]) -> None:
             break
     record.unlink(missing_ok=True)
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+
+
+def unreachable(paths: list[str], uid: int) -> str | None:
+    """The first folder on the way to one of ``paths`` that user ``uid`` may not pass (neither its owner nor
+    allowed by the mode bits for others), or None: what a kernel run unconfined as ``uid`` could not reach."""
+    for path in paths:
+        folder = os.path.realpath(path)
+        parents = [folder, *(str(p) for p in Path(folder).parents)]
+        for parent in reversed(parents):
+            info = os.stat(parent)
+            allowed = 0o100 if info.st_uid == uid else 0o001
+            if not info.st_mode & allowed:
+                return parent
+    return None
 
 
 def kill_user(uid: int) -> None:
