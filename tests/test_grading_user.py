@@ -168,3 +168,19 @@ print("CWD", os.getcwd())
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_a_dataset_another_user_built_is_refused_clearly(user):
+    """A user who may not write the datasets' folder gets a sentence, not a PermissionError traceback."""
+    from hitlab.data import build_dataset, data_root
+
+    build_dataset("default")
+    if os.stat(data_root()).st_uid == user.pw_uid:
+        pytest.skip("the datasets' folder belongs to the test user")
+    done = subprocess.run(
+        ["runuser", "-u", USER, "--", "env", "-i", f"PATH={os.environ['PATH']}", "HOME=/nonexistent",
+         sys.executable, "-m", "hitlab.cli", "data", "build", "--force"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert f"dataset 'default' needs building in {data_root()}, which this user may not write" in done.stderr

@@ -67,8 +67,15 @@ def _is_current(folder: Path, spec: dict) -> bool:
 
 @contextmanager
 def _lock(root: Path, name: str):
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / f".{name}.lock", "w") as handle:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle = open(root / f".{name}.lock", "a")  # noqa: SIM115 - closed below
+    except PermissionError:
+        raise DatasetError(
+            f"dataset {name!r} needs building in {root}, which this user may not write: build it as the "
+            "folder's owner (hitlab data build), or set HITLAB_DATA_DIR to a folder of your own"
+        ) from None
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
