@@ -304,12 +304,24 @@ def test_unsafe_ids_second_uploads_and_exports_safe_to_open(tmp_path):
         "report.html", "status.csv",
     ])  # fmt: skip
     pages = sorted(str(p.relative_to(out / "feedback")) for p in (out / "feedback").rglob("*.html"))
-    assert pages == sorted(f"{s}/{LABS[0]}.html" for s in ("ada", "bo", "invalid-.", "invalid-.."))
+    assert pages == [f"bo/{LABS[0]}.html"]  # refused submissions are the instructor's to resolve first
     raw = (out / "grades.csv").read_bytes()
     assert b'"Ada, Jr."' in raw and b'\'=HYPERLINK(""http://x"")' in raw and b"'@Bo" in raw
     frame = pandas.read_csv(out / "grades.csv", dtype=str, keep_default_na=False)
     people = {r.student_id: (r.first_name, r.last_name, float(r.score)) for r in frame.itertuples()}
     assert people == {"ada": ("Ada, Jr.", '\'=HYPERLINK("http://x")', 0.0), "bo": ("'@Bo", "'+1", 10.0)}
+
+    for name in (f"..__{LABS[0]}.ipynb", f".__{LABS[0]}.ipynb", f"ada__{LABS[0]}-1.ipynb"):  # the fixes
+        (downloads / name).unlink()
+    shutil.copyfile(good, downloads / f"dot__{LABS[0]}.ipynb")
+    fixed = subprocess.run(
+        [*HITLAB, "grade", str(downloads), "--out", str(out), "--labs", "lab00", "--roster", str(roster),
+         "--pattern", "(?P<student_id>[^_]+)__(?P<file_id>.+)", "-q"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert "graded 2 notebooks" in fixed.stdout, fixed.stdout + fixed.stderr
+    status = {r["student_id"]: r["status"] for r in _csv(out / "status.csv")}
+    assert status == {"ada": "graded", "bo": "graded", "dot": "graded"}
 
     again = subprocess.run([*HITLAB, "grade", str(subs), "--out", str(out), "--labs", "lab01", "-q"],
                            capture_output=True, text=True)  # fmt: skip

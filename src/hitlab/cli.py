@@ -289,7 +289,7 @@ def grade(submissions: Path, out: Path, labs: str, workers: int | None, db_url: 
     for name, why in run.unmatched:
         click.echo(f"not graded: {name}: {why}", err=True)
     counts: dict[str, int] = {}
-    for outcome in run.graded + run.missing:
+    for outcome in run.graded + run.refused + run.missing:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing new"
     click.echo(

@@ -196,6 +196,23 @@ def statuses(gb, labs: list[str] | None = None) -> dict[tuple[str, str], dict]:
         return {(r.student_id, r.assignment): dict(r._mapping) for r in con.execute(query)}
 
 
+def drop_statuses(gb, keys: list[tuple[str, str]]) -> None:
+    """Forget the status rows of these ``(student_id, assignment)`` pairs."""
+    if not keys:
+        return
+
+    def write():
+        with gb.engine.begin() as con:
+            for student, lab in keys:
+                con.execute(
+                    delete(status_table).where(
+                        (status_table.c.student_id == student) & (status_table.c.assignment == lab)
+                    )
+                )
+
+    retrying(write)
+
+
 def record(gb, outcome, timestamp: datetime | None = None) -> None:
     """Write one outcome: the nbgrader submission with its grades (an earlier one is updated in place, keeping
     its manual grades), then the status."""

@@ -39,6 +39,7 @@ class GradingRun:
     graded: list[Outcome] = field(default_factory=list)  # graded in this run
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (student, lab) already in the gradebook
     missing: list[Outcome] = field(default_factory=list)
+    refused: list[Outcome] = field(default_factory=list)  # ambiguous uploads, unsafe names: nothing graded
     unmatched: list[tuple[str, str]] = field(default_factory=list)
     sandbox: str = ""  # "on", or "off: why" (graded unconfined: --no-sandbox)
     seconds: float = 0.0
@@ -376,9 +377,16 @@ def grade(
                     on_outcome(outcome)
 
             submitted = {(s.student, s.lab) for s in found.submissions}
-            for problem in found.problems:  # unsafe names, ambiguous uploads: a status, nothing graded
+            # unsafe names, ambiguous uploads: a status for the instructor, nothing graded, no feedback page;
+            # an unsafe name's row describes this folder, so one fixed since the last run is dropped
+            refused = {(p.student, p.lab) for p in found.problems}
+            gbook.drop_statuses(gb, [key for key, row in known.items()
+                                     if row["status"] == "invalid_submission" and key not in refused])  # fmt: skip
+            for problem in found.problems:
                 submitted.add((problem.student, problem.lab))
-                finish(Outcome(problem.student, problem.lab, problem.status, problem.detail))
+                outcome = Outcome(problem.student, problem.lab, problem.status, problem.detail)
+                gbook.record(gb, outcome)
+                run.refused.append(outcome)
             expected = {(p["id"], lab) for p in people for lab in names}
             expected |= {(s, lab) for (s, lab) in _misnamed(found.unmatched, names)}
             for student, lab in sorted(expected - submitted):
@@ -488,6 +496,8 @@ def _write_log(out: Path, run: GradingRun) -> None:
     lines.append("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in run.phases.items()))
     lines += [f"unmatched: {name}: {why}" for name, why in run.unmatched]
     lines += [f"skipped (already graded, unchanged): {s} {lab}" for s, lab in run.skipped]
-    lines += [f"{o.status}: {o.student} {o.lab} {o.detail}".rstrip() for o in run.graded + run.missing]
+    lines += [
+        f"{o.status}: {o.student} {o.lab} {o.detail}".rstrip() for o in run.graded + run.refused + run.missing
+    ]
     with open(out / "grading.log", "a", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
