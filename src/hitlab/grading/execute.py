@@ -4,14 +4,15 @@ A notebook may print without end (200 MB, or until its cell's time runs out). nb
 trims lines only after the notebook ran, with every byte held in memory, and a flood of output made the
 client miss the kernel's idle message (``Timeout waiting for IOPub output``: the notebook crashed). Here
 each cell keeps its first ``output_limit`` bytes of output; the rest is dropped as it arrives, and a note
-in the cell says so. A late idle message is waited for, not fatal.
+in the cell says so. A late idle message is waited for, not fatal. As soon as the kernel is shut down,
+whatever is left of its sandbox is killed, before nbgrader's next steps write anything.
 """
 
 from __future__ import annotations
 
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Integer, Unicode
 
 
 class BoundedExecute(Execute):
@@ -22,9 +23,24 @@ class BoundedExecute(Execute):
         32 << 20, help="Bytes of output kept for the whole notebook; later output is dropped."
     ).tag(config=True)
 
+    sandbox_records = Unicode(
+        "",
+        help="The slot's sandbox records: what is left of the kernel is killed "
+        "as soon as it was shut down, before nbgrader writes anything.",
+    ).tag(config=True)
+    sandbox_uid = Integer(-1, help="The slot's sandbox user id (as root), killed likewise.").tag(config=True)
+
     def preprocess(self, *args, **kwargs):
+        from hitlab.grading.sandbox import kill_user, reap
+
         self._notebook_kept = 0
-        return super().preprocess(*args, **kwargs)
+        try:
+            return super().preprocess(*args, **kwargs)
+        finally:
+            if self.sandbox_records:
+                reap(self.sandbox_records)
+            if self.sandbox_uid >= 0:
+                kill_user(self.sandbox_uid)
 
     def preprocess_cell(self, cell, resources, index):
         self._kept = 0

@@ -142,6 +142,8 @@ class Slot:
         config.Execute.timeout = self.settings.cell_timeout
         config.Autograde.autograde_preprocessors = autograde_preprocessors()
         config.BoundedExecute.output_limit = self.settings.output_limit
+        config.BoundedExecute.sandbox_records = str(self.records)
+        config.BoundedExecute.sandbox_uid = self.uid
         config.Execute.raise_on_iopub_timeout = False  # output that arrives late is not a crash
         config.Execute.iopub_timeout = 10
 
