@@ -111,7 +111,7 @@ def test_preferred_coding_and_observation_value_on_real_files():
 
 
 def test_resolve_references_on_examples_and_synthea():
-    got = lab04._resolve_references([fixture(n) for n in FIXTURES_R4])
+    got = lab04._resolve_references([{"resource": fixture(n)} for n in FIXTURES_R4])
     assert got == {
         "Patient/example": "Patient/example", "Practitioner/example": "Practitioner/example",
         "Encounter/example": "Encounter/example", "Location/1": None, "Organization/hl7": "Organization/hl7",
@@ -119,15 +119,37 @@ def test_resolve_references_on_examples_and_synthea():
         "Endpoint/example": None, "Organization/1": None, "Practitioner/practitioner-1": None,
         "Encounter/example-1": "Encounter/example-1", "Location/hospital": None,
     }  # fmt: skip
-    alone = lab04._resolve_references(resources(fixture(SYNTHEA_SAMPLE)))
+    alone = lab04._resolve_references(fixture(SYNTHEA_SAMPLE)["entry"])
     assert (len(alone), sum(v is None for v in alone.values())) == (319, 6)
     assert alone[SAMPLE_PATIENT] == "Patient/d5582579-7193-4866-5560-a01e723b6552"
     with_reference = lab04._resolve_references(
-        resources(fixture(SYNTHEA_SAMPLE)) + [r for n in SYNTHEA_REFERENCE for r in resources(fixture(n))]
+        fixture(SYNTHEA_SAMPLE)["entry"] + [e for n in SYNTHEA_REFERENCE for e in fixture(n)["entry"]]
     )
     assert sum(v is None for v in with_reference.values()) == 4  # another Synthea run: 2 of 6 resolve
     org = "Organization?identifier=https://github.com/synthetichealth/synthea|12c9daf5-a29c-36c9-ac55-28972463e566"
     assert with_reference[org] == "Organization/12c9daf5-a29c-36c9-ac55-28972463e566"
+
+
+def test_urn_uuid_references_resolve_against_full_urls_not_ids():
+    """FHIR R4 bundle.html#references: a urn:uuid reference is the entry whose fullUrl it equals."""
+    patient = {"resourceType": "Patient", "id": "p1"}
+    obs = {"resourceType": "Observation", "id": "o1", "subject": {"reference": "urn:uuid:aaaa"}}
+    stale = {"resourceType": "Observation", "id": "o2", "subject": {"reference": "urn:uuid:p1"}}
+    entries = [{"fullUrl": "urn:uuid:aaaa", "resource": patient}, {"resource": obs}, {"resource": stale}]
+    assert lab04._resolve_references(entries) == {"urn:uuid:aaaa": "Patient/p1", "urn:uuid:p1": None}
+    twice = [*entries, {"fullUrl": "urn:uuid:aaaa", "resource": {"resourceType": "Patient", "id": "p2"}}]
+    assert lab04._resolve_references(twice)["urn:uuid:aaaa"] is None  # ambiguous
+
+    rekeyed = lab04._rekeyed_entries(2)
+    ids = {e["resource"]["id"] for e in rekeyed}
+    assert not any(e["fullUrl"].removeprefix("urn:uuid:") in ids for e in rekeyed)
+    got = lab04._resolve_references(rekeyed)
+    patient = next(e for e in rekeyed if e["resource"]["resourceType"] == "Patient")
+    assert got[patient["fullUrl"]] == f"Patient/{patient['resource']['id']}"
+    stale_ref = f"urn:uuid:{patient['resource']['id']}"
+    assert got[stale_ref] is None
+    assert all(v is not None for k, v in got.items() if k.startswith("urn:uuid:") and k != stale_ref)
+    assert rekeyed == lab04._rekeyed_entries(2)  # deterministic
 
 
 def test_transaction_reference_resolves_every_urn_uuid():

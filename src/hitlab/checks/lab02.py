@@ -23,7 +23,9 @@ POLYPHARMACY_AT = pd.Timestamp("2025-07-01 00:00:00")
 
 # Charlson comorbidity index: Quan et al. 2005 ICD-10 coding algorithms with the original Charlson (1987)
 # weights, for the categories whose codes this data can contain. A code belongs to a category when it starts
-# with one of the category's prefixes.
+# with one of the category's prefixes. Renal disease keeps Quan's whole N18 category, so ICD-10-CM's milder
+# CKD stages 1-3 (N18.1-N18.32; the data has N18.30) count as moderate-or-severe renal disease; ICD-10-CM
+# adaptations that grade renal disease by CKD stage would treat them differently.
 CHARLSON = (
     ("myocardial infarction", 1, ("I21", "I22", "I25.2")),
     (
@@ -632,7 +634,9 @@ q7 = sql_question(
         "Build three patient sets in CTEs: denominator, exclusions (a subset of it), numerator (from "
         "denominator minus exclusions); then count each in one final SELECT.",
         "Age on 2025-12-31 in completed years: date_sub('year', BIRTHDATE, date '2025-12-31'). Hypertension "
-        "onset is conditions.START. Exclusions are either a 2025 death or the heart-failure-plus-admission rule.",
+        "onset is conditions.START (the exercise checks only the onset, not whether the diagnosis was still "
+        "active in 2025 as CMS165 asks). Exclusions are either a 2025 death or the "
+        "heart-failure-plus-admission rule.",
         "Most recent reading: join observations to encounters to drop emergency and inpatient readings; the "
         "systolic (8480-6) and diastolic (8462-4) rows of a reading share DATE, so arg_max(value, DATE) per code "
         "gives the latest of each. Controlled means < 140 and < 90, strictly.",

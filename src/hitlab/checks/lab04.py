@@ -1114,12 +1114,17 @@ _RELATIVE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})$")
 _CONDITIONAL = re.compile(r"^([A-Z][A-Za-z]+)\?identifier=([^|&]*)\|([^&]+)$")
 
 
-def _resolve_references(resources_: list[dict]) -> dict[str, str | None]:
+def _resolve_references(entries: list[dict]) -> dict[str, str | None]:
+    """Every reference in the entries' resources → the ``Type/id`` it lands on, or None. A ``urn:uuid:``
+    reference is looked up among the entries' ``fullUrl`` values (R4 bundle.html#references), not the ids."""
+    resources_ = [e["resource"] for e in entries]
     by_key = {(r.get("resourceType"), r.get("id")) for r in resources_}
-    by_id = {}
+    by_url: dict[str, list[str]] = {}
     by_identifier: dict[tuple, list[str]] = {}
-    for r in resources_:
-        by_id.setdefault(r.get("id"), []).append(f"{r['resourceType']}/{r.get('id')}")
+    for e in entries:
+        r = e["resource"]
+        if "fullUrl" in e:
+            by_url.setdefault(e["fullUrl"], []).append(f"{r['resourceType']}/{r.get('id')}")
         for i in r.get("identifier", []) if isinstance(r.get("identifier"), list) else []:
             by_identifier.setdefault((r["resourceType"], i.get("system"), i.get("value")), []).append(
                 f"{r['resourceType']}/{r.get('id')}"
@@ -1129,12 +1134,50 @@ def _resolve_references(resources_: list[dict]) -> dict[str, str | None]:
         if m := _RELATIVE.match(ref):
             out[ref] = ref if (m[1], m[2]) in by_key else None
         elif ref.startswith("urn:uuid:"):
-            found = by_id.get(ref.removeprefix("urn:uuid:"), [])
+            found = by_url.get(ref, [])
             out[ref] = found[0] if len(found) == 1 else None
         elif m := _CONDITIONAL.match(ref):
             found = by_identifier.get((m[1], m[2], m[3]), [])
             out[ref] = found[0] if len(found) == 1 else None
     return out
+
+
+def _loose(resources_: list[dict]) -> list[dict]:
+    """Resources that come without a Bundle (an NDJSON export, example files): entries with no fullUrl."""
+    return [{"resource": r} for r in resources_]
+
+
+def _entries(bundle: dict) -> list[dict]:
+    return [e for e in bundle.get("entry", []) if "resource" in e]
+
+
+def _rekeyed_entries(i: int) -> list[dict]:
+    """Dataset patient bundle ``i`` with new fullUrls that are not the resource ids (as a transaction, or any
+    sender other than Synthea, may write them), every ``urn:uuid:`` reference following its entry's new
+    fullUrl, except the first Observation's subject, left as ``urn:uuid:<patient id>``: no fullUrl is that, so
+    it dangles."""
+    entries = copy.deepcopy(_entries(_dataset_bundle(i)))
+    new = {e["fullUrl"]: f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'hitlab-rekeyed:' + e['fullUrl'])}"
+           for e in entries}  # fmt: skip
+
+    def rewrite(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("reference") in new:
+                node["reference"] = new[node["reference"]]
+            for k, v in node.items():
+                if k != "reference":
+                    rewrite(v)
+        elif isinstance(node, list):
+            for v in node:
+                rewrite(v)
+
+    for e in entries:
+        e["fullUrl"] = new[e["fullUrl"]]
+        rewrite(e["resource"])
+    patient = next(e["resource"] for e in entries if e["resource"]["resourceType"] == "Patient")
+    first_obs = next(e["resource"] for e in entries if e["resource"]["resourceType"] == "Observation")
+    first_obs["subject"] = {"reference": f"urn:uuid:{patient['id']}"}
+    return entries
 
 
 def _export(n: int, drop_every: int) -> list[dict]:
@@ -1152,18 +1195,22 @@ def _export(n: int, drop_every: int) -> list[dict]:
 
 
 def _reference_cases() -> list[Case]:
-    hospital, practitioners = (resources(b) for b in _reference_bundles())
-    sample = resources(fixture(SYNTHEA_SAMPLE))
+    hospital, practitioners = (_entries(b) for b in _reference_bundles())
+    sample = _entries(fixture(SYNTHEA_SAMPLE))
     return [
         Case("dataset patient bundle 0 with the hospital and practitioner bundles",
-             (resources(dataset_bundle(0)) + hospital + practitioners,)),
+             (_entries(dataset_bundle(0)) + hospital + practitioners,)),
         Case("dataset patient bundle 1 alone (its conditional references have nothing to resolve to)",
-             (resources(dataset_bundle(1)),)),
-        Case("an NDJSON-style export of 3 patients with every 4th Encounter missing", (_export(3, 4),)),
+             (_entries(dataset_bundle(1)),)),
+        Case("dataset patient bundle 2 with fullUrls that differ from the resource ids "
+             "(one reference still names the Patient's id)", (_rekeyed_entries(2),)),
+        Case("an NDJSON-style export of 3 patients with every 4th Encounter missing (no fullUrls)",
+             (_loose(_export(3, 4)),)),
         Case(f"Synthea's {SYNTHEA_SAMPLE} alone", (sample,)),
         Case(f"{SYNTHEA_SAMPLE} with Synthea's hospital and practitioner bundles",
-             (sample + [r for n in SYNTHEA_REFERENCE for r in resources(fixture(n))],)),
-        Case("the FHIR R4 and US Core example files together", ([fixture(n) for n in FIXTURES_R4],)),
+             (sample + [e for n in SYNTHEA_REFERENCE for e in _entries(fixture(n))],)),
+        Case("the FHIR R4 and US Core example files together (no fullUrls)",
+             (_loose([fixture(n) for n in FIXTURES_R4]),)),
     ]  # fmt: skip
 
 
@@ -1199,12 +1246,15 @@ def all_references(node):
             yield from all_references(value)
 
 
-def resolve_references(resources: list[dict]) -> dict[str, str | None]:
+def resolve_references(entries: list[dict]) -> dict[str, str | None]:
+    resources = [e["resource"] for e in entries]
     keys = {f"{r['resourceType']}/{r['id']}" for r in resources}
-    by_id, by_identifier = {}, {}
-    for r in resources:
+    by_full_url, by_identifier = {}, {}
+    for e in entries:
+        r = e["resource"]
         key = f"{r['resourceType']}/{r['id']}"
-        by_id.setdefault(r["id"], []).append(key)
+        if "fullUrl" in e:
+            by_full_url.setdefault(e["fullUrl"], []).append(key)
         for ident in r.get("identifier", []):
             by_identifier.setdefault((r["resourceType"], ident.get("system"), ident.get("value")), []).append(key)
     result = {}
@@ -1212,7 +1262,7 @@ def resolve_references(resources: list[dict]) -> dict[str, str | None]:
         if RELATIVE.match(ref):
             result[ref] = ref if ref in keys else None
         elif ref.startswith("urn:uuid:"):
-            found = by_id.get(ref.removeprefix("urn:uuid:"), [])
+            found = by_full_url.get(ref, [])  # the entry whose fullUrl is this URN, whatever the id
             result[ref] = found[0] if len(found) == 1 else None
         elif m := CONDITIONAL.match(ref):
             found = by_identifier.get((m[1], m[2], m[3]), [])
@@ -1225,16 +1275,18 @@ q8 = _copying_question(
         title="Q8 resolve references",
         points=3,
         name="resolve_references",
-        parameters=("resources",),
+        parameters=("entries",),
         reference=_resolve_references,
         cases=_reference_cases,
         compare=_compare_resolution,
         hints=(
-            "Walk every resource recursively: a reference is any `reference` string inside a dict, at any depth "
-            "(`subject`, `participant[].individual`, `reasonReference[]`, `location[].location` ...).",
-            "Three forms resolve: `Type/id` (that resource is in the list), `urn:uuid:<id>` (the resource whose id is "
-            "that UUID, as in Synthea), and `Type?identifier=system|value` (exactly one resource of that type has "
-            "that identifier; none or several is dangling). Leave `#contained` and absolute URLs out.",
+            "Walk every entry's `resource` recursively: a reference is any `reference` string inside a dict, "
+            "at any depth (`subject`, `participant[].individual`, `reasonReference[]`, `location[].location` ...).",
+            "Three forms resolve: `Type/id` (that resource is in the entries), `urn:uuid:...` (the one entry "
+            "whose `fullUrl` is exactly that string: build the lookup from `fullUrl`, not from `id`, which may "
+            "differ; an entry without a fullUrl can only be reached as `Type/id`), and "
+            "`Type?identifier=system|value` (exactly one resource of that type has that identifier; none or "
+            "several is dangling). Leave `#contained` and absolute URLs out.",
         ),
         solution_code=RESOLVE_SOLUTION,
         wrong=(
@@ -1245,21 +1297,28 @@ q8 = _copying_question(
             RESOLVE_SOLUTION.replace(
                 "            result[ref] = ref if ref in keys else None", "            result[ref] = ref"
             ),
+            # urn:uuid:<x> looked up as the resource whose id is <x>: right for Synthea, wrong in general
+            RESOLVE_SOLUTION.replace(
+                "            found = by_full_url.get(ref, [])",
+                "            found = [k for k in keys if k.split('/', 1)[1] == ref[len('urn:uuid:'):]]",
+            ),
         ),
         alternatives=(
             """import re
 from collections import defaultdict
 
 
-def resolve_references(resources):
-    ids, idents, keys = defaultdict(list), defaultdict(list), set()
-    for r in resources:
+def resolve_references(entries):
+    urls, idents, keys = defaultdict(list), defaultdict(list), set()
+    for entry in entries:
+        r = entry["resource"]
         key = r["resourceType"] + "/" + r["id"]
         keys.add(key)
-        ids[r["id"]].append(key)
+        if entry.get("fullUrl"):
+            urls[entry["fullUrl"]].append(key)
         for i in r.get("identifier", []):
             idents[(r["resourceType"], i.get("system"), i.get("value"))].append(key)
-    out, stack = {}, list(resources)
+    out, stack = {}, [entry["resource"] for entry in entries]
     while stack:
         node = stack.pop()
         if isinstance(node, list):
@@ -1270,12 +1329,43 @@ def resolve_references(resources):
                 if re.fullmatch(r"[A-Z][A-Za-z]+/[A-Za-z0-9\\-.]{1,64}", ref):
                     out[ref] = ref if ref in keys else None
                 elif ref.startswith("urn:uuid:"):
-                    hits = ids[ref[9:]]
+                    hits = urls[ref]
                     out[ref] = hits[0] if len(hits) == 1 else None
                 elif m := re.fullmatch(r"([A-Z][A-Za-z]+)\\?identifier=([^|&]*)\\|([^&]+)", ref):
                     hits = idents[(m[1], m[2], m[3])]
                     out[ref] = hits[0] if len(hits) == 1 else None
             stack.extend(v for k, v in node.items() if k != "reference")
+    return out""",
+            # the whole Bundle.entry is walked (fullUrl and request hold no `reference` key), urn:uuid
+            # matched by scanning the entries
+            """import re
+
+
+def refs(node):
+    if isinstance(node, dict):
+        return ([node["reference"]] if isinstance(node.get("reference"), str) else []) + [
+            x for k, v in node.items() if k != "reference" for x in refs(v)
+        ]
+    return [x for v in node for x in refs(v)] if isinstance(node, list) else []
+
+
+def resolve_references(entries):
+    def key(r):
+        return f"{r['resourceType']}/{r['id']}"
+
+    keys = {key(e["resource"]) for e in entries}
+    out = {}
+    for ref in refs(entries):
+        if re.fullmatch(r"[A-Z][A-Za-z]+/[A-Za-z0-9\\-.]{1,64}", ref):
+            out[ref] = ref if ref in keys else None
+        elif ref.startswith("urn:uuid:"):
+            hits = [key(e["resource"]) for e in entries if e.get("fullUrl") == ref]
+            out[ref] = hits[0] if len(hits) == 1 else None
+        elif m := re.fullmatch(r"([A-Z][A-Za-z]+)\\?identifier=([^|&]*)\\|([^&]+)", ref):
+            hits = [key(e["resource"]) for e in entries if e["resource"]["resourceType"] == m[1]
+                    and any((i.get("system"), i.get("value")) == (m[2], m[3])
+                            for i in e["resource"].get("identifier", []))]
+            out[ref] = hits[0] if len(hits) == 1 else None
     return out""",
         ),
     )
@@ -1384,7 +1474,8 @@ q9 = _search_question(
     BASIC_SEARCHES,
     hints=(
         "Token parameters take `system|code`: `code=http://loinc.org|85354-9`. Two `date` parameters are ANDed: "
-        "`date=ge2022-01-01&date=lt2025-01-01` is the year 2024.",
+        "`date=ge2022-01-01&date=lt2025-01-01` keeps 2022-01-01 up to the end of 2024, three whole years "
+        "(2024 alone would be `date=ge2024-01-01&date=lt2025-01-01`, or `date=2024`).",
         "`_sort=-date` sorts newest first. `birthdate=lt1960-01-01` means born before 1960.",
     ),
     wrong=(
