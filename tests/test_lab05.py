@@ -53,19 +53,55 @@ def test_parse_v2_refuses_non_messages():
         ("1961", "1961"),
         ("196106", "1961-06"),
         ("19610615", "1961-06-15"),
-        ("2019050410", "2019-05-04T10:00:00"),
-        ("20190504102341", "2019-05-04T10:23:41"),
         ("20110103143428-0800", "2011-01-03T14:34:28-08:00"),
         ("20240101120000.25+0000", "2024-01-01T12:00:00.25+00:00"),
+        ("20240229", "2024-02-29"),
     ],
 )
 def test_fhir_datetime(dtm, fhir):
     assert lab05.fhir_datetime(dtm) == fhir
 
 
-def test_fhir_datetime_refuses_garbage():
-    with pytest.raises(ValueError, match="not an HL7 v2 date/time: '2019-05-04'"):
-        lab05.fhir_datetime("2019-05-04")
+@pytest.mark.parametrize(
+    ("dtm", "zone", "fhir"),
+    [
+        ("2019050410", "+0100", "2019-05-04T10:00:00+01:00"),
+        ("20190504102341", "-05:00", "2019-05-04T10:23:41-05:00"),
+        ("20190504102341", "Europe/Amsterdam", "2019-05-04T10:23:41+02:00"),  # summer time
+        ("20190104102341", "Europe/Amsterdam", "2019-01-04T10:23:41+01:00"),  # winter time
+        ("20110103143428-0800", "+0100", "2011-01-03T14:34:28-08:00"),  # the value's own offset wins
+        ("19610615", None, "1961-06-15"),  # a date needs no zone
+    ],
+)
+def test_fhir_datetime_zones(dtm, zone, fhir):
+    assert lab05.fhir_datetime(dtm, zone) == fhir
+
+
+@pytest.mark.parametrize(
+    ("dtm", "message"),
+    [
+        ("2019-05-04", "not an HL7 v2 date/time"),
+        ("196203520", "not an HL7 v2 date/time"),
+        ("19620352", "not a real date"),
+        ("19621301", "not a real date"),
+        ("20230229", "not a real date"),
+        ("2019050425", "not a real time of day"),
+        ("201905041061", "not a real time of day"),
+        ("20190504102341", "no time zone"),
+    ],
+)
+def test_fhir_datetime_refuses_impossible_values(dtm, message):
+    with pytest.raises(ValueError, match=message):
+        lab05.fhir_datetime(dtm)
+
+
+def test_sender_zone_prefers_msh7_then_the_documented_facility_zone():
+    feed = next(iter(lab05.feed_messages().values()))[0]
+    assert lab05.sender_zone(lab05.parse_v2(feed)) == "+0000"
+    a04 = lab05.parse_v2(lab05.read_fixture("v2tofhir_ADT_A04_allergies_v2.3.1.hl7"))
+    assert lab05.sender_zone(a04) == "Europe/Amsterdam"  # VHIS: no offset anywhere in the message
+    a01 = lab05.parse_v2(lab05.read_fixture("v2tofhir_ADT_A01_v2.8_base_standard_example.hl7"))
+    assert lab05.sender_zone(a01) is None
 
 
 # -- v2 to FHIR on the IG's own messages ---------------------------------------------------------------------
@@ -84,7 +120,11 @@ def test_map_adt_ig_a01_v28():
             "birthDate": "1961-06-15",
             "gender": "male",
         },
-        "Encounter": {"resourceType": "Encounter", "class": {"system": ACT, "code": "IMP"}},
+        "Encounter": {
+            "resourceType": "Encounter",
+            "status": "in-progress",
+            "class": {"system": ACT, "code": "IMP"},
+        },
     }
 
 
@@ -100,18 +140,34 @@ def test_map_adt_ig_a04_v231():
         },
         "Encounter": {
             "resourceType": "Encounter",
+            "status": "finished",  # PV1-45 is valued
             "identifier": [{"value": "4863104188", "type": {"coding": [{"system": V2_0203, "code": "VN"}]}}],
             "class": {"system": ACT, "code": "IMP"},
-            "period": {"start": "2019-05-04T10:23:41", "end": "2019-05-04T10:23:41"},
+            "period": {"start": "2019-05-04T10:23:41+02:00", "end": "2019-05-04T10:23:41+02:00"},
         },
     }
 
 
-def test_map_adt_ig_a08_recurring_patient_has_no_class():
+def test_map_adt_ig_a08_recurring_patient_keeps_its_table_0004_class():
     got = lab05.ref_map_adt(lab05.read_fixture("v2tofhir_ADT_A08_update_v2.3.hl7"))
-    assert got["Encounter"] == {"resourceType": "Encounter"}
+    assert got["Encounter"] == {
+        "resourceType": "Encounter",
+        "status": "in-progress",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v2-0004", "code": "R"},
+    }
     assert got["Patient"]["name"] == [{"family": "Bond", "given": ["Tiny"]}]
     assert got["Patient"]["birthDate"] == "1999-07-23"
+
+
+def test_map_adt_refuses_an_impossible_birth_date_and_a_missing_class():
+    with pytest.raises(ValueError, match="not a real date: '19620352'"):
+        lab05.ref_map_adt(lab05.read_fixture(lab05.FIXTURE_SN_FN))  # the HL7 standard's PID-7 = 196203520
+    a08 = lab05.read_fixture("v2tofhir_ADT_A08_update_v2.3.hl7")
+    with pytest.raises(ValueError, match=r"Encounter\.class is required"):
+        lab05.ref_map_adt(a08.replace("PV1|1|R|", "PV1|1||"))
+    a04 = lab05.read_fixture("v2tofhir_ADT_A04_allergies_v2.3.1.hl7")
+    with pytest.raises(ValueError, match="no time zone"):
+        lab05.ref_map_adt(a04.replace("|VHIS|VHIS|", "|VHIS|ELSEWHERE|"))
 
 
 def test_map_adt_refuses_a_message_without_pid():
@@ -162,6 +218,66 @@ def test_map_oru_nist_cbc():
     assert {o["status"] for o in got} == {"final"}
 
 
+def test_map_oru_standard_sample_sn_kept_and_fn_refused():
+    sample = lab05.read_fixture(lab05.FIXTURE_SN_FN)
+    with pytest.raises(ValueError, match="OBX-2: value type 'FN' has no OBX-5 map"):
+        lab05.ref_map_oru(sample)
+    got = lab05.ref_map_oru(sample[: sample.index("\rOBX|2|FN")])
+    assert got == [
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"code": "1554-5", "display": "GLUCOSE"}]},
+            "valueQuantity": {"value": 182.0, "unit": "mg/dl"},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("obx", "value"),
+    [
+        ("OBX|1|SN|x^y^L||<^0.06|ug/mL^^UCUM|||||F", {"valueQuantity": {
+            "value": 0.06, "comparator": "<", "unit": "ug/mL", "code": "ug/mL", "system": "http://unitsofmeasure.org"}}),
+        ("OBX|1|SN|x^y^L||^1^:^128||||||F", {"valueRatio": {"numerator": {"value": 1.0}, "denominator": {"value": 128.0}}}),
+        ("OBX|1|SN|x^y^L||^2^-^5|mmol/L|||||F", {"valueRange": {
+            "low": {"value": 2.0, "unit": "mmol/L"}, "high": {"value": 5.0, "unit": "mmol/L"}}}),
+        ("OBX|1|SN|x^y^L||^2^+||||||F", {"valueString": "2 +"}),
+        ("OBX|1|DT|x^y^L||20110531||||||F", {"valueDateTime": "2011-05-31"}),
+        ("OBX|1|DTM|x^y^L||201105311230||||||F", {"valueDateTime": "2011-05-31T12:30:00-05:00"}),
+        ("OBX|1|TM|x^y^L||1430||||||F", {"valueTime": "14:30:00"}),
+        ("OBX|1|VR|x^y^L||A^F||||||F", {"valueString": "A-F"}),
+        ("OBX|1|NR|x^y^L||3.5^5.1||||||F", {"valueRange": {"low": {"value": 3.5}, "high": {"value": 5.1}}}),
+        ("OBX|1|DR|x^y^L||20110101^20110131||||||F", {"valuePeriod": {"start": "2011-01-01", "end": "2011-01-31"}}),
+        ("OBX|1|CQ|x^y^L||5^mg&milligram&UCUM||||||F", {"valueQuantity": {
+            "value": 5.0, "unit": "milligram", "code": "mg", "system": "http://unitsofmeasure.org"}}),
+        ("OBX|1|TX|x^y^L||one~two||||||F", {"valueString": "one\ntwo"}),
+        ("OBX|1|NM|x^y^L||||||||X", {"dataAbsentReason": {"coding": [
+            {"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "cannot-be-obtained"}]}}),
+    ],
+)  # fmt: skip
+def test_map_oru_value_types(obx, value):
+    (got,) = lab05.ref_map_oru(lab05._oru(obx))
+    assert {k: v for k, v in got.items() if k.startswith("value") or k == "dataAbsentReason"} == value
+
+
+@pytest.mark.parametrize(
+    ("obx", "message"),
+    [
+        ("OBX|1|NM|x^y^L||27~25|mg/dL|||||F", "OBX-5 repeats"),
+        ("OBX|1|ED|x^y^L||^AP^PDF^Base64^JVBE||||||F", "ED needs value"),
+        ("OBX|1|RP|x^y^L||http://x/y.png||||||F", "RP needs value"),
+        ("OBX|1|NA|x^y^L||1^2^3||||||F", "NA needs SampledData"),
+        ("OBX|1|XPN|x^y^L||Smith^John||||||F", "value type 'XPN' has no OBX-5 map"),
+        ("OBX|1|SN|x^y^L||<>^5||||||F", "SN comparator '<>'"),
+        ("OBX|1|NM|x^y^L||98|mg/dL|||||S", "OBX-11 = 'S' has no target"),
+        ("OBX|1|NM|x^y^L||98|mg/dL|||||", "OBX-11 = '' has no target"),
+    ],
+)
+def test_map_oru_refuses_what_it_cannot_keep(obx, message):
+    with pytest.raises(ValueError, match=message):
+        lab05.ref_map_oru(lab05._oru(obx))
+
+
 def test_map_oru_units_without_a_coding_system_give_no_code():
     msg = "MSH|^~\\&|A|B|C|D|20240101||ORU^R01|1|P|2.5.1\rOBX|1|NM|2345-7^Glucose^LN||98|mg/dL|||||P"
     assert lab05.ref_map_oru(msg) == [
@@ -175,7 +291,7 @@ def test_map_oru_units_without_a_coding_system_give_no_code():
 
 
 def test_map_oru_refuses_a_non_numeric_nm_value():
-    bad = "MSH|^~\\&|A|B|C|D|20240101||ORU^R01|1|P|2.5.1\rOBX|1|NM|2345-7^Glucose^LN||high|mg/dL"
+    bad = "MSH|^~\\&|A|B|C|D|20240101||ORU^R01|1|P|2.5.1\rOBX|1|NM|2345-7^Glucose^LN||high|mg/dL|||||F"
     with pytest.raises(ValueError, match="OBX-1: NM value 'high' is not a number"):
         lab05.ref_map_oru(bad)
 
@@ -235,8 +351,9 @@ def test_feed_mapping_agrees_with_the_fhir_bundles():
             assert p["birthDate"] == patient["birthDate"] and p["gender"] == patient["gender"]
             checked["Patient"] += 1
             e = got["Encounter"]
-            if "identifier" not in e:  # an A08 update belongs to no visit (PV1-2 = N, no class)
-                assert "class" not in e
+            if "identifier" not in e:  # an A08 update belongs to no visit: PV1-2 = N, kept in v2-0004
+                assert e == {"resourceType": "Encounter", "status": "in-progress",
+                             "class": {"system": "http://terminology.hl7.org/CodeSystem/v2-0004", "code": "N"}}  # fmt: skip
                 continue
             ref = encounters[e["identifier"][0]["value"]]
             expected_class = (
@@ -257,17 +374,25 @@ def test_translate_the_authored_maps():
     gender, klass = lab05.concept_map("v2-0001-to-gender"), lab05.concept_map("v2-0004-to-encounter-class")
     g = "http://hl7.org/fhir/administrative-gender"
     assert lab05.ref_translate("F", gender) == [{"system": g, "code": "female", "equivalence": "equivalent"}]
-    assert lab05.ref_translate("N", gender) == [{"system": g, "code": "other", "equivalence": "wider"}]
+    assert lab05.ref_translate("N", gender) == [{"system": g, "code": "other", "equivalence": "equivalent"}]
     assert lab05.ref_translate("X", gender) == []
     assert lab05.ref_translate("P", klass) == [{"system": ACT, "code": "PRENC", "equivalence": "equivalent"}]
-    assert [lab05.ref_translate(c, klass) for c in "RBCNU"] == [[]] * 5
+    v2 = "http://terminology.hl7.org/CodeSystem/v2-0004"
+    assert [lab05.ref_translate(c, klass) for c in "RBCNU"] == [
+        [{"system": v2, "code": c, "equivalence": "equivalent"}] for c in "RBCNU"
+    ]
 
 
 def test_translate_unmapped_modes_and_r5():
     klass = json.loads(json.dumps(lab05.concept_map("v2-0004-to-encounter-class")))
     klass["group"][0]["unmapped"] = {"mode": "fixed", "code": "AMB"}
-    assert lab05.ref_translate("U", klass) == [{"system": ACT, "code": "AMB", "equivalence": "inexact"}]
-    assert lab05.ref_translate("R", klass) == []  # R has an element (unmatched), so no fallback
+    assert lab05.ref_translate("X", klass) == [{"system": ACT, "code": "AMB", "equivalence": "inexact"}]
+    assert lab05.ref_translate("E", klass) == [{"system": ACT, "code": "EMER", "equivalence": "equivalent"}]
+    # R has no element in the ActCode group (fallback) and one in the v2-0004 group
+    assert lab05.ref_translate("R", klass) == [
+        {"system": ACT, "code": "AMB", "equivalence": "inexact"},
+        {"system": "http://terminology.hl7.org/CodeSystem/v2-0004", "code": "R", "equivalence": "equivalent"},
+    ]
     klass["group"][0]["unmapped"] = {"mode": "other-map", "url": "x"}
     with pytest.raises(ValueError, match="unmapped mode 'other-map'"):
         lab05.ref_translate("U", klass)
@@ -415,3 +540,68 @@ def test_wrong_adt_answer_names_the_path():
     wrong = _define(lab05.q1.wrong[0])["map_adt"]
     with pytest.raises(Incorrect, match=r"PID-8 = A \(ambiguous\), result.Patient.gender is 'unknown'"):
         lab05.q1.check(wrong)
+
+
+# -- every mapped resource is valid FHIR (R4B models; the elements used here are the same in R4) --------------
+
+
+def _validate(resource: dict) -> None:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+
+
+def _map_and_validate(message: str) -> Counter:
+    kind = lab05.parse_v2(message)[0].get(9)
+    mapped = Counter()
+    if kind == "ADT":
+        got = lab05.ref_map_adt(message)
+        resources = [got["Patient"]] + ([got["Encounter"]] if got["Encounter"] else [])
+    elif kind == "ORU":
+        resources = lab05.ref_map_oru(message)
+    else:
+        raise AssertionError(f"no map for {kind}")
+    for resource in resources:
+        _validate(resource)
+        mapped[resource["resourceType"]] += 1
+    return mapped
+
+
+def test_every_lab_file_maps_to_valid_resources_or_is_refused():
+    files = sorted(p.name for p in lab05.DATA.glob("*.hl7"))
+    assert set(files) == {*lab05.FIXTURES_ADT, *lab05.FIXTURES_ORU, lab05.FIXTURE_SN_FN}
+    mapped = Counter()
+    for name in files:
+        if name == lab05.FIXTURE_SN_FN:  # an FN result: refused, never dropped
+            with pytest.raises(ValueError, match="'FN' has no OBX-5 map"):
+                _map_and_validate(lab05.read_fixture(name))
+            sample = lab05.read_fixture(name)
+            mapped += _map_and_validate(sample[: sample.index("\rOBX|2|FN")])
+            continue
+        mapped += _map_and_validate(lab05.read_fixture(name))
+    assert mapped == {"Patient": 3, "Encounter": 3, "Observation": 3 + 28 + 1}
+
+
+def test_every_obx_variant_the_check_uses_maps_to_a_valid_observation_or_is_refused():
+    for _, obx in lab05.OBX_VARIANTS:
+        try:
+            observations = lab05.ref_map_oru(lab05._oru(obx))
+        except ValueError:
+            continue
+        for obs in observations:
+            _validate(obs)
+
+
+@pytest.mark.slow
+def test_every_message_of_the_generated_feed_maps_to_valid_resources():
+    from hitlab.synth.hl7v2_writer import read_messages
+
+    manifest = json.loads((dataset_dir("default") / "manifest.json").read_text(encoding="utf-8"))
+    folder = dataset_dir("default") / manifest["formats"]["hl7v2"]["dir"]
+    files = sorted(folder.glob("*.hl7"))
+    assert len(files) == len(lab05.feed_messages()) > 900
+    mapped = Counter()
+    for path in files:
+        for message in read_messages(path):
+            mapped += _map_and_validate(message)
+    assert mapped["Patient"] > 10_000 and mapped["Encounter"] > 10_000 and mapped["Observation"] > 10_000

@@ -2,21 +2,25 @@
 value-set expansion, RxNorm normalization, record linkage and reconciliation across the three outputs.
 
 Standards followed: HL7 v2.5.1 (the generated feed; the fixtures are v2.3 to v2.8), FHIR R4 4.0.1 and the
-HL7 Version 2 to FHIR IG 1.0.0 (STU1): segment maps PID → Patient, PV1 → Encounter, OBX → Observation and the
-vocabulary maps of tables 0001, 0004 and 0085. Reference tables authored for the lab live in
+HL7 Version 2 to FHIR IG as its current build publishes it (the HL7/v2-to-fhir repository, pinned in
+``SOURCES.md``): segment maps PID → Patient, PV1 → Encounter, OBX → Observation and the vocabulary maps of
+tables 0001, 0004 (class and status) and 0085. Reference tables authored for the lab live in
 ``hitlab/labdata/lab05`` with their sources in its ``SOURCES.md``.
 """
 
 from __future__ import annotations
 
+import calendar
 import csv
 import json
 import random
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hitlab.checks.core import Incorrect
 from hitlab.checks.function import Case, function_question
@@ -24,19 +28,30 @@ from hitlab.checks.sql import connection, sql_question
 
 DATA = Path(__file__).resolve().parent.parent / "labdata" / "lab05"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+V2_0004 = "http://terminology.hl7.org/CodeSystem/v2-0004"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 GENDER = {"F": "female", "M": "male", "O": "other", "U": "unknown", "A": "other", "N": "other"}  # table 0001
-PATIENT_CLASS = {"E": "EMER", "I": "IMP", "O": "AMB", "P": "PRENC"}  # table 0004; R, B, C, N, U: no map
+# table 0004 → Encounter.class (IG ConceptMap table-hl70004-to-v3-actcode): two groups, every code has a target
+PATIENT_CLASS = {"E": (ACT_CODE, "EMER"), "I": (ACT_CODE, "IMP"), "O": (ACT_CODE, "AMB"), "P": (ACT_CODE, "PRENC"),
+                 **{c: (V2_0004, c) for c in "RBCNU"}}  # fmt: skip
+# table 0004 → Encounter.status when PV1-45 is empty (IG map PatientClass[EncounterStatus]); PV1-45 → finished
+ENCOUNTER_STATUS = {"P": "planned", "U": "unknown", **{c: "in-progress" for c in "EIORBCN"}}
+# table 0085 → Observation.status (IG ConceptMap table-hl70085-to-observation-status); B I N O R S U V: no target
 RESULT_STATUS = {"A": "amended", "C": "corrected", "D": "entered-in-error", "F": "final", "P": "preliminary",
-                 "S": "preliminary", "W": "entered-in-error"}  # table 0085; others: no map  # fmt: skip
+                 "W": "entered-in-error", "X": "cancelled"}  # fmt: skip
 CODING_SYSTEMS = {"LN": "http://loinc.org", "SCT": "http://snomed.info/sct", "UCUM": "http://unitsofmeasure.org",
                   "I10C": "http://hl7.org/fhir/sid/icd-10-cm", "RXNORM": "http://www.nlm.nih.gov/research/umls/rxnorm"}  # fmt: skip
+# The zone a sender's zone-less times are in, by MSH-4.1 (sending facility): an assumption agreed per interface
+# (see SOURCES.md). Used only when neither the value nor MSH-7 carries an offset.
+SENDING_FACILITY_ZONES = {"VHIS": "Europe/Amsterdam"}
 FIXTURES_ADT = (
     "v2tofhir_ADT_A01_v2.8_base_standard_example.hl7",
     "v2tofhir_ADT_A04_allergies_v2.3.1.hl7",
     "v2tofhir_ADT_A08_update_v2.3.hl7",
 )
 FIXTURES_ORU = ("v2tofhir_ORU_R01_LRI_basic_v2.5.1.hl7", "ms_ORU_R01_NIST_LRI_CBC.hl7")
+FIXTURE_SN_FN = "pyhl7_ORU_R01_v2.4_SN_FN_standard_sample.hl7"  # SN and FN results, PID-7 = 196203520
 
 # -- HL7 v2 helpers the learner uses too ---------------------------------------------------------------------
 
@@ -90,22 +105,66 @@ def parse_v2(message: str) -> list[Segment]:
     return out
 
 
-def fhir_datetime(dtm: str) -> str:
+_DTM = re.compile(
+    r"(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(\.\d{1,4})?)?)?)?)?)?([+-]\d{4})?"
+)
+
+
+def _offset(zone: str, moment: tuple[int, ...]) -> str:
+    """``+HH:MM`` for a fixed offset (``+0100``, ``-05:00``, ``Z``) or an IANA zone at that local moment."""
+    fixed = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone)
+    if fixed:
+        sign, hh, mm = fixed.groups()
+        if int(hh) > 14 or int(mm) > 59:
+            raise ValueError(f"not a time-zone offset: {zone!r}")
+        return f"{sign}{hh}:{mm}"
+    if zone == "Z":
+        return "+00:00"
+    try:
+        offset = datetime(*moment, tzinfo=ZoneInfo(zone)).utcoffset()
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"not a time zone: {zone!r} (give +HHMM or an IANA name)") from None
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def fhir_datetime(dtm: str, zone: str | None = None) -> str:
     """An HL7 v2 DTM (``YYYY[MM[DD[HH[MM[SS[.S+]]]]]][+/-ZZZZ]``) as a FHIR ``date``/``dateTime`` string, keeping
     its precision: ``19610615`` → ``1961-06-15``; ``20240101120000+0000`` → ``2024-01-01T12:00:00+00:00``;
-    hours without minutes get ``:00``. Raises ``ValueError`` on anything else."""
-    m = re.fullmatch(
-        r"(\d{4})(\d{2})?(\d{2})?(?:(\d{2})(\d{2})?(\d{2}(?:\.\d+)?)?)?([+-]\d{4})?", dtm.strip()
-    )
+    hours without minutes get ``:00``. FHIR requires a zone on any time of day: the value's own offset wins,
+    else ``zone`` (``+HHMM`` or an IANA name such as ``Europe/Amsterdam``, whose offset on that date is used).
+    Raises ``ValueError`` on anything else: an impossible date or time (month 13, day 52, hour 25) or a time
+    with no zone from either place."""
+    m = _DTM.fullmatch(dtm.strip()) if isinstance(dtm, str) else None
     if not m:
         raise ValueError(f"not an HL7 v2 date/time: {dtm!r}")
-    year, month, day, hour, minute, second, tz = m.groups()
+    year, month, day, hour, minute, second, fraction, tz = m.groups()
+    y, mo, d = int(year), int(month or 1), int(day or 1)
+    h, mi, s = int(hour or 0), int(minute or 0), int(second or 0)
+    if not 1 <= mo <= 12 or not 1 <= d <= calendar.monthrange(y, mo)[1]:
+        raise ValueError(f"not a real date: {dtm!r}")
+    if h > 23 or mi > 59 or s > 59:
+        raise ValueError(f"not a real time of day: {dtm!r}")
     text = "-".join(p for p in (year, month, day) if p)
     if hour:
-        text += f"T{hour}:{minute or '00'}:{second or '00'}"
-        if tz:
-            text += f"{tz[:3]}:{tz[3:]}"
+        text += f"T{hour}:{minute or '00'}:{second or '00'}{fraction or ''}"
+        if tz is None and zone is None:
+            raise ValueError(f"{dtm!r} has a time of day but no time zone, and FHIR requires one: pass zone=")
+        text += _offset(tz or zone, (y, mo, d, h, mi, s))
     return text
+
+
+def sender_zone(segments: list[Segment]) -> str | None:
+    """The zone for a message's zone-less times: MSH-7's offset if it has one, else the documented zone of the
+    sending facility (``SENDING_FACILITY_ZONES``, by MSH-4.1), else ``None``."""
+    msh = _segment(segments, "MSH")
+    if msh is None:
+        return None
+    m = _DTM.fullmatch(msh.get(7).strip())
+    if m and m.group(8):
+        return m.group(8)
+    return SENDING_FACILITY_ZONES.get(msh.get(4))
 
 
 def read_fixture(name: str) -> str:
@@ -143,6 +202,7 @@ def _codeable(seg: Segment, n: int, rep: int = 1) -> dict:
 
 def ref_map_adt(message: str) -> dict:
     segments = parse_v2(message)
+    zone = sender_zone(segments)
     pid = _segment(segments, "PID")
     if pid is None:
         raise ValueError("the message has no PID segment")
@@ -171,59 +231,140 @@ def ref_map_adt(message: str) -> dict:
     if names:
         patient["name"] = names
     if pid.get(7):
-        patient["birthDate"] = fhir_datetime(pid.get(7))[:10]
+        patient["birthDate"] = fhir_datetime(pid.get(7)[:8])  # a date: the time of birth is not needed
     if pid.get(8) in GENDER:
         patient["gender"] = GENDER[pid.get(8)]
     pv1 = _segment(segments, "PV1")
     encounter = None
     if pv1 is not None:
-        encounter = {"resourceType": "Encounter"}
+        klass = pv1.get(2)
+        if klass not in PATIENT_CLASS:
+            raise ValueError(f"PV1-2 = {klass!r} is not a table 0004 code, and Encounter.class is required")
+        encounter = {
+            "resourceType": "Encounter",
+            "status": "finished" if pv1.get(45) else ENCOUNTER_STATUS[klass],
+        }
         if pv1.get(19):
             encounter["identifier"] = [
                 {"value": pv1.get(19), "type": {"coding": [{"system": V2_0203, "code": "VN"}]}}
             ]
-        if pv1.get(2) in PATIENT_CLASS:
-            encounter["class"] = {"system": ACT_CODE, "code": PATIENT_CLASS[pv1.get(2)]}
+        system, code = PATIENT_CLASS[klass]
+        encounter["class"] = {"system": system, "code": code}
         period = {}
         if pv1.get(44):
-            period["start"] = fhir_datetime(pv1.get(44))
+            period["start"] = fhir_datetime(pv1.get(44), zone)
         if pv1.get(45):
-            period["end"] = fhir_datetime(pv1.get(45))
+            period["end"] = fhir_datetime(pv1.get(45), zone)
         if period:
             encounter["period"] = period
     return {"Patient": patient, "Encounter": encounter}
 
 
+SN_COMPARATORS = {"<": "<", ">": ">", "<=": "<=", ">=": ">=", "": None, "=": None}
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{where} {text!r} is not a number") from None
+
+
+def _units(unit: str, text: str, system: str) -> dict:
+    """A CWE of units (OBX-6, or CQ.2's sub-components) as Quantity elements."""
+    out: dict[str, Any] = {}
+    if text or unit:
+        out["unit"] = text or unit
+    if unit and system:  # CWE[Quantity]: code and system need both
+        out["code"] = unit
+        if system in CODING_SYSTEMS:
+            out["system"] = CODING_SYSTEMS[system]
+    return out
+
+
+def _obx_value(seg: Segment, zone: str | None) -> dict:
+    """OBX-5 read as OBX-2 says, as ``{"value[x]": ...}`` (``{}`` when empty); refuses what it cannot keep."""
+    where = f"OBX-{seg.get(1) or '?'}"
+    kind, reps = seg.get(2), seg.repetitions(5)
+    if not reps:
+        return {}
+    if kind in ("ST", "TX", "FT"):  # text repetitions are lines: keep every one
+        return {"valueString": "\n".join(seg.get(5, 1, i) for i in range(1, len(reps) + 1))}
+    if len(reps) > 1:
+        raise ValueError(f"{where}: OBX-5 repeats ({len(reps)} values) and value[x] holds one; refused")
+    c = [seg.get(5, i) for i in range(1, 5)]
+    units = _units(seg.get(6, 1), seg.get(6, 2), seg.get(6, 3))
+    if kind == "NM":
+        return {"valueQuantity": {"value": _number(c[0], f"{where}: NM value"), **units}}
+    if kind in ("CWE", "CE", "CNE", "CF"):
+        return {"valueCodeableConcept": _codeable(seg, 5)}
+    if kind == "IS":
+        return {"valueCodeableConcept": {"coding": [{"code": c[0]}]}}
+    if kind in ("DTM", "DT", "TS"):
+        return {"valueDateTime": fhir_datetime(c[0], zone)}
+    if kind == "TM":
+        m = re.fullmatch(r"(\d{2})(\d{2})?(\d{2}(?:\.\d{1,4})?)?", c[0])
+        if not m or int(m.group(1)) > 23 or int(m.group(2) or 0) > 59 or float(m.group(3) or 0) >= 60:
+            raise ValueError(f"{where}: TM value {c[0]!r} is not a time of day without a zone")
+        return {"valueTime": f"{m.group(1)}:{m.group(2) or '00'}:{m.group(3) or '00'}"}
+    if kind == "SN":
+        comparator, low, sep, high = c
+        if comparator not in SN_COMPARATORS:
+            raise ValueError(f"{where}: SN comparator {comparator!r} has no FHIR Quantity.comparator")
+        if sep == "+":  # a categorical "2+": the IG writes the components as text
+            return {"valueString": " ".join(p for p in c if p)}
+        if sep in (":", "/", "-") and comparator not in ("", "="):
+            raise ValueError(f"{where}: SN comparator {comparator!r} with separator {sep!r} has no FHIR form")
+        if sep in (":", "/"):
+            return {"valueRatio": {"numerator": {"value": _number(low, f"{where}: SN value"), **units},
+                                   "denominator": {"value": _number(high, f"{where}: SN value"), **units}}}  # fmt: skip
+        if sep == "-":
+            return {"valueRange": {"low": {"value": _number(low, f"{where}: SN value"), **units},
+                                   "high": {"value": _number(high, f"{where}: SN value"), **units}}}  # fmt: skip
+        if sep or high:
+            raise ValueError(f"{where}: SN separator {sep!r} is not one of - + / :")
+        quantity = {"value": _number(low, f"{where}: SN value"), **units}
+        if SN_COMPARATORS[comparator]:
+            quantity["comparator"] = SN_COMPARATORS[comparator]
+        return {"valueQuantity": quantity}
+    if kind == "NR":
+        bounds = (("low", c[0]), ("high", c[1]))
+        return {"valueRange": {k: {"value": _number(v, f"{where}: NR value")} for k, v in bounds if v}}
+    if kind == "DR":
+        return {"valuePeriod": {k: fhir_datetime(v, zone) for k, v in (("start", c[0]), ("end", c[1])) if v}}
+    if kind == "VR":  # the IG writes the range as text: OBX-5.1 + "-" + OBX-5.2
+        return {"valueString": f"{c[0]}-{c[1]}"}
+    if kind == "CQ":
+        unit, text, system = ([*c[1].split("&"), "", ""])[:3]
+        return {"valueQuantity": {"value": _number(c[0], f"{where}: CQ value"), **_units(unit, text, system)}}
+    if kind in ("ED", "RP"):
+        raise ValueError(f"{where}: {kind} needs value[x] Attachment, which R4 Observation lacks; refused")
+    if kind == "NA":
+        raise ValueError(
+            f"{where}: NA needs SampledData origin, period and dimensions, which v2 lacks; refused"
+        )
+    raise ValueError(f"{where}: value type {kind!r} has no OBX-5 map in the IG; refused rather than dropped")
+
+
 def ref_map_oru(message: str) -> list[dict]:
+    segments = parse_v2(message)
+    zone = sender_zone(segments)
     out = []
-    for seg in parse_v2(message):
+    for seg in segments:
         if seg.name != "OBX":
             continue
-        obs: dict[str, Any] = {"resourceType": "Observation"}
-        if seg.get(11) in RESULT_STATUS:
-            obs["status"] = RESULT_STATUS[seg.get(11)]
+        if seg.get(11) not in RESULT_STATUS:
+            raise ValueError(
+                f"OBX-{seg.get(1)}: OBX-11 = {seg.get(11)!r} has no target in table 0085's map, "
+                "and Observation.status is required"
+            )
+        obs: dict[str, Any] = {"resourceType": "Observation", "status": RESULT_STATUS[seg.get(11)]}
         obs["code"] = _codeable(seg, 3)
-        kind, value = seg.get(2), seg.get(5)
-        if value:
-            if kind == "NM":
-                try:
-                    number = float(value)
-                except ValueError:
-                    raise ValueError(f"OBX-{seg.get(1)}: NM value {value!r} is not a number") from None
-                quantity: dict[str, Any] = {"value": number}
-                if seg.get(6, 2) or seg.get(6, 1):
-                    quantity["unit"] = seg.get(6, 2) or seg.get(6, 1)
-                if seg.get(6, 1) and seg.get(6, 3):  # CWE[Quantity]: code and system need both
-                    quantity["code"] = seg.get(6, 1)
-                    if seg.get(6, 3) in CODING_SYSTEMS:
-                        quantity["system"] = CODING_SYSTEMS[seg.get(6, 3)]
-                obs["valueQuantity"] = quantity
-            elif kind in ("ST", "TX", "FT"):
-                obs["valueString"] = value
-            elif kind in ("CWE", "CE"):
-                obs["valueCodeableConcept"] = _codeable(seg, 5)
+        obs.update(_obx_value(seg, zone))
+        if seg.get(11) == "X" and not any(k.startswith("value") for k in obs):
+            obs["dataAbsentReason"] = {"coding": [{"system": DATA_ABSENT, "code": "cannot-be-obtained"}]}
         if seg.get(14):
-            obs["effectiveDateTime"] = fhir_datetime(seg.get(14))
+            obs["effectiveDateTime"] = fhir_datetime(seg.get(14), zone)
         out.append(obs)
     return out
 
@@ -295,14 +436,24 @@ def _adt_cases() -> list[Case]:
         ("PID-8 = A (ambiguous)", "||{birth}|{sex}|", "||{birth}|A|"),
         ("PID-8 = N (not applicable)", "||{birth}|{sex}|", "||{birth}|N|"),
         ("PID-7 with a time of birth", "||{birth}|{sex}|", "||{birth}0830|{sex}|"),
+        ("PID-7 = 19620352 (day 52)", "||{birth}|{sex}|", "||19620352|{sex}|"),
+        ("PID-7 = 19621301 (month 13)", "||{birth}|{sex}|", "||19621301|{sex}|"),
         ("PV1-2 = P (preadmit)", "PV1|1|I|", "PV1|1|P|"),
-        ("PV1-2 = R (recurring patient, no class)", "PV1|1|I|", "PV1|1|R|"),
+        ("PV1-2 = R (recurring patient)", "PV1|1|I|", "PV1|1|R|"),
+        ("PV1-2 = B (obstetrics)", "PV1|1|I|", "PV1|1|B|"),
+        ("PV1-2 = U (unknown)", "PV1|1|I|", "PV1|1|U|"),
+        ("PV1-2 empty (Encounter.class is required)", "PV1|1|I|", "PV1|1||"),
+        ("every time zone removed", "+0000", ""),
+        ("MSH-7 in -0500 and PV1-44 without a zone", "+0000", "-0500"),
     ):
         pid = parse_v2(base)[2]
         fill = {"birth": pid.get(7), "sex": pid.get(8)}
-        cases.append(
-            Case(f"a generated A01 with {label}", (base.replace(old.format(**fill), new.format(**fill)),))
-        )
+        text = base.replace(old.format(**fill), new.format(**fill))
+        if label.startswith("MSH-7 in"):
+            pv1 = next(s for s in text.split("\r") if s.startswith("PV1|"))
+            text = text.replace(pv1, pv1.replace("-0500", ""))
+        cases.append(Case(f"a generated A01 with {label}", (text,)))
+    cases.append(Case("the HL7 standard's ORU example (PID-7 = 196203520)", (read_fixture(FIXTURE_SN_FN),)))
     cases.append(
         Case("a message with no PID segment", ("MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5.1\rEVN|A04\r",))
     )
@@ -310,8 +461,51 @@ def _adt_cases() -> list[Case]:
     return cases
 
 
+def _oru(*obx: str) -> str:
+    """A small ORU^R01 (MSH-7 at -0500) around the given OBX segments."""
+    return "\r".join(
+        ("MSH|^~\\&|LAB|HOSP|EHR|HOSP|20240101120000-0500||ORU^R01|1|P|2.5.1", "PID|1||1^^^X^MR", *obx)
+    )
+
+
+OBX_VARIANTS = (
+    ("SN with a comparator (a NIST LRI MIC)", "OBX|1|SN|28-1^Ampicillin MIC^LN|1|<^0.06|ug/mL^^UCUM||S|||F"),
+    ("SN with >= and no units", "OBX|1|SN|11011-4^HCV RNA^LN||>=^5.0||||||F"),
+    ("SN as a ratio (a titer 1:128)", "OBX|1|SN|5370-8^Titer^LN||^1^:^128||||||F"),
+    ("SN as a range", "OBX|1|SN|2345-7^Glucose^LN||^2^-^5|mmol/L^millimole per liter^UCUM|||||F"),
+    ("SN as a category (2+)", "OBX|1|SN|2888-6^Protein^LN||^2^+||||||F"),
+    ("SN with <> (no FHIR comparator)", "OBX|1|SN|2345-7^Glucose^LN||<>^5|mg/dL|||||F"),
+    ("DT", "OBX|1|DT|29769-7^VIS presented^LN||20110531||||||F"),
+    ("DTM without its own zone (MSH-7's applies)", "OBX|1|DTM|x^Time of onset^L||201105311230||||||F"),
+    ("TM", "OBX|1|TM|x^Time of dose^L||1430||||||F"),
+    ("TM at hour 25", "OBX|1|TM|x^Time of dose^L||2530||||||F"),
+    ("NR", "OBX|1|NR|x^Normal range^L||3.5^5.1||||||F"),
+    ("DR", "OBX|1|DR|x^Episode^L||20110101^20110131||||||F"),
+    ("VR", "OBX|1|VR|x^Value range^L||A^F||||||F"),
+    ("CQ", "OBX|1|CQ|x^Dose^L||5^mg&milligram&UCUM||||||F"),
+    ("IS", "OBX|1|IS|x^Flag^L||Y||||||F"),
+    ("CNE", "OBX|1|CNE|x^Answer^L||LA33-6^Yes^LN||||||F"),
+    ("TX with two repetitions (lines)", "OBX|1|TX|x^Comment^L||First line.~Second line.||||||F"),
+    ("NM repeated (27~25)", "OBX|1|NM|2345-7^Glucose^LN||27~25|mg/dL|||||F"),
+    ("ED (a PDF)", "OBX|1|ED|x^Report^L||^AP^PDF^Base64^JVBERi0xLjQK||||||F"),
+    ("RP", "OBX|1|RP|x^Image^L||http://example.org/img.png^^IMAGE^PNG||||||F"),
+    ("NA", "OBX|1|NA|x^Waveform^L||1^2^3||||||F"),
+    ("XPN (no map in the IG)", "OBX|1|XPN|x^Name^L||Smith^John||||||F"),
+    ("OBX-2 empty with a value", "OBX|1||x^Note^L||something||||||F"),
+    ("OBX-11 = X with no value", "OBX|1|NM|2345-7^Glucose^LN||||||||X"),
+    ("OBX-11 = S (no target in table 0085)", "OBX|1|NM|2345-7^Glucose^LN||98|mg/dL|||||S"),
+    ("OBX-11 = I (no target in table 0085)", "OBX|1|NM|2345-7^Glucose^LN||||||||I"),
+    ("OBX-11 empty", "OBX|1|NM|2345-7^Glucose^LN||98|mg/dL|||||"),
+    ("OBX-14 at hour 25", "OBX|1|NM|2345-7^Glucose^LN||98|mg/dL|||||F|||20110531250000-0500"),
+)
+
+
 def _oru_cases() -> list[Case]:
-    cases = [Case(f"fixture {name}", (read_fixture(name),)) for name in FIXTURES_ORU]
+    cases = [Case(f"fixture {name}", (read_fixture(name),)) for name in (*FIXTURES_ORU, FIXTURE_SN_FN)]
+    sample = read_fixture(FIXTURE_SN_FN)
+    cases.append(
+        Case(f"fixture {FIXTURE_SN_FN} without its FN result", (sample[: sample.index("\rOBX|2|FN")],))
+    )
     for pid, msg in _sample_messages("ORU", 8, 6):
         cases.append(Case(f"generated ORU^R01 of patient {pid}", (msg,)))
     pid, msg = _sample_messages("ORU", 1, 9)[0]
@@ -321,6 +515,7 @@ def _oru_cases() -> list[Case]:
             (msg.replace("^UCUM|", "|"),),
         )
     )
+    cases += [Case(f"an OBX of type {label}", (_oru(obx),)) for label, obx in OBX_VARIANTS]
     bad = "MSH|^~\\&|A|B|C|D|20240101||ORU^R01|1|P|2.5.1\rPID|1||1^^^X^MR\rOBX|1|NM|2345-7^Glucose^LN||high|mg/dL^mg/dL^UCUM|||||F"
     cases.append(Case("an NM result whose value is not a number", (bad,)))
     return cases
@@ -330,7 +525,13 @@ ADT_SOLUTION = """### BEGIN SOLUTION
 import hitlab.checks.lab05 as lab05
 
 GENDER_0001 = {"F": "female", "M": "male", "O": "other", "U": "unknown", "A": "other", "N": "other"}
-CLASS_0004 = {"E": "EMER", "I": "IMP", "O": "AMB", "P": "PRENC"}
+ACT = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+V2_0004 = "http://terminology.hl7.org/CodeSystem/v2-0004"
+CLASS_0004 = {"E": (ACT, "EMER"), "I": (ACT, "IMP"), "O": (ACT, "AMB"), "P": (ACT, "PRENC"),
+              "R": (V2_0004, "R"), "B": (V2_0004, "B"), "C": (V2_0004, "C"), "N": (V2_0004, "N"),
+              "U": (V2_0004, "U")}
+STATUS_0004 = {"E": "in-progress", "I": "in-progress", "O": "in-progress", "P": "planned", "R": "in-progress",
+               "B": "in-progress", "C": "in-progress", "N": "in-progress", "U": "unknown"}
 
 
 def map_adt(message: str) -> dict:
@@ -339,6 +540,7 @@ def map_adt(message: str) -> dict:
         segments.setdefault(seg.name, seg)
     if "PID" not in segments:
         raise ValueError("the message has no PID segment")
+    zone = lab05.sender_zone(list(segments.values()))  # MSH-7's offset, else the facility's documented zone
     pid = segments["PID"]
     patient = {"resourceType": "Patient"}
     identifiers = []
@@ -366,24 +568,31 @@ def map_adt(message: str) -> dict:
     if names:
         patient["name"] = names
     if pid.get(7):
-        patient["birthDate"] = lab05.fhir_datetime(pid.get(7))[:10]
+        patient["birthDate"] = lab05.fhir_datetime(pid.get(7)[:8])  # validates the date; drops the time
     if pid.get(8) in GENDER_0001:
         patient["gender"] = GENDER_0001[pid.get(8)]
     encounter = None
     if "PV1" in segments:
         pv1 = segments["PV1"]
-        encounter = {"resourceType": "Encounter"}
+        if pv1.get(2) not in CLASS_0004:
+            raise ValueError(f"PV1-2 = {pv1.get(2)!r}: Encounter.class is required and has no table 0004 code")
+        system, code = CLASS_0004[pv1.get(2)]
+        encounter = {"resourceType": "Encounter", "class": {"system": system, "code": code},
+                     "status": "finished" if pv1.get(45) else STATUS_0004[pv1.get(2)]}
         if pv1.get(19):
             encounter["identifier"] = [{"value": pv1.get(19), "type": {"coding": [
                 {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "VN"}]}}]  # IG assigns VN
-        if pv1.get(2) in CLASS_0004:
-            encounter["class"] = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-                                  "code": CLASS_0004[pv1.get(2)]}
-        period = {key: lab05.fhir_datetime(pv1.get(n)) for key, n in (("start", 44), ("end", 45)) if pv1.get(n)}
+        period = {key: lab05.fhir_datetime(pv1.get(n), zone) for key, n in (("start", 44), ("end", 45))
+                  if pv1.get(n)}
         if period:
             encounter["period"] = period
     return {"Patient": patient, "Encounter": encounter}
 ### END SOLUTION"""
+
+ADT_ALTERNATIVE = ADT_SOLUTION.replace(
+    "lab05.fhir_datetime(pid.get(7)[:8])",
+    '__import__("datetime").date(int(pid.get(7)[:4]), int(pid.get(7)[4:6]), int(pid.get(7)[6:8])).isoformat()',
+)
 
 q1 = function_question(
     grade_id="lab05_map_adt",
@@ -396,30 +605,38 @@ q1 = function_question(
     compare=compare_fhir,
     hints=(
         "Walk the IG's segment maps row by row: PID-3 → identifier (one per repetition), PID-5 → name, PID-7 → "
-        "birthDate, PID-8 → gender; PV1-19 → identifier, PV1-2 → class, PV1-44/45 → period.",
-        "Codes go through the tables' ConceptMaps: 0001 maps A and N to `other`; 0004 maps only E, I, O and P "
-        "(a recurring patient `R` or `N` gets no class at all).",
-        "`PID-7` may carry a time; `Patient.birthDate` is a date, so keep only the date part.",
+        "birthDate, PID-8 → gender; PV1-19 → identifier, PV1-2 → class and status, PV1-44/45 → period.",
+        "Codes go through the tables' ConceptMaps: 0001 maps A and N to `other`; 0004 maps E, I, O and P to v3 "
+        "ActCode and R, B, C, N and U to themselves in `v2-0004`. `class` and `status` are both required, so an "
+        "empty PV1-2 is an error; a valued PV1-45 makes the status `finished`.",
+        "`PID-7` may carry a time; `Patient.birthDate` is a date, so keep only the date part, but check it is a "
+        "real date (`lab05.fhir_datetime` refuses day 52).",
+        "A FHIR dateTime with a time needs a zone: pass `lab05.sender_zone(segments)` to `lab05.fhir_datetime`.",
     ),
     solution_code=ADT_SOLUTION,
-    alternatives=(
-        ADT_SOLUTION.replace(
-            "lab05.fhir_datetime(pid.get(7))[:10]", 'f"{pid.get(7)[:4]}-{pid.get(7)[4:6]}-{pid.get(7)[6:8]}"'
-        ),
-    ),
+    alternatives=(ADT_ALTERNATIVE,),
     wrong=(
         ADT_SOLUTION.replace('"A": "other", "N": "other"', '"A": "unknown", "N": "unknown"'),
-        ADT_SOLUTION.replace("[:10]", ""),
+        ADT_SOLUTION.replace('"R": (V2_0004, "R"), ', ""),
+        ADT_SOLUTION.replace(
+            "lab05.fhir_datetime(pv1.get(n), zone)", "lab05.fhir_datetime(pv1.get(n), '+00:00')"
+        ),
+        ADT_SOLUTION.replace(
+            "lab05.fhir_datetime(pid.get(7)[:8])", "f'{pid.get(7)[:4]}-{pid.get(7)[4:6]}-{pid.get(7)[6:8]}'"
+        ),
     ),
 )
 
 ORU_SOLUTION = """### BEGIN SOLUTION
+import re
+
 import hitlab.checks.lab05 as lab05
 
 STATUS_0085 = {"A": "amended", "C": "corrected", "D": "entered-in-error", "F": "final", "P": "preliminary",
-               "S": "preliminary", "W": "entered-in-error"}
+               "W": "entered-in-error", "X": "cancelled"}
 SYSTEMS = {"LN": "http://loinc.org", "SCT": "http://snomed.info/sct", "UCUM": "http://unitsofmeasure.org",
            "I10C": "http://hl7.org/fhir/sid/icd-10-cm", "RXNORM": "http://www.nlm.nih.gov/research/umls/rxnorm"}
+COMPARATORS = {"": None, "=": None, "<": "<", ">": ">", "<=": "<=", ">=": ">="}
 
 
 def cwe_to_codeable(seg, n):
@@ -440,34 +657,92 @@ def cwe_to_codeable(seg, n):
     return concept
 
 
+def number(text, where):
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{where}: {text!r} is not a number") from None
+
+
+def units(code, text, system):
+    quantity = {}
+    if text or code:
+        quantity["unit"] = text or code
+    if code and system:
+        quantity["code"] = code
+        if system in SYSTEMS:
+            quantity["system"] = SYSTEMS[system]
+    return quantity
+
+
+def value_of(seg, zone):
+    where, kind, reps = f"OBX-{seg.get(1)}", seg.get(2), seg.repetitions(5)
+    if not reps:
+        return {}
+    if kind in ("ST", "TX", "FT"):
+        return {"valueString": "\\n".join(seg.get(5, 1, i) for i in range(1, len(reps) + 1))}
+    if len(reps) > 1:
+        raise ValueError(f"{where}: {len(reps)} repetitions in OBX-5, one value[x] in FHIR")
+    c1, c2, c3, c4 = (seg.get(5, i) for i in range(1, 5))
+    unit = units(seg.get(6, 1), seg.get(6, 2), seg.get(6, 3))
+    if kind == "NM":
+        return {"valueQuantity": {"value": number(c1, where), **unit}}
+    if kind in ("CWE", "CE", "CNE", "CF"):
+        return {"valueCodeableConcept": cwe_to_codeable(seg, 5)}
+    if kind == "IS":
+        return {"valueCodeableConcept": {"coding": [{"code": c1}]}}
+    if kind in ("DT", "DTM", "TS"):
+        return {"valueDateTime": lab05.fhir_datetime(c1, zone)}
+    if kind == "TM":
+        m = re.fullmatch(r"([01]\\d|2[0-3])([0-5]\\d)?([0-5]\\d(\\.\\d{1,4})?)?", c1)
+        if not m:
+            raise ValueError(f"{where}: {c1!r} is not a zone-less TM")
+        return {"valueTime": f"{m.group(1)}:{m.group(2) or '00'}:{m.group(3) or '00'}"}
+    if kind == "SN":
+        if c1 not in COMPARATORS or (c1 not in ("", "=") and c3):
+            raise ValueError(f"{where}: SN {c1!r} {c3!r} has no FHIR form")
+        if c3 == "+":
+            return {"valueString": " ".join(p for p in (c1, c2, c3, c4) if p)}
+        if c3 in (":", "/"):
+            return {"valueRatio": {"numerator": {"value": number(c2, where), **unit},
+                                   "denominator": {"value": number(c4, where), **unit}}}
+        if c3 == "-":
+            return {"valueRange": {"low": {"value": number(c2, where), **unit},
+                                   "high": {"value": number(c4, where), **unit}}}
+        if c3 or c4:
+            raise ValueError(f"{where}: SN separator {c3!r}")
+        quantity = {"value": number(c2, where), **unit}
+        if COMPARATORS[c1]:
+            quantity["comparator"] = COMPARATORS[c1]
+        return {"valueQuantity": quantity}
+    if kind == "NR":
+        return {"valueRange": {k: {"value": number(v, where)} for k, v in (("low", c1), ("high", c2)) if v}}
+    if kind == "DR":
+        return {"valuePeriod": {k: lab05.fhir_datetime(v, zone) for k, v in (("start", c1), ("end", c2)) if v}}
+    if kind == "VR":
+        return {"valueString": f"{c1}-{c2}"}
+    if kind == "CQ":
+        code, text, system = (c2.split("&") + ["", ""])[:3]
+        return {"valueQuantity": {"value": number(c1, where), **units(code, text, system)}}
+    raise ValueError(f"{where}: no R4 value[x] for OBX-2 = {kind!r} (ED, RP, NA and unmapped types are refused)")
+
+
 def map_oru(message: str) -> list[dict]:
+    segments = lab05.parse_v2(message)
+    zone = lab05.sender_zone(segments)
     observations = []
-    for seg in lab05.parse_v2(message):
+    for seg in segments:
         if seg.name != "OBX":
             continue
-        obs = {"resourceType": "Observation"}
-        if seg.get(11) in STATUS_0085:
-            obs["status"] = STATUS_0085[seg.get(11)]
-        obs["code"] = cwe_to_codeable(seg, 3)
-        value_type, value = seg.get(2), seg.get(5)
-        if value and value_type == "NM":
-            try:
-                quantity = {"value": float(value)}
-            except ValueError:
-                raise ValueError(f"OBX-{seg.get(1)}: {value!r} is not a number") from None
-            if seg.get(6, 2) or seg.get(6, 1):
-                quantity["unit"] = seg.get(6, 2) or seg.get(6, 1)
-            if seg.get(6, 1) and seg.get(6, 3):
-                quantity["code"] = seg.get(6, 1)
-                if seg.get(6, 3) in SYSTEMS:
-                    quantity["system"] = SYSTEMS[seg.get(6, 3)]
-            obs["valueQuantity"] = quantity
-        elif value and value_type in ("ST", "TX", "FT"):
-            obs["valueString"] = value
-        elif value and value_type in ("CWE", "CE"):
-            obs["valueCodeableConcept"] = cwe_to_codeable(seg, 5)
+        if seg.get(11) not in STATUS_0085:
+            raise ValueError(f"OBX-{seg.get(1)}: OBX-11 = {seg.get(11)!r} has no Observation.status")
+        obs = {"resourceType": "Observation", "status": STATUS_0085[seg.get(11)], "code": cwe_to_codeable(seg, 3)}
+        obs.update(value_of(seg, zone))
+        if seg.get(11) == "X" and not any(key.startswith("value") for key in obs):
+            obs["dataAbsentReason"] = {"coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "cannot-be-obtained"}]}
         if seg.get(14):
-            obs["effectiveDateTime"] = lab05.fhir_datetime(seg.get(14))
+            obs["effectiveDateTime"] = lab05.fhir_datetime(seg.get(14), zone)
         observations.append(obs)
     return observations
 ### END SOLUTION"""
@@ -486,22 +761,26 @@ q2 = function_question(
         "unit, OBX-11 → status, OBX-14 → effectiveDateTime.",
         "CWE → CodeableConcept: components 1-3 are one coding, 4-6 the alternate coding, 9 the original text. "
         "The coding-system name (LN, SCT, UCUM) becomes a URI.",
-        "Table 0085 → observation-status: F final, C corrected, P and S preliminary, D and W entered-in-error, "
-        "A amended; anything else gets no status.",
+        "Table 0085 → observation-status (the IG's map): F final, C corrected, P preliminary, A amended, D and W "
+        "entered-in-error, X cancelled. S, I, R and the rest have no target, and status is required: refuse.",
+        "SN is `comparator^number^separator^number`: no separator → valueQuantity (with `comparator`), `-` → "
+        "valueRange, `:` or `/` → valueRatio, `+` → valueString. A type with no R4 value[x] (ED, RP, NA, FN, ...) "
+        "and a repeated OBX-5 (other than text lines) raise ValueError: never drop a result in silence.",
     ),
     solution_code=ORU_SOLUTION,
-    alternatives=(
-        ORU_SOLUTION.replace(
-            'quantity = {"value": float(value)}', 'quantity = {"value": float(value.strip())}'
-        ),
-    ),
+    alternatives=(ORU_SOLUTION.replace("return float(text)", "return float(text.strip())"),),
     wrong=(
-        ORU_SOLUTION.replace(
-            'quantity["unit"] = seg.get(6, 2) or seg.get(6, 1)', 'quantity["unit"] = seg.get(6, 1)'
-        ),
+        ORU_SOLUTION.replace('quantity["unit"] = text or code', 'quantity["unit"] = code'),
         ORU_SOLUTION.replace("for first in (1, 4):", "for first in (1,):"),
+        ORU_SOLUTION.replace('"X": "cancelled"}', '"X": "cancelled", "S": "preliminary"}'),
+        ORU_SOLUTION.replace(
+            'raise ValueError(f"{where}: no R4 value[x] for OBX-2 = {kind!r} (ED, RP, NA and unmapped types are refused)")',
+            "return {}",
+        ),
+        ORU_SOLUTION.replace('quantity["comparator"] = COMPARATORS[c1]', "pass"),
     ),
 )
+
 
 # -- ConceptMap $translate --------------------------------------------------------------------------------------
 
@@ -1384,6 +1663,6 @@ QUESTIONS = (q1, q2, q3, q4, q6, q7, q8, q9, q10)
 
 __all__ = [
     "QUESTIONS", "Segment", "concept_map", "feed_messages", "fhir_datetime", "hierarchy_sql", "icd10_to_snomed",
-    "linkage_patients", "parse_v2", "read_fixture", "reconcile_inputs", "rxnorm_table", "snomed_hierarchy",
-    "unescape",
+    "linkage_patients", "parse_v2", "read_fixture", "reconcile_inputs", "rxnorm_table", "sender_zone",
+    "snomed_hierarchy", "unescape",
 ]  # fmt: skip
