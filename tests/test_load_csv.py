@@ -338,3 +338,108 @@ def test_a_directory_with_csv_and_fhir_files_loads_both(tmp_path):
     report = load(tmp_path, duckdb.connect())
     assert report.kind == "synthea-csv+fhir"
     assert report.tables["patients"] == 27 and report.tables["fhir_reference"] == 0
+
+
+# --- a folder that holds more than Synthea's CSV files -------------------------------------------------------------
+
+METADATA = next((FIXTURES / "synthea_metadata").glob("*.json"))  # Synthea 3.1.0's run metadata, a real file
+SAMPLE_BUNDLE = FIXTURES / "synthea_fhir" / "sample_complete_patient.json"
+METADATA_WHY = "Synthea's run metadata, not data"
+OTHER_WHY = "not Synthea CSV, FHIR JSON or NDJSON"
+JSON_WHY = "JSON that is not FHIR (no resourceType); not part of a Synthea CSV set"
+
+
+def csv_with_strays(tmp_path: Path) -> Path:
+    """The 3.0 set plus what sits beside real exports: Synthea's run metadata, a README, a tool's own JSON."""
+    src = tmp_path / "export"
+    shutil.copytree(CSV30, src)
+    shutil.copy(METADATA, src)
+    (src / "README.md").write_text("Synthea run of 2023-03-11\n", encoding="utf-8")
+    (src / "settings.json").write_text('{"population": 100, "state": "Massachusetts"}', encoding="utf-8")
+    (src / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")  # hidden: ignored, not listed
+    return src
+
+
+def test_the_metadata_fixture_is_what_synthea_writes():
+    meta = json.loads(METADATA.read_text(encoding="utf-8"))
+    assert {"runID", "seed", "clinicianSeed", "version", "runStartTime"} <= meta.keys()
+    assert "resourceType" not in meta and meta["runID"].replace("-", "_") in METADATA.stem
+
+
+def test_a_csv_folder_with_other_files_loads_the_csv_and_lists_what_it_skipped(tmp_path, v30):
+    src = csv_with_strays(tmp_path)
+    con = duckdb.connect()
+    report = load(src, con)
+    assert report.kind == "synthea-csv"
+    assert report.synthea_versions == ["3.0.0"]
+    assert report.tables == v30[0].tables  # exactly what the clean set loads: 19 tables, 10,950 rows
+    assert report.rows == 10950
+    assert report.skipped == {
+        str(src / METADATA.name): METADATA_WHY,
+        str(src / "README.md"): OTHER_WHY,
+        str(src / "settings.json"): JSON_WHY,
+    }
+    assert report.notes == []
+    assert report.warnings == ["no file for patient_expenses: created empty"]
+    assert sorted(r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()) == sorted(
+        schema.tables()
+    )
+    assert report.summary().splitlines()[-3:] == [
+        f"  skipped: {src / METADATA.name} ({METADATA_WHY})",
+        f"  skipped: {src / 'README.md'} ({OTHER_WHY})",
+        f"  skipped: {src / 'settings.json'} ({JSON_WHY})",
+    ]
+    # load_csv on the same folder skips the same files
+    assert load_csv(src, duckdb.connect()).skipped == report.skipped
+
+
+def test_the_command_line_prints_what_it_skipped(tmp_path):
+    from click.testing import CliRunner
+
+    from hitlab.cli import main
+
+    src = csv_with_strays(tmp_path)
+    result = CliRunner().invoke(main, ["data", "load", str(src), "--db", str(tmp_path / "x.duckdb")])
+    assert result.exit_code == 0, result.output
+    assert f"  skipped: {src / METADATA.name} ({METADATA_WHY})\n" in result.output
+    assert f"  skipped: {src / 'README.md'} ({OTHER_WHY})\n" in result.output
+
+
+def test_load_csv_skips_fhir_beside_the_csv(tmp_path):
+    src = tmp_path / "both"
+    shutil.copytree(CSV30, src)
+    shutil.copy(SAMPLE_BUNDLE, src)
+    report = load_csv(src, duckdb.connect())
+    assert report.kind == "synthea-csv" and report.tables["patients"] == 27
+    assert "fhir_patient" not in report.tables
+    assert report.skipped == {
+        str(src / SAMPLE_BUNDLE.name): "FHIR; this load reads Synthea CSV only",
+    }
+
+
+def test_a_zip_with_the_run_metadata_lists_it(tmp_path):
+    archive = tmp_path / "synthea.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(CSV30.glob("*.csv")):
+            zf.write(path, f"output/csv/{path.name}")
+        zf.write(METADATA, f"output/metadata/{METADATA.name}")
+        zf.writestr("__MACOSX/output/csv/._patients.csv", b"junk")
+    report = load(archive, duckdb.connect())
+    assert report.kind == "synthea-csv" and report.rows == 10950
+    assert (report.tables["patients"], report.tables["claims_transactions"]) == (27, 5228)
+    assert report.skipped == {
+        f"{archive}:output/metadata/{METADATA.name}": "not a CSV file; only the archive's *.csv are read"
+    }
+
+
+def test_synthea_output_folder_with_metadata_subfolder(tmp_path):
+    out = tmp_path / "output"
+    shutil.copytree(CSV30, out / "csv")
+    (out / "fhir").mkdir()
+    shutil.copy(SAMPLE_BUNDLE, out / "fhir")
+    (out / "metadata").mkdir()
+    shutil.copy(METADATA, out / "metadata")
+    report = load(out, duckdb.connect())
+    assert report.kind == "dataset"
+    assert report.tables["patients"] == 27 and report.tables["fhir_patient"] == 1
+    assert report.skipped == {} and report.notes == []

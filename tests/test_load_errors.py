@@ -351,3 +351,51 @@ def test_a_connection_with_an_open_transaction_is_refused():
 def test_a_database_that_cannot_be_opened(tmp_path):
     with pytest.raises(HitlabError, match="cannot open the DuckDB database"):
         load(CSV30, tmp_path / "no" / "such" / "dir" / "x.duckdb")
+
+
+# --- folders with other files; response bundles ---------------------------------------------------------------------
+
+METADATA = next((FIXTURES / "synthea_metadata").glob("*.json"))
+TRANSACTION_RESPONSE = FIXTURES / "fhir_responses" / "bundle-response.json"
+
+
+def test_json_that_is_not_fhir_in_a_folder_that_holds_fhir_is_refused(tmp_path, db):
+    # Beside CSV alone it would be skipped; once the folder holds FHIR, a .json without resourceType may be a
+    # broken bundle, so it is refused like one (Synthea's run metadata excepted).
+    src = csv_set(tmp_path)
+    shutil.copy(SAMPLE, src)
+    shutil.copy(METADATA, src)
+    (src / "settings.json").write_text('{"population": 100}', encoding="utf-8")
+    err = failing_load(src, db)
+    assert err.path == str(src / "settings.json")
+    assert err.detail == "expected a FHIR Bundle (resourceType 'Bundle'), found no resourceType"
+
+
+def test_a_folder_with_nothing_to_load_lists_its_files(tmp_path, db):
+    src = tmp_path / "run"
+    src.mkdir()
+    shutil.copy(METADATA, src)
+    (src / "README.md").write_text("nothing here yet\n")
+    err = failing_load(src, db)
+    assert err.path == str(src)
+    assert err.detail == (
+        "found no Synthea CSV (*.csv), FHIR (*.json, *.ndjson) or hitlab dataset (manifest.json) here; "
+        f"the files here: {METADATA.name} (Synthea's run metadata, not data); "
+        "README.md (not Synthea CSV, FHIR JSON or NDJSON)"
+    )
+    err = failing_load(src, db, load_fhir)
+    assert err.detail == (
+        "no FHIR files (bundle .json or .ndjson) in this directory; expected FHIR bundles; the files here: "
+        f"{METADATA.name} (Synthea's run metadata, not data); README.md (not Synthea CSV, FHIR JSON or NDJSON)"
+    )
+    err = failing_load(src, db, load_csv)
+    assert err.detail == "no .csv files in this directory; expected Synthea's CSV files"
+
+
+def test_a_response_entry_with_nothing_at_all_is_still_refused(tmp_path, db):
+    bundle = json.loads(TRANSACTION_RESPONSE.read_text(encoding="utf-8"))
+    bundle["entry"].append({"fullUrl": "urn:uuid:0d7b4c1e-5a43-4b0e-9f59-1f1b8f5d2a11"})  # breaks R4 bdl-5
+    src = fhir_dir(tmp_path, "response.json", json.dumps(bundle, indent=2))
+    err = failing_load(src, db)
+    assert err.path == str(src / "response.json")
+    assert err.detail == "Bundle.entry[10] has no resource; expected each entry to hold a FHIR resource"

@@ -318,3 +318,123 @@ def test_a_batch_bundle_loaded_twice_still_resolves(tmp_path):
     report = load_fhir(tmp_path, con)
     assert report.tables["fhir_organization"] == 2 * 151
     assert report.unresolved_references == 393  # the same organization twice is still one target
+
+
+# --- a FHIR folder with other files; batch-response / transaction-response bundles ------------------------------
+
+METADATA = next((FIXTURES / "synthea_metadata").glob("*.json"))  # Synthea's run metadata, a real file
+RESPONSES = FIXTURES / "fhir_responses"
+# FHIR specification examples (provenance in fixtures/SOURCES.md): 3 of 10 entries hold a resource; all 5 do.
+TRANSACTION_RESPONSE = RESPONSES / "bundle-response.json"
+BATCH_RESPONSE = RESPONSES / "Bundle-bundle-response-medsallergies.json"
+
+
+def test_a_fhir_folder_with_other_files_loads_the_fhir_and_lists_what_it_skipped(tmp_path, sample):
+    src = tmp_path / "fhir"
+    shutil.copytree(FHIR, src)
+    shutil.copy(METADATA, src)
+    (src / "README.txt").write_text("Synthea 3.1.0, seed 12345\n", encoding="utf-8")
+    report = load(src, duckdb.connect())
+    assert report.kind == "fhir"
+    assert report.tables == sample[0].tables
+    assert (report.references, report.unresolved_references) == (1703, 393)
+    assert report.skipped == {
+        str(src / METADATA.name): "Synthea's run metadata, not data",
+        str(src / "README.txt"): "not Synthea CSV, FHIR JSON or NDJSON",
+    }
+    assert report.notes == []
+    assert load_fhir(src, duckdb.connect()).skipped == report.skipped
+    assert [p.name for p in fhir_sources(src)] == [p.name for p in fhir_sources(FHIR)]
+
+
+def test_load_fhir_skips_csv_beside_the_bundles(tmp_path):
+    src = tmp_path / "both"
+    src.mkdir()
+    shutil.copy(SAMPLE, src)
+    shutil.copy(FIXTURES / "synthea_csv_3.0" / "patients.csv", src)
+    report = load_fhir(src, duckdb.connect())
+    assert report.tables["fhir_patient"] == 1 and "patients" not in report.tables
+    assert report.skipped == {str(src / "patients.csv"): "a CSV file; this load reads FHIR only"}
+
+
+def test_a_transaction_response_loads_the_entries_that_hold_a_resource():
+    con = duckdb.connect()
+    report = load_fhir(TRANSACTION_RESPONSE, con)
+    assert report.kind == "fhir"
+    assert report.tables == {"fhir_bundle": 1, "fhir_parameters": 1, "fhir_patient": 1, "fhir_reference": 0}
+    assert report.skipped == {}
+    assert report.notes == [
+        f"{TRANSACTION_RESPONSE}: 7 of 10 entries of this transaction-response Bundle have no resource, "
+        "only entry.response; not loaded: Bundle.entry[1-6, 9]"
+    ]
+    assert report.summary().splitlines()[-1] == f"  note: {report.notes[0]}"
+    entries = bundle_entries(TRANSACTION_RESPONSE)
+    assert [n for n, e in enumerate(entries) if "resource" not in e] == [1, 2, 3, 4, 5, 6, 9]
+    loaded = {
+        (t, r[0]): json.loads(r[1])
+        for t in ("patient", "parameters", "bundle")
+        for r in con.execute(f"SELECT id, resource FROM fhir_{t}").fetchall()
+    }
+    assert loaded == {
+        ("patient", "12423"): entries[0]["resource"],
+        # a Parameters without an id takes it from its urn:uuid fullUrl
+        ("parameters", "7f9724ed-ef8d-4434-aacb-41869db83233"): entries[7]["resource"],
+        ("bundle", "fb6ed6cb-324e-4588-87cd-0c92c68986ca"): entries[8]["resource"],
+    }
+    assert con.execute("SELECT DISTINCT source FROM fhir_patient").fetchall() == [("bundle-response.json",)]
+
+
+def test_a_batch_response_whose_entries_all_hold_a_resource():
+    con = duckdb.connect()
+    report = load_fhir(BATCH_RESPONSE, con)
+    assert report.tables == {"fhir_bundle": 4, "fhir_patient": 1, "fhir_reference": 1}
+    assert report.notes == [] and report.skipped == {}
+    assert con.execute("SELECT * FROM fhir_reference").fetchall() == [
+        ("Patient", "example", "managingOrganization", "Organization/1", None, None)
+    ]
+    assert report.unresolved_references == 1
+    assert con.execute("SELECT id, patient_id FROM fhir_patient").fetchall() == [("example", "example")]
+    assert sorted(r[0] for r in con.execute("SELECT id FROM fhir_bundle").fetchall()) == sorted(
+        e["resource"]["id"] for e in bundle_entries(BATCH_RESPONSE)[1:]
+    )
+
+
+def test_response_folder_request_only_entries_and_ndjson(tmp_path):
+    """Both spec examples as a folder, a transaction whose DELETE entry holds only a request, and an NDJSON line
+    holding the transaction-response: one note per Bundle, in load order."""
+    src = tmp_path / "responses"
+    shutil.copytree(RESPONSES, src)
+    transaction = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a",
+                "resource": {"resourceType": "Patient"},
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {"request": {"method": "DELETE", "url": "Patient/12423"}},
+        ],
+    }
+    (src / "transaction.json").write_text(json.dumps(transaction, indent=2), encoding="utf-8")
+    one_line = json.dumps(json.loads(TRANSACTION_RESPONSE.read_text(encoding="utf-8")))
+    (src / "z.ndjson").write_text(
+        '{"resourceType": "Basic", "id": "b1"}\n' + one_line + "\n", encoding="utf-8"
+    )
+    report = load(src, duckdb.connect())
+    assert report.kind == "fhir" and report.skipped == {}
+    assert report.tables == {
+        "fhir_basic": 1,
+        "fhir_bundle": 4 + 1 + 1,
+        "fhir_parameters": 2,
+        "fhir_patient": 1 + 1 + 1 + 1,
+        "fhir_reference": 1,
+    }
+    assert report.notes == [
+        f"{src / 'bundle-response.json'}: 7 of 10 entries of this transaction-response Bundle have no "
+        "resource, only entry.response; not loaded: Bundle.entry[1-6, 9]",
+        f"{src / 'transaction.json'}: 1 of 2 entries of this transaction Bundle have no resource, only "
+        "entry.request; not loaded: Bundle.entry[1]",
+        f"{src / 'z.ndjson'}, line 2: 7 of 10 entries of this transaction-response Bundle have no resource, "
+        "only entry.response; not loaded: Bundle.entry[1-6, 9]",
+    ]

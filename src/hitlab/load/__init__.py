@@ -10,9 +10,11 @@ line or column, and what was expected.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hitlab.errors import InputError
+from hitlab.load import folder
 from hitlab.load.database import Target, connection, settings_restored, transaction
 from hitlab.load.fhir import SUFFIXES as FHIR_SUFFIXES
 from hitlab.load.fhir import load_fhir_into
@@ -34,7 +36,8 @@ def _existing(src: str | Path) -> Path:
 def load_csv(src: str | Path, db: Target) -> LoadReport:
     """Load a Synthea CSV set (a directory of ``*.csv`` or a ``.zip`` of them, Synthea 2.5.0 to 3.4.0) into
     ``db`` (a DuckDB file path or an open connection), as the canonical 3.4.0 schema: all 19 tables, files
-    missing from the set giving empty tables."""
+    missing from the set giving empty tables. Other files in the directory are skipped and listed in
+    ``report.skipped``."""
     path = _existing(src)
     report = LoadReport(source=str(path), kind="synthea-csv")
     with connection(db) as conn, transaction(conn):
@@ -44,7 +47,9 @@ def load_csv(src: str | Path, db: Target) -> LoadReport:
 
 def load_fhir(src: str | Path, db: Target) -> LoadReport:
     """Load FHIR R4 (a directory of bundle ``.json`` / ``.ndjson`` files, one bundle, or one NDJSON file) into
-    ``db`` as ``fhir_<type>`` landing tables plus ``fhir_reference``."""
+    ``db`` as ``fhir_<type>`` landing tables plus ``fhir_reference``. Other files in the directory (Synthea CSV,
+    Synthea's run metadata, a README, ...) are skipped and listed in ``report.skipped``; a ``.json`` that is not
+    FHIR is refused."""
     path = _existing(src)
     report = LoadReport(source=str(path), kind="fhir")
     with connection(db) as conn, settings_restored(conn), transaction(conn):
@@ -52,31 +57,58 @@ def load_fhir(src: str | Path, db: Target) -> LoadReport:
     return report
 
 
-def _detect(path: Path) -> tuple[str, Path | None, Path | None]:
-    """(kind, CSV source, FHIR source) for ``path``."""
+@dataclass
+class _Plan:
+    """What :func:`load` reads: a CSV source and/or a FHIR source (a folder, a zip or a file), with the files
+    chosen from a flat folder (None: the loader scans its folder itself) and the files left out."""
+
+    kind: str
+    csv: Path | None = None
+    fhir: Path | None = None
+    csv_files: list[Path] | None = None
+    fhir_files: list[Path] | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def _detect(path: Path) -> _Plan:
+    """What ``path`` is and what to load from it (the folder rules are in :mod:`hitlab.load.folder`)."""
     if path.is_dir():
         csv_dir, fhir_dir = path / "csv", path / "fhir"
         if (path / MANIFEST).is_file():
             if not csv_dir.is_dir() and not fhir_dir.is_dir():
                 raise InputError(f"a hitlab dataset ({MANIFEST}) without a csv/ or fhir/ folder", path=path)
-            return "dataset", csv_dir if csv_dir.is_dir() else None, fhir_dir if fhir_dir.is_dir() else None
-        names = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
-        has_csv = any(p.suffix.lower() == ".csv" for p in names)
-        has_fhir = any(p.suffix.lower() in FHIR_SUFFIXES for p in names)
+            return _Plan(
+                "dataset", csv_dir if csv_dir.is_dir() else None, fhir_dir if fhir_dir.is_dir() else None
+            )
+        items = folder.scan(path)
+        has_csv, has_fhir = folder.has(items, folder.CSV), folder.fhir_wanted(items)
         if has_csv or has_fhir:
+            chosen = folder.select(items, csv=has_csv, fhir=has_fhir)
             kind = "synthea-csv+fhir" if has_csv and has_fhir else "synthea-csv" if has_csv else "fhir"
-            return kind, path if has_csv else None, path if has_fhir else None
+            return _Plan(
+                kind,
+                path if has_csv else None,
+                path if has_fhir else None,
+                chosen.csv if has_csv else None,
+                chosen.fhir if has_fhir else None,
+                chosen.skipped,
+            )
         if csv_dir.is_dir() or fhir_dir.is_dir():  # Synthea's own output folder: output/csv, output/fhir
-            return "dataset", csv_dir if csv_dir.is_dir() else None, fhir_dir if fhir_dir.is_dir() else None
+            return _Plan(
+                "dataset", csv_dir if csv_dir.is_dir() else None, fhir_dir if fhir_dir.is_dir() else None
+            )
+        found = folder.select(items, csv=False, fhir=False).skipped
+        listed = "; ".join(f"{Path(name).name} ({why})" for name, why in found.items())
         raise InputError(
-            "found no Synthea CSV (*.csv), FHIR (*.json, *.ndjson) or hitlab dataset (manifest.json) here",
+            "found no Synthea CSV (*.csv), FHIR (*.json, *.ndjson) or hitlab dataset (manifest.json) here"
+            + (f"; the files here: {listed}" if listed else ""),
             path=path,
         )
     suffix = path.suffix.lower()
     if suffix == ".zip":
-        return "synthea-csv", path, None
+        return _Plan("synthea-csv", csv=path)
     if suffix in FHIR_SUFFIXES:
-        return "fhir", None, path
+        return _Plan("fhir", fhir=path)
     if suffix == ".csv":
         raise InputError(
             "load the directory that holds this file: a Synthea CSV set is loaded whole", path=path
@@ -94,14 +126,18 @@ def load(src: str | Path, db: Target) -> LoadReport:
     2. a Synthea CSV set: a directory of ``*.csv`` or a ``.zip`` holding them (possibly in a subfolder);
     3. FHIR: a directory of bundle ``*.json`` / ``*.ndjson`` files, one bundle ``.json``, or one ``.ndjson``.
 
+    A folder may hold other files too (Synthea's run metadata JSON, a README, ...): they are skipped and listed
+    in ``report.skipped``. A folder that holds FHIR must hold nothing else that looks like JSON but is not FHIR;
+    the rules are in :mod:`hitlab.load.folder`.
+
     Everything is loaded in one transaction. Returns a :class:`LoadReport`.
     """
     path = _existing(src)
-    kind, csv_src, fhir_src = _detect(path)
-    report = LoadReport(source=str(path), kind=kind)
+    plan = _detect(path)
+    report = LoadReport(source=str(path), kind=plan.kind, skipped=dict(plan.skipped))
     with connection(db) as conn, settings_restored(conn), transaction(conn):
-        if csv_src is not None:
-            load_csv_into(conn, csv_src, report)
-        if fhir_src is not None:
-            load_fhir_into(conn, fhir_src, report)
+        if plan.csv is not None:
+            load_csv_into(conn, plan.csv, report, plan.csv_files)
+        if plan.fhir is not None:
+            load_fhir_into(conn, plan.fhir, report, plan.fhir_files)
     return report

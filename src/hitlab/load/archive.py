@@ -32,11 +32,12 @@ def _is_junk(name: str) -> bool:
     return "__MACOSX" in path.parts or path.name.startswith(".")
 
 
-def extract_csv(archive: Path, into: Path) -> list[Member]:
+def extract_csv(archive: Path, into: Path, skipped: dict[str, str] | None = None) -> list[Member]:
     """Extract the ``*.csv`` members of ``archive`` into the directory ``into``, flat.
 
     The CSV files may sit in a subfolder of the archive, but all in the same one. Members with an absolute path
     or a ``..`` component are refused (the whole archive is), and nothing is ever written outside ``into``.
+    The other files (not hidden, not macOS resource forks) are added to ``skipped`` as ``archive:member``.
     """
     try:
         zf = zipfile.ZipFile(archive)
@@ -51,6 +52,12 @@ def extract_csv(archive: Path, into: Path) -> list[Member]:
                     path=f"{archive}:{info.filename}",
                 )
         members = [i for i in infos if i.filename.lower().endswith(".csv") and not _is_junk(i.filename)]
+        if skipped is not None:
+            for info in infos:
+                if info not in members and not _is_junk(info.filename):
+                    skipped[f"{archive}:{info.filename}"] = (
+                        "not a CSV file; only the archive's *.csv are read"
+                    )
         if not members:
             raise InputError("no .csv files in the archive; expected Synthea's CSV files", path=archive)
         folders = sorted({str(PurePosixPath(i.filename).parent) for i in members})

@@ -18,6 +18,12 @@ point inside their own resource and stay unresolved. ``patient_id`` is a Patient
 Patient of ``subject``, ``patient`` or ``beneficiary``; ``encounter_id`` the resolved Encounter of ``encounter``,
 ``context`` or (DocumentReference) ``context.encounter[0]``.
 
+Bundle entries without a ``resource`` are left out when they carry a ``request`` or a ``response`` (R4's
+``Bundle.entry.resource`` is 0..1: a batch-response or transaction-response answers each request with an
+``entry.response`` and holds a resource only when the server returned one; batch, transaction and history
+bundles may hold a bare ``entry.request``, e.g. a DELETE), with one note per Bundle in ``LoadReport.notes``. An
+entry with none of the three breaks R4's invariant bdl-5 and is refused.
+
 Files are read hospital and practitioner bundles first (Synthea's ``hospitalInformation*.json`` and
 ``practitionerInformation*.json``, which patient bundles reference conditionally), then by name; resolution runs
 after all files are read, so it never depends on the order.
@@ -36,6 +42,7 @@ from pathlib import Path
 import duckdb
 
 from hitlab.errors import InputError
+from hitlab.load import folder
 from hitlab.load.database import is_file_backed, quote_ident, quote_literal
 from hitlab.load.report import LoadReport
 
@@ -77,9 +84,8 @@ def sort_key(path: Path) -> tuple[int, str]:
 
 
 def fhir_sources(src: Path) -> list[Path]:
-    """The FHIR files directly in directory ``src``, in load order."""
-    found = [p for p in src.iterdir() if p.suffix.lower() in SUFFIXES and not p.name.startswith(".")]
-    return sorted(found, key=sort_key)
+    """The FHIR files directly in directory ``src`` (as :mod:`hitlab.load.folder` tells them), in load order."""
+    return sorted(folder.select(folder.scan(src), csv=False, fhir=True).fhir, key=sort_key)
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -216,7 +222,14 @@ class _Load:
             raise self.slow_diagnosis(err) from err
 
     def check(self) -> None:
-        """Complain, in load order, about the first file, line or entry that is not what it must be."""
+        """Complain, in load order, about the first file, line or entry that is not what it must be.
+
+        A Bundle entry without a resource is fine when it carries a ``request`` or a ``response`` (R4 bdl-5:
+        ``entry.resource`` is 0..1; the entries of a batch-response / transaction-response, or of a history,
+        batch or transaction Bundle, may hold only those): it is left out, with a note per Bundle. Such entries
+        are rare, so the Bundles that have them are re-read here rather than parsed further on the fast path."""
+        bundles: dict[tuple[int, int], object] = {}  # (fno, line) -> the parsed Bundle, read once
+        bare: dict[tuple[int, int], list[tuple[int, bool, bool]]] = {}  # (idx, has request, has response)
         suspects = self.sql(
             f"""
             SELECT fno, line, idx, role, doc_rt, resource IS NULL, rtype FROM {_T}res
@@ -227,6 +240,14 @@ class _Load:
         )
         for fno, line, idx, role, doc_rt, no_resource, rtype in suspects:
             display = self.files.display(fno)
+            if role == "entry" and no_resource:
+                if (fno, line) not in bundles:
+                    bundles[fno, line] = _unit_value(self.files, fno, line)
+                entry = _entry(bundles[fno, line], idx)
+                request, response = entry.get("request") is not None, entry.get("response") is not None
+                if request or response:
+                    bare.setdefault((fno, line), []).append((idx, request, response))
+                    continue
             if role == "empty":  # a bundle without usable entries: fine if it has no entry at all
                 value = _unit_value(self.files, fno, line)
                 if isinstance(value, dict) and value.get("entry") not in (None, []):
@@ -264,7 +285,25 @@ class _Load:
             else:
                 problem = f"{where} has resourceType {rtype!r}; expected a FHIR resource type like 'Patient'"
             raise InputError(problem, path=display, line=line or None)
-        self.sql(f"DELETE FROM {_T}res WHERE role IN ('bad', 'empty')")
+        for (fno, line), entries in sorted(bare.items()):
+            bundle = bundles[fno, line]
+            assert isinstance(bundle, dict)  # it has entries, so it parsed as a Bundle object
+            btype = bundle.get("type")
+            carried = [
+                name
+                for name, present in (
+                    ("entry.request", any(e[1] for e in entries)),
+                    ("entry.response", any(e[2] for e in entries)),
+                )
+                if present
+            ]
+            self.report.notes.append(
+                f"{self.files.display(fno)}{f', line {line}' if line else ''}: {len(entries)} of "
+                f"{len(bundle['entry'])} entries of this {f'{btype} ' if isinstance(btype, str) else ''}Bundle "
+                f"have no resource, only {' or '.join(carried)}; "
+                f"not loaded: Bundle.entry[{_ranges([e[0] for e in entries])}]"
+            )
+        self.sql(f"DELETE FROM {_T}res WHERE role IN ('bad', 'empty') OR resource IS NULL")
 
     def slow_diagnosis(self, err: duckdb.Error) -> InputError:
         """After DuckDB failed to read or parse the files: find the first file (and line) that is not UTF-8 or
@@ -472,18 +511,50 @@ def _json_kind(value: object) -> str:
     return "a JSON " + names.get(type(value), "number").removeprefix("a ").removeprefix("an ")
 
 
+def _entry(bundle: object, idx: int) -> dict:
+    """Entry ``idx`` of a parsed Bundle, or {} when it is not an object (slow path, for :meth:`_Load.check`)."""
+    entries = bundle.get("entry") if isinstance(bundle, dict) else None
+    entry = entries[idx] if isinstance(entries, list) and idx < len(entries) else None
+    return entry if isinstance(entry, dict) else {}
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[1, 2, 3, 5]`` as ``1-3, 5``."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
 def _first_line(err: Exception) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def load_fhir_into(conn: duckdb.DuckDBPyConnection, src: Path, report: LoadReport) -> None:
+def load_fhir_into(
+    conn: duckdb.DuckDBPyConnection, src: Path, report: LoadReport, files: list[Path] | None = None
+) -> None:
     """Load FHIR from ``src`` (a directory of bundles / NDJSON, one bundle ``.json``, or one ``.ndjson``) into
-    ``conn``, inside the caller's transaction; add what was loaded to ``report``."""
+    ``conn``, inside the caller's transaction; add what was loaded to ``report``. For a directory, ``files`` are
+    its FHIR files when the caller already chose them (and recorded what it skipped); otherwise the directory is
+    scanned here and the files that are not FHIR go to ``report.skipped``."""
     if src.is_dir():
-        paths = fhir_sources(src)
+        others: dict[str, str] = {}
+        if files is None:
+            chosen = folder.select(folder.scan(src), csv=False, fhir=True)
+            others, files = chosen.skipped, chosen.fhir
+        paths = sorted(files, key=sort_key)
         if not paths:
-            raise InputError("no .json or .ndjson files in this directory; expected FHIR bundles", path=src)
+            listed = "; ".join(f"{Path(name).name} ({why})" for name, why in others.items())
+            raise InputError(
+                "no FHIR files (bundle .json or .ndjson) in this directory; expected FHIR bundles"
+                + (f"; the files here: {listed}" if listed else ""),
+                path=src,
+            )
+        report.skipped.update(others)
     elif src.suffix.lower() in SUFFIXES:
         paths = [src]
     else:

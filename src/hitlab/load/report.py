@@ -21,6 +21,10 @@ class LoadReport:
         references: FHIR reference strings found (``fhir_reference`` rows), or None without FHIR.
         unresolved_references: how many of those have no target among the loaded resources, or None.
         warnings: things that loaded but deserve a look (headers matching no release, mixed releases, ...).
+        skipped: files of the loaded folder(s) that were not loaded, each with why (Synthea's run metadata, a
+            README, a FHIR file in a CSV-only load, ...); see :mod:`hitlab.load.folder` for the rules.
+        notes: parts of loaded files deliberately left out, such as FHIR Bundle entries that carry only a
+            ``request`` or ``response`` and no resource (batch-response / transaction-response bundles).
     """
 
     source: str
@@ -31,6 +35,8 @@ class LoadReport:
     references: int | None = None
     unresolved_references: int | None = None
     warnings: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -38,7 +44,8 @@ class LoadReport:
         return sum(self.tables.values())
 
     def summary(self) -> str:
-        """A small aligned text table of table and rows, with a heading line and any warnings."""
+        """A small aligned text table of table and rows, with a heading line, then any warnings, skipped files
+        and notes (one line each)."""
         what = self.kind
         if self.synthea_versions:
             what += f" (Synthea {', '.join(self.synthea_versions)})"
@@ -54,10 +61,12 @@ class LoadReport:
         if self.references is not None:
             lines.append(f"  references: {self.references:,}, unresolved: {self.unresolved_references:,}")
         lines.extend(f"  warning: {w}" for w in self.warnings)
+        lines.extend(f"  skipped: {name} ({why})" for name, why in self.skipped.items())
+        lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
     def merge(self, other: LoadReport) -> None:
-        """Add ``other``'s tables, versions, references and warnings to this report."""
+        """Add ``other``'s tables, versions, references, warnings, skipped files and notes to this report."""
         self.tables.update(other.tables)
         self.file_versions.update(other.file_versions)
         self.synthea_versions.extend(v for v in other.synthea_versions if v not in self.synthea_versions)
@@ -67,3 +76,5 @@ class LoadReport:
                 other.unresolved_references or 0
             )
         self.warnings.extend(other.warnings)
+        self.skipped.update(other.skipped)
+        self.notes.extend(other.notes)

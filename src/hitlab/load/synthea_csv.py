@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from hitlab.errors import InputError
-from hitlab.load import archive, schema
+from hitlab.load import archive, folder, schema
 from hitlab.load.csv_diagnostics import diagnose
 from hitlab.load.database import quote_ident, quote_literal, row_count
 from hitlab.load.report import LoadReport
@@ -236,24 +236,28 @@ def _load_planned(conn: duckdb.DuckDBPyConnection, files: list[CsvFile], report:
 
 def csv_sources(src: Path) -> list[tuple[Path, str]]:
     """The ``*.csv`` files directly in directory ``src``, sorted, as (path, display name)."""
-    return [
-        (p, str(p))
-        for p in sorted(src.iterdir())
-        if p.suffix.lower() == ".csv" and not p.name.startswith(".")
-    ]
+    return [(p, str(p)) for p in folder.select(folder.scan(src), csv=True, fhir=False).csv]
 
 
-def load_csv_into(conn: duckdb.DuckDBPyConnection, src: Path, report: LoadReport) -> None:
+def load_csv_into(
+    conn: duckdb.DuckDBPyConnection, src: Path, report: LoadReport, files: list[Path] | None = None
+) -> None:
     """Load the Synthea CSV set at ``src`` (a directory or a ``.zip``) into ``conn``, inside the caller's
-    transaction; add what was loaded to ``report``."""
+    transaction; add what was loaded to ``report``. For a directory, ``files`` are its CSV files when the caller
+    already chose them (and recorded what it skipped); otherwise the directory is scanned here and every file
+    that is not CSV goes to ``report.skipped``."""
     if src.is_dir():
-        sources = csv_sources(src)
-        if not sources:
+        others: dict[str, str] = {}
+        if files is None:
+            chosen = folder.select(folder.scan(src), csv=True, fhir=False)
+            others, files = chosen.skipped, chosen.csv
+        if not files:
             raise InputError("no .csv files in this directory; expected Synthea's CSV files", path=src)
-        _load_planned(conn, _plan_all(sources), report)
+        report.skipped.update(others)
+        _load_planned(conn, _plan_all([(p, str(p)) for p in sorted(files)]), report)
         return
     if src.suffix.lower() != ".zip":
         raise InputError("expected a directory of Synthea CSV files or a .zip archive of them", path=src)
     with tempfile.TemporaryDirectory(prefix="hitlab-csv-") as tmp:
-        members = archive.extract_csv(src, Path(tmp))
+        members = archive.extract_csv(src, Path(tmp), report.skipped)
         _load_planned(conn, _plan_all([(m.path, m.display) for m in members]), report)
