@@ -1,5 +1,6 @@
 """Lab 03 (HL7 v2 messaging): the references and their helpers on the real fixture messages, with exact
-results; MLLP framing edge cases; a real socket exchange on 127.0.0.1; intake accept/reject per file."""
+results; MLLP framing edge cases; a real socket exchange on 127.0.0.1; intake accept/reject per file, with
+MSH-18 character sets; ACKs that are never answered; and every worked solution run on every input."""
 
 from __future__ import annotations
 
@@ -24,12 +25,28 @@ def msg(name: str) -> str:
 
 def test_every_fixture_is_listed_in_sources():
     sources = (lab03.FIXTURES / "SOURCES.md").read_text(encoding="utf-8")
-    assert len(NAMES) == 18
+    assert len(NAMES) == 19
     for prefix in ("v2tofhir_", "ms_", "pyhl7_", "l4h_", "hl7apy_"):
         assert f"`{prefix}*.hl7`" in sources
         assert any(n.startswith(prefix) for n in NAMES)
     for licence in ("Apache-2.0", "MIT", "BSD-3-Clause"):
         assert licence in sources
+    assert f"`{LATIN1}`" in sources and "8859/1" in sources  # the constructed file, with its construction
+
+
+LATIN1 = "constructed_ADT_A01_v2.3_latin1_MSH18_8859-1.hl7"
+
+
+def test_the_latin1_file_is_its_source_plus_the_documented_changes():
+    raw = lab03.fixture_bytes(LATIN1)
+    assert [hex(b) for b in raw if b > 127] == ["0xc8", "0xc9"]  # È and É in ISO 8859-1
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    source = lab03.fixture_bytes("pyhl7_ADT_A01_v2.3_quoted_nulls.hl7").decode("ascii")
+    rebuilt = raw.decode("latin-1")
+    rebuilt = rebuilt.replace("-L1|P|2.3||||||8859/1\r", "|P|2.3\r", 1)
+    rebuilt = rebuilt.replace("LEFÈVRE^MÉLODIE^^^^^CURRENT", "RUFUSS^MELLODIAL^^^^^CURRENT", 1)
+    assert rebuilt == source
 
 
 def test_two_fixtures_start_with_a_byte_order_mark():
@@ -52,7 +69,7 @@ def test_unescape_is_one_pass_and_escape_round_trips():
 
 def test_fields_count_msh_1_as_the_field_separator():
     msh = segments(msg("pyhl7_ACK_A01_AA.hl7"))[0]
-    assert field(msh, 1) == "|" and field(msh, 2) == "^~\\&"
+    assert field(msh, 1) == "|" and field(msh, 2) == "^~\\&"  # four encoding characters before v2.7
     assert field(msh, 9) == "ACK^A01^ACK" and field(msh, 10) == "HL7ACK00001" and field(msh, 12) == "2.3"
     assert component("PATID1234^5^M11^test1&2.16.1&HCD^MR", 4, 2) == "2.16.1"
     assert component("a~b^c", 2, rep=2) == "c" and component("a", 3) == "" and field(None, 3) == ""
@@ -68,6 +85,7 @@ IDENTIFIERS = {
     "ms_ORM_O01.hl7": [("PATID1234", "test1", "MR"), ("123456789", "USSSA", "SS")],
     "ms_ORU_R01_NIST_LRI_CBC.hl7": [("PATID1234", "NIST MPI", "MR")],
     "pyhl7_ADT_A01_v2.3_quoted_nulls.hl7": [("2148790", "MSH_MRN", "MR"), ("162840", "MSH_EMPI", "CM")],
+    LATIN1: [("2148790", "MSH_MRN", "MR"), ("162840", "MSH_EMPI", "CM")],
     "pyhl7_batch_BHS_BTS_1msg.hl7": [("0000112234", "100", "A")],
     "v2tofhir_ADT_A01_v2.8_base_standard_example.hl7": [("PATID1234", "ADT1", "MR"), ("123456789", "USSSA", "SS")],
     "v2tofhir_ADT_A04_allergies_v2.3.1.hl7": [("84168156", "VHIS", "")],
@@ -151,7 +169,7 @@ def test_make_oru_parses_back_with_hl7apy_and_the_view():
 
     text = lab03.make_oru(ROWS, "p-1", "C-9")
     assert text.split("\r")[3:5] == [
-        "OBX|1|NM|2345-7^Glucose [Mass/volume] in Serum or Plasma^LN||96.9|mg/dL|||||F",
+        "OBX|1|NM|2345-7^Glucose [Mass/volume] in Serum or Plasma^LN||96.9|mg/dL^^UCUM|||||F",
         "OBX|2|ST|72166-2^Tobacco smoking status^LN||Never smoked \\T\\ never will \\S\\||||||F",
     ]
     with warnings.catch_warnings():
@@ -213,6 +231,17 @@ def test_make_ack_refuses(code, error, reason):
         lab03.make_ack(msg("pyhl7_ACK_A01_AA.hl7"), code, error)
 
 
+@pytest.mark.parametrize(("code", "error"), [("AA", None), ("AE", "101"), ("AR", "200")])
+def test_make_ack_never_acknowledges_an_ack(code, error):
+    real = msg("pyhl7_ACK_A01_AA.hl7")  # python-hl7's real ACK^A01
+    with pytest.raises(ValueError, match="never acknowledged"):
+        lab03.make_ack(real, code, error)
+    ns: dict = {}
+    exec(lab03.SOLUTION_Q4, ns)
+    with pytest.raises(ValueError, match="never acknowledged"):
+        ns["make_ack"](real, code, error)
+
+
 ACK_REASONS = {
     "hl7apy_MSH_only_missing_MSH10_MSH12.hl7": ("AR", "101"),
     "hl7apy_OML_O33_v2.5_italian.hl7": ("AR", "200"),
@@ -221,7 +250,8 @@ ACK_REASONS = {
     "ms_ADT_A40_merge_v2.8.hl7": ("AR", "203"),
     "ms_ORM_O01.hl7": ("AR", "203"),
     "ms_ORU_R01_NIST_LRI_CBC.hl7": ("AA", None),
-    "pyhl7_ACK_A01_AA.hl7": ("AR", "200"),
+    "pyhl7_ACK_A01_AA.hl7": (None, None),  # an ACK is never answered
+    LATIN1: ("AA", None),
     "pyhl7_ADT_A01_v2.3_quoted_nulls.hl7": ("AA", None),
     "pyhl7_batch_BHS_BTS_1msg.hl7": ("AA", None),
     "v2tofhir_ADT_A01_v2.8_base_standard_example.hl7": ("AR", "203"),
@@ -250,6 +280,16 @@ def test_ack_reasons_of_altered_messages():
     assert lab03.ack_reason(lab03.replace_field(a01, "PID", 3, '""'))[:2] == ("AE", "101")
     assert lab03.ack_reason(lab03.drop_segments(a01, "PV1"))[:2] == ("AE", "100")
     assert lab03.ack_reason("")[:2] == ("AR", "207")
+    # an ACK gets no answer, even one that would otherwise be an AR (unsupported version, no MSH-10)
+    ack = lab03.listener_ack(a01)
+    assert lab03.ack_reason(ack) == (
+        None,
+        None,
+        "an acknowledgment is consumed, never answered (an ACK of an ACK would loop)",
+    )
+    assert (
+        lab03.ack_code(lab03.replace_field(lab03.replace_field(ack, "MSH", 12, "2.9"), "MSH", 10, "")) is None
+    )
 
 
 # -- Q6 / Q7 MLLP framing -------------------------------------------------------------------------------------
@@ -330,7 +370,8 @@ def test_route_on_the_fixtures():
         "ADT^A40": ["8919-40"],  # the A34 from the same sender reuses 8919-40: dropped as a duplicate
         "ORM^O01": ["MSG00018"],
         "ACK^A01": ["HL7ACK00001"],
-        "ADT^A01": ["Q150084616T145947960", "MSG00001"],  # MSG00001 again, but from another MSH-3
+        # MSG00001 again, but from another MSH-3; the Latin-1 file (first by name) has its own control ID
+        "ADT^A01": ["Q150084616T145947960-L1", "Q150084616T145947960", "MSG00001"],
         "ADT^A04": ["12334456778890"],
         "ADT^A08": ["8899-39"],
         "MDM^T02": ["42"],
@@ -382,6 +423,8 @@ def test_intake_of_every_fixture_file(name):
     assert message.startswith("MSH|^~\\&|") and message.endswith("\r") and "\n" not in message
     if name == BATCH:
         assert message == raw.decode()[raw.index(b"MSH") : raw.index(b"BTS")]
+    elif name == LATIN1:
+        assert message == raw.decode("latin-1") and "|LEFÈVRE^MÉLODIE^" in message  # MSH-18 8859/1
     else:
         assert message == raw.decode("utf-8-sig")  # CR files come out byte for byte
 
@@ -403,7 +446,9 @@ def test_intake_normalizes_line_ends_and_keeps_explicit_nulls():
         (b"", "no HL7 v2 message"),
         (b"\xef\xbb\xbf\r\n", "no HL7 v2 message"),
         (b"PID|1||x\rMSH|^~\\&|A\r", "segment 1 is 'PID'"),
-        (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|P|2.5.1\r\xff", "not UTF-8 text"),
+        (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|P|2.5.1\r\xff", r"byte 0xFF at 41 is not ASCII, HL7's default"),
+        (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|P|2.5.1||||||UNICODE UTF-8\rPID|1||M\xfcller", "not MSH-18 'UNICODE UTF-8'"),
+        (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|P|2.5.1||||||ISO IR87\r", "MSH-18 character set 'ISO IR87' is not supported"),
         (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|P|\r", r"MSH-12 \(version ID\) is empty"),
         (b"MSH|^~\\&|A|B|C|D|2025|||1|P|2.5\r", r"MSH-9 \(message type\) is empty"),
         (b"MSH|^~#&|A|B|C|D|2025||ADT^A01|1|P|2.5\r", "standard delimiters"),
@@ -426,8 +471,128 @@ def test_every_reference_runs_on_every_case_and_refuses_where_expected():
         assert len(key) >= 5, q.grade_id
         refused[q.grade_id] = sum(r for _c, _v, r in key)
     assert refused == {
-        "lab03_patient_identifiers": 2, "lab03_admission_summary": 15, "lab03_make_oru": 2, "lab03_make_ack": 4,
+        "lab03_patient_identifiers": 2, "lab03_admission_summary": 15, "lab03_make_oru": 2, "lab03_make_ack": 8,
         "lab03_ack_code": 0, "lab03_mllp_encode": 2, "lab03_mllp_frames": 0, "lab03_send_and_receive": 1,
-        "lab03_route": 1, "lab03_apply_merge": 2, "lab03_intake": 8,
+        "lab03_route": 1, "lab03_apply_merge": 2, "lab03_intake": 11,
     }  # fmt: skip
     assert sum(q.points for q in lab03.QUESTIONS) == 27
+
+
+# -- MSH-2 encoding characters (four; a fifth, the truncation character, from v2.7) ---------------------------
+
+
+def test_msh2_holds_four_encoding_characters_and_v27_adds_a_truncation_character():
+    real = msg("v2tofhir_ADT_A01_v2.8_base_standard_example.hl7")  # a real v2.8 message, sent with four
+    assert field(segments(real)[0], 2) == "^~\\&"
+    with_truncation = real.replace("MSH|^~\\&|", "MSH|^~\\&#|", 1)
+    msh = segments(with_truncation)[0]
+    assert field(msh, 2) == "^~\\&#" and field(msh, 9) == field(segments(real)[0], 9)
+    assert lab03.intake(with_truncation.encode()) == [with_truncation]
+    cell = lab03_notebook_cell("## 1. Reading a message")
+    assert "four" in cell and "truncation" in cell and "2.7" in cell
+
+
+def lab03_notebook_cell(start: str) -> str:
+    import json
+
+    path = lab03.FIXTURES.parents[3] / "solutions" / "lab03_hl7v2_messaging" / "lab03_hl7v2_messaging.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return next("".join(c["source"]) for c in cells if "".join(c["source"]).startswith(start))
+
+
+# -- Q3: MSH-7, OBR-4 and the OBX-3/OBX-6 coding systems ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["ms_ORU_R01_NIST_LRI_CBC.hl7", "v2tofhir_ORU_R01_LRI_basic_v2.5.1.hl7"])
+def test_real_orus_fill_msh7_and_obr4_and_name_their_coding_systems(name):
+    view = lab03.oru_view(msg(name))
+    assert view["MSH-7 (date/time of the message, a valid TS)"]
+    assert view["OBR-4 (universal service identifier: a code and its coding system)"]
+    assert view["OBX 1: OBX-3.3"] == "LN"
+    units = [v for k, v in view.items() if k.endswith("OBX-6.3") and v]
+    assert units and set(units) == {"UCUM"}
+
+
+def test_the_oru_check_needs_msh7_obr4_and_both_coding_systems():
+    text = lab03.make_oru(ROWS, "p-1", "C-9")
+    assert text.split("\r")[3].split("|")[6] == "mg/dL^^UCUM"
+    good = lab03.oru_view(text)
+    assert good["MSH-7 (date/time of the message, a valid TS)"] is True
+    for altered, key in (
+        (lab03.replace_field(text, "MSH", 7, ""), "MSH-7 (date/time of the message, a valid TS)"),
+        (lab03.replace_field(text, "MSH", 7, "2025-03-01T12:05"), "MSH-7 (date/time of the message, a valid TS)"),
+        (lab03.replace_field(text, "OBR", 4, ""), "OBR-4 (universal service identifier: a code and its coding system)"),
+        (lab03.replace_field(text, "OBR", 4, "2345-7^Glucose"), "OBR-4 (universal service identifier: a code and its coding system)"),
+        (lab03.replace_field(text, "OBX", 6, "mg/dL"), "OBX 1: OBX-6.3"),
+        (lab03.replace_field(text, "OBX", 3, "2345-7^Glucose [Mass/volume] in Serum or Plasma^SCT"), "OBX 1: OBX-3.3"),
+    ):  # fmt: skip
+        assert lab03.oru_view(altered)[key] != good[key], key
+    # a different, correct message still passes: another time format, a panel in OBR-4, a unit display text
+    other = lab03.replace_field(
+        lab03.replace_field(text, "MSH", 7, "202503011205"), "OBR", 4, "24323-8^CMP^LN"
+    )
+    other = lab03.replace_field(other, "OBX", 6, "mg/dL^milligram per deciliter^UCUM")
+    assert lab03.oru_view(other) == good
+
+
+# -- Q11: MSH-18 character sets -------------------------------------------------------------------------------
+
+
+def test_intake_decodes_each_message_by_its_msh18():
+    real = lab03.fixture_bytes("pyhl7_ADT_A01_v2.3_quoted_nulls.hl7")
+    as_latin1 = real.replace(b"|P|2.3\r", b"|P|2.3||||||8859/1\r", 1).replace(
+        b"RUFUSS", "RÜFÜSS".encode("latin-1")
+    )
+    as_utf8 = real.replace(b"|P|2.3\r", b"|P|2.3||||||UNICODE UTF-8\r", 1).replace(
+        b"RUFUSS", "RÜFÜSS".encode()
+    )
+    [a] = lab03.intake(as_latin1)
+    [b] = lab03.intake(as_utf8)
+    assert "|RÜFÜSS^MELLODIAL^" in a and "|RÜFÜSS^MELLODIAL^" in b
+    assert lab03.intake(as_latin1 + as_utf8) == [a, b]  # one stream, two character sets
+    with pytest.raises(ValueError, match=r"byte 0xC3 .* is not ASCII, HL7's default when MSH-18 is empty"):
+        lab03.intake(real.replace(b"RUFUSS", "RÜFÜSS".encode()))
+    with pytest.raises(ValueError, match=r"is not MSH-18 'UNICODE UTF-8'"):
+        lab03.intake(as_utf8.replace("Ü".encode(), "Ü".encode("latin-1")))
+    [c] = lab03.intake(lab03.fixture_bytes(LATIN1))
+    assert lab03.patient_identifiers(c)[0]["id"] == "2148790" and lab03.ack_code(c) == "AA"
+
+
+# -- every worked solution, run as a learner would copy it, on every input its check hands out ----------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("q", lab03.QUESTIONS, ids=[q.grade_id for q in lab03.QUESTIONS])
+def test_the_shown_solution_matches_the_reference_on_every_input(q):
+    """``qN.solution()`` prints ``solution_code``: exec it as a learner would paste it, then compare it with the
+    reference case by case (each case through the question's own comparison), collecting every mismatch."""
+    ns: dict = {}
+    exec(q.solution_code, ns)
+    fn = ns[q.variable]
+    problems = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for entry in q.answer_key:  # (case, the reference's result, whether the reference refused it)
+            try:
+                q.compare(fn, [entry])
+            except AssertionError as mismatch:
+                problems.append(str(mismatch))
+    assert not problems, problems
+
+
+def test_the_hl7apy_solutions_read_what_parse_message_refuses():
+    from hl7apy.exceptions import HL7apyException
+    from hl7apy.parser import parse_message
+
+    labels = [label for label, _args in lab03._hl7apy_trap_cases()]
+    assert len(labels) == 3
+    ns: dict = {}
+    exec(lab03.SOLUTION_Q1, ns)
+    exec(lab03.SOLUTION_Q2, ns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for label, (message,) in lab03._hl7apy_trap_cases():
+            with pytest.raises(HL7apyException):  # the trap is real
+                parse_message(message, find_groups=False)
+            assert ns["patient_identifiers"](message) == lab03.patient_identifiers(message), label
+            assert ns["admission_summary"](message) == lab03.admission_summary(message), label

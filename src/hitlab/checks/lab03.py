@@ -30,6 +30,13 @@ SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
 SUPPORTED_EVENTS = {"ADT": ("A01", "A03", "A04", "A08", "A40"), "ORU": ("R01",)}
 PROCESSING_IDS = ("P", "T", "D")  # table 0103: production, training, debugging
 
+# MSH-18 (character set, HL7 table 0211) -> Python codec. An empty MSH-18 means HL7's default, 7-bit ASCII;
+# "UNICODE UTF-8" is the only Unicode encoding v2.8 allows (and the one to use in earlier versions too).
+CHARSETS = {
+    "": "ascii", "ASCII": "ascii", "UNICODE UTF-8": "utf-8",
+    **{f"8859/{n}": f"iso8859_{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 15)},
+}  # fmt: skip
+
 # HL7 table 0357, message error condition codes (the ones an ACK of this lab may carry).
 TABLE_0357 = {
     "100": "Segment sequence error",
@@ -59,8 +66,12 @@ def fixture_bytes(name: str) -> bytes:
 
 
 def fixture_message(name: str) -> str:
-    """The message of a fixture file as text (the batch's one message; no byte-order mark)."""
-    return intake(fixture_bytes(name))[0] if name == BATCH else fixture_bytes(name).decode("utf-8-sig")
+    """The message of a fixture file as text, decoded by its MSH-18 (the batch's one message; no byte-order
+    mark). The one file that intake refuses (no MSH-10) is plain ASCII."""
+    try:
+        return intake(fixture_bytes(name))[0]
+    except ValueError:
+        return fixture_bytes(name).decode("utf-8-sig")
 
 
 def fixture_messages() -> dict[str, str]:
@@ -139,11 +150,28 @@ def patient_identifiers(message: str) -> list[dict]:
     return out
 
 
+def _hl7apy_trap_cases() -> list[tuple[str, tuple]]:
+    """Messages hl7apy's parse_message refuses although they are readable: a version it has no definitions
+    for, and a segment (PRT, new in v2.7) that the declared version does not define."""
+    m = pick("ADT^A01", 3)[2]
+    prt = "PRT|1|AD||AT^Attending Provider^HL70912|9999999999^Grey^Meredith^^^Dr.^^^NPI^L^^^NPI"
+    with_prt = "\r".join(_join(s) + ("\r" + prt if s[0] == "PV1" else "") for s in segments(m)) + "\r"
+    return [
+        (
+            "a feed A01 labelled MSH-12 2.1 (a version hl7apy does not define)",
+            (replace_field(m, "MSH", 12, "2.1"),),
+        ),
+        ("a feed A01 labelled MSH-12 2.9", (replace_field(m, "MSH", 12, "2.9"),)),
+        ("a feed A01 (v2.5.1) carrying a PRT segment, which v2.5.1 does not define", (with_prt,)),
+    ]
+
+
 def _identifier_cases() -> list[Case]:
     items = [(f"fixture {n}", (m,)) for n, m in fixture_messages().items()]
     for kind in ("ADT^A01", "ADT^A04", "ADT^A08", "ORU^R01"):
         items += [(f"a {kind} message of the workbook's feed", (m,)) for m in pick(kind, 3)]
     m = pick("ADT^A01", 1)[0]
+    items += _hl7apy_trap_cases()
     pid3 = "X-1\\T\\2^^^ST\\S\\JOHN&2.16.840.1.113883.3.1&ISO^MR~~999-12-3456^^^SSA^SS"
     items.append(("a PID-3 with escaped text, an HD with subcomponents and an empty repetition", (replace_field(m, "PID", 3, pid3),)))  # fmt: skip
     return _cases(items)
@@ -151,7 +179,7 @@ def _identifier_cases() -> list[Case]:
 
 SOLUTION_Q1 = r"""import re
 
-from hl7apy.parser import parse_message
+from hl7apy.parser import parse_segment
 
 ESCAPES = {"F": "|", "S": "^", "T": "&", "R": "~", "E": "\\"}
 
@@ -161,12 +189,14 @@ def unescape(text: str) -> str:
 
 
 def patient_identifiers(message: str) -> list[dict]:
-    msg = parse_message(message, find_groups=False)
-    pids = [s for s in msg.children if s.name == "PID"]
+    pids = [s for s in message.split("\r") if s.startswith("PID|")]
     if not pids:
         raise ValueError("the message has no PID segment")
+    # parse only the PID, with a version hl7apy knows: parse_message fails on the whole message when MSH-12
+    # names a version it has no definitions for (2.1, 2.9) or a segment its version lacks (PRT before 2.7)
+    pid = parse_segment(pids[0], version="2.5.1")
     out = []
-    for cx in pids[0].pid_3:  # one element per repetition
+    for cx in pid.pid_3:  # one element per repetition
         if not cx.value:
             continue  # an empty repetition
         # to_er7() gives the text; .value of a leaf can be a datatype object (IS, ST), not a str
@@ -257,12 +287,13 @@ def _admission_cases() -> list[Case]:
     doctor = "9999999999^O\\T\\Neill-Smith&Van^Ann\\S\\Marie^^^Dr.^^^NPI^L^^^NPI"
     items.append(("an attending doctor with escapes and a family-name subcomponent", (replace_field(m, "PV1", 7, doctor),)))  # fmt: skip
     items.append(("a feed A01 without PV1", (drop_segments(m, "PV1"),)))
+    items += _hl7apy_trap_cases()
     return _cases(items)
 
 
 SOLUTION_Q2 = r"""import re
 
-from hl7apy.parser import parse_message
+from hl7apy.parser import parse_segment
 
 ESCAPES = {"F": "|", "S": "^", "T": "&", "R": "~", "E": "\\"}
 
@@ -272,14 +303,17 @@ def unescape(text: str) -> str:
 
 
 def admission_summary(message: str) -> dict:
-    msg = parse_message(message, find_groups=False)
-    if msg.msh.msh_9.value.split("^")[0] != "ADT":
-        raise ValueError(f"not an ADT message: {msg.msh.msh_9.value}")
-    # look segments up in children: msg.pv2 on a message without PV2 gives an empty PV2, no error
-    found = {s.name: s for s in reversed(msg.children)}
+    texts = [s for s in message.split("\r") if s]
+    if not texts or not texts[0].startswith("MSH|") or (texts[0].split("|") + [""] * 9)[8].split("^")[0] != "ADT":
+        raise ValueError("not an ADT message (MSH-9.1)")
+    # the first PV1 and PV2 as text; parse just those, with a version hl7apy knows (parse_message refuses
+    # the whole message for an MSH-12 it has no definitions for, or a segment unknown in that version)
+    found = {}
+    for text in texts:
+        found.setdefault(text[:3], text)
     if "PV1" not in found:
         raise ValueError("the message has no PV1 segment")
-    pv1 = found["PV1"]
+    pv1 = parse_segment(found["PV1"], version="2.5.1")
     doctor = pv1.pv1_7[0] if pv1.pv1_7 else None
     return {
         "patient_class": unescape(pv1.pv1_2.to_er7()),
@@ -287,7 +321,9 @@ def admission_summary(message: str) -> dict:
         "attending_family": unescape(doctor.xcn_2.to_er7().split("&")[0]) if doctor else "",
         "attending_given": unescape(doctor.xcn_3.to_er7()) if doctor else "",
         "admitted": pv1.pv1_44.to_er7().split("^")[0],
-        "visit_description": unescape(found["PV2"].pv2_12.to_er7()) if "PV2" in found else "",
+        "visit_description": unescape(parse_segment(found["PV2"], version="2.5.1").pv2_12.to_er7())
+        if "PV2" in found
+        else "",
     }"""
 
 q2 = function_question(
@@ -306,7 +342,12 @@ q2 = function_question(
         "description. Unescape every text value.",
     ),
     solution_code=SOLUTION_Q2,
-    wrong=(SOLUTION_Q2.replace('unescape(found["PV2"].pv2_12.to_er7())', 'found["PV2"].pv2_12.to_er7()'),),
+    wrong=(
+        SOLUTION_Q2.replace(
+            'unescape(parse_segment(found["PV2"], version="2.5.1").pv2_12.to_er7())',
+            'parse_segment(found["PV2"], version="2.5.1").pv2_12.to_er7()',
+        ),
+    ),
     alternatives=(
         r"""def admission_summary(message):
     import re
@@ -352,7 +393,7 @@ def make_oru(results: list[dict], patient_id: str, control_id: str) -> str:
             value_type = "NM"
         else:
             value_type = "ST"
-        units = escape(r["units"]) if r.get("units") else ""
+        units = f"{escape(r['units'])}^^UCUM" if r.get("units") else ""  # UCUM: HL7 table 0396
         segs.append(
             f"OBX|{i}|{value_type}|{escape(r['code'])}^{escape(r['display'])}^LN||{escape(str(r['value']))}"
             f"|{units}|||||F"
@@ -360,16 +401,25 @@ def make_oru(results: list[dict], patient_id: str, control_id: str) -> str:
     return "\r".join(segs) + "\r"
 
 
+# The TS time of v2.5.1: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ] (precision shown by the digits given).
+_MSH7 = re.compile(r"\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2}(\.\d{1,4})?)?)?)?)?)?([+-]\d{4})?")
+
+
 def oru_view(message: str) -> dict:
-    """What the ORU check compares: the fields that matter, unescaped."""
+    """What the ORU check compares: the fields that matter, unescaped. MSH-7 and OBR-4 are required in v2.5.1
+    (any valid value passes: a TS date/time; a code with its coding system)."""
     segs = segments(message)
     if not segs or segs[0][0] != "MSH":
         raise Incorrect("it does not start with an MSH segment (segments end with \\r)")
-    msh, pid = segs[0], first(segs, "PID")
+    msh, pid, obr = segs[0], first(segs, "PID"), first(segs, "OBR")
     names = [s[0] for s in segs]
     view: dict[str, Any] = {
+        "MSH-7 (date/time of the message, a valid TS)": bool(_MSH7.fullmatch(component(field(msh, 7)))),
         "MSH-9": field(msh, 9), "MSH-10": field(msh, 10), "MSH-11": field(msh, 11), "MSH-12": field(msh, 12),
         "PID-3.1": unescape(component(field(pid, 3), 1)),
+        "OBR-4 (universal service identifier: a code and its coding system)": bool(
+            component(field(obr, 4), 1) and component(field(obr, 4), 3)
+        ),
         "the number of OBR segments": names.count("OBR"),
         "the OBR comes before the OBX segments": "OBR" in names and "OBX" in names and names.index("OBR") < names.index("OBX"),
     }  # fmt: skip
@@ -377,7 +427,8 @@ def oru_view(message: str) -> dict:
         for label, value in (
             ("OBX-1", field(obx, 1)), ("OBX-2", field(obx, 2)), ("OBX-3.1", component(field(obx, 3), 1)),
             ("OBX-3.2", component(field(obx, 3), 2)), ("OBX-3.3", component(field(obx, 3), 3)),
-            ("OBX-5", field(obx, 5)), ("OBX-6.1", component(field(obx, 6), 1)), ("OBX-11", field(obx, 11)),
+            ("OBX-5", field(obx, 5)), ("OBX-6.1", component(field(obx, 6), 1)),
+            ("OBX-6.3", component(field(obx, 6), 3)), ("OBX-11", field(obx, 11)),
         ):  # fmt: skip
             view[f"OBX {k}: {label}"] = unescape(value)
     return view
@@ -463,7 +514,7 @@ def make_oru(results: list[dict], patient_id: str, control_id: str) -> str:
     group.pid.pid_3.cx_5 = "PI"
     order = msg.oru_r01_patient_result.oru_r01_order_observation
     order.obr.obr_1 = "1"
-    order.obr.obr_4 = f"{results[0]['code']}^^LN"
+    order.obr.obr_4 = f"{results[0]['code']}^^LN"  # OBR-4 is required: what was ordered, here the first test
     for i, r in enumerate(results, start=1):
         numeric = r["type"] == "numeric"
         if numeric:
@@ -478,9 +529,28 @@ def make_oru(results: list[dict], patient_id: str, control_id: str) -> str:
         obx.obx_5 = str(r["value"])
         if r.get("units"):
             obx.obx_6.ce_1 = r["units"]
+            obx.obx_6.ce_3 = "UCUM"  # the units' coding system (HL7 table 0396)
         obx.obx_11 = "F"
     # hl7apy escapes | ^ & ~ \ in values assigned to leaf components when it writes the message
     return msg.to_er7() + "\r"'''
+
+ALTERNATIVE_Q3 = r"""def make_oru(results, patient_id, control_id):
+    def esc(t):
+        t = str(t).replace("\\", "\\E\\")
+        for c, e in (("|", "F"), ("^", "S"), ("&", "T"), ("~", "R")):
+            t = t.replace(c, f"\\{e}\\")
+        return t
+    if not results:
+        raise ValueError("empty")
+    segs = [f"MSH|^~\\&|LAB|HOSP|EHR|HOSP|202501011200-0500||ORU^R01^ORU_R01|{esc(control_id)}|P|2.5.1",
+            f"PID|1||{esc(patient_id)}^^^HITLAB^PI", "OBR|1|||24323-8^Comprehensive metabolic panel^LN|||20250101120000"]
+    for i, r in enumerate(results, 1):
+        if r["type"] == "numeric":
+            float(r["value"])
+        vt = "NM" if r["type"] == "numeric" else "ST"
+        units = f"{esc(r['units'])}^{esc(r['units'])}^UCUM" if r["units"] else ""
+        segs.append(f"OBX|{i}|{vt}|{esc(r['code'])}^{esc(r['display'])}^LN||{esc(r['value'])}|{units}|||||F")
+    return "\r".join(segs)"""
 
 q3 = function_question(
     grade_id="lab03_make_oru",
@@ -494,30 +564,21 @@ q3 = function_question(
     hints=(
         "Segments MSH, PID, OBR, then one OBX per row; join them with \\r. MSH-9 is ORU^R01^ORU_R01.",
         "OBX-2 says how to read OBX-5: NM for a number (TYPE numeric), ST for a short string. OBX-3 is "
-        "code^display^LN (LN = LOINC), OBX-6 the UCUM unit, OBX-11 the result status (F = final).",
+        "code^display^LN (LN = LOINC), OBX-6 unit^^UCUM (the unit, then its coding system in the third "
+        "component), OBX-11 the result status (F = final).",
+        "v2.5.1 requires MSH-7 (when the message was created, e.g. 20250301120500+0000) and OBR-4 (what was "
+        "ordered, code^text^coding system): leave either out and a strict receiver answers AE.",
         "Escape | ^ & ~ \\ in text (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\, the backslash first); a numeric value that is "
         "not a number, or an empty table, is a ValueError.",
     ),
     solution_code=SOLUTION_Q3,
-    wrong=(SOLUTION_Q3.replace('obx.obx_2 = "NM" if numeric else "ST"', 'obx.obx_2 = "NM"'),),
-    alternatives=(
-        r"""def make_oru(results, patient_id, control_id):
-    def esc(t):
-        t = str(t).replace("\\", "\\E\\")
-        for c, e in (("|", "F"), ("^", "S"), ("&", "T"), ("~", "R")):
-            t = t.replace(c, f"\\{e}\\")
-        return t
-    if not results:
-        raise ValueError("empty")
-    segs = [f"MSH|^~\\&|LAB|HOSP|EHR|HOSP|20250101120000||ORU^R01^ORU_R01|{esc(control_id)}|P|2.5.1",
-            f"PID|1||{esc(patient_id)}^^^HITLAB^PI", "OBR|1||||||20250101120000"]
-    for i, r in enumerate(results, 1):
-        if r["type"] == "numeric":
-            float(r["value"])
-        vt = "NM" if r["type"] == "numeric" else "ST"
-        segs.append(f"OBX|{i}|{vt}|{esc(r['code'])}^{esc(r['display'])}^LN||{esc(r['value'])}|{esc(r['units'] or '')}|||||F")
-    return "\r".join(segs)""",
+    wrong=(
+        SOLUTION_Q3.replace('obx.obx_2 = "NM" if numeric else "ST"', 'obx.obx_2 = "NM"'),
+        ALTERNATIVE_Q3.replace("|202501011200-0500||", "|||"),  # hl7apy fills MSH-7 itself: write by hand
+        SOLUTION_Q3.replace("    order.obr.obr_4 = f\"{results[0]['code']}^^LN\"", "    pass"),
+        SOLUTION_Q3.replace('            obx.obx_6.ce_3 = "UCUM"', "            pass"),
     ),
+    alternatives=(ALTERNATIVE_Q3,),
 )
 
 
@@ -532,6 +593,8 @@ def _ack(message: str, code: str, error: str | None, when: str) -> str:
     if code != "AA" and error not in TABLE_0357:
         raise ValueError(f"an {code} needs an error code of table 0357, got {error!r}")
     msh = _msh(message)
+    if _type(msh)[0] == "ACK":
+        raise ValueError("the message is itself an ACK: an acknowledgment is consumed, never acknowledged")
     event = component(field(msh, 9), 2)
     control = field(msh, 10)
     head = ["MSH", "^~\\&", field(msh, 5), field(msh, 6), field(msh, 3), field(msh, 4), when, "",
@@ -572,6 +635,11 @@ def _ack_cases() -> list[Case]:
             items.append((f"fixture {name}, code AR 200", (m, "AR", "200")))
     m = pick("ADT^A01", 1)[0]
     items += [
+        ("an AA acknowledgment of a feed A01 (never acknowledged)", (listener_ack(m), "AA", None)),
+        (
+            "an AR acknowledgment of a feed A01, asked for AR 200",
+            (_ack(m, "AR", "203", "20250301120000"), "AR", "200"),
+        ),
         ("code CA (an enhanced-mode code)", (m, "CA", None)),
         ("code AE without an error code", (m, "AE", None)),
         ("code AE with an error code not in table 0357", (m, "AE", "999")),
@@ -597,6 +665,8 @@ def make_ack(message: str, code: str, error: str | None = None) -> str:
         raise ValueError("not an HL7 v2 message")
     msh = message.split("\r")[0].split("|")
     msh = ["MSH", "|", *msh[1:]] + [""] * 12  # so that msh[n] is MSH-n
+    if msh[9].split("^")[0] == "ACK":
+        raise ValueError("an ACK is never acknowledged (that would loop forever)")
     event = msh[9].split("^")[1] if "^" in msh[9] else ""
     now = datetime.now(UTC).strftime("%Y%m%d%H%M%S+0000")
     header = "|".join(["MSH", msh[2], msh[5], msh[6], msh[3], msh[4], now, "", f"ACK^{event}^ACK",
@@ -619,7 +689,8 @@ q4 = function_question(
         "An ACK goes back to the sender: its MSH-3/4 are the original MSH-5/6 and its MSH-5/6 the original "
         "MSH-3/4. MSH-9 is ACK^<the original trigger event>^ACK; MSH-11 and MSH-12 copy the original's.",
         "MSA-1 is the code, MSA-2 the original MSH-10: that is how the sender matches the ACK to its message.",
-        "With AE or AR add ERR|||<code>^<text>^HL70357|E (ERR-3 the table 0357 code, ERR-4 the severity).",
+        "With AE or AR add ERR|||<code>^<text>^HL70357|E (ERR-3 the table 0357 code, ERR-4 the severity). "
+        "An ACK (MSH-9.1 ACK) is never acknowledged: raise ValueError.",
     ),
     solution_code=SOLUTION_Q4,
     wrong=(
@@ -640,6 +711,8 @@ def make_ack(message, code, error=None):
     if not segs or segs[0][0] != "MSH":
         raise ValueError("no MSH")
     f = segs[0] + [""] * 13
+    if f[9].startswith("ACK"):
+        raise ValueError("no ACK of an ACK")
     out = [f"MSH|^~\\&|{f[5]}|{f[6]}|{f[3]}|{f[4]}|20250101||ACK^{f[9].split('^')[1]}^ACK|A1|{f[11]}|{f[12]}",
            f"MSA|{code}|{f[10]}"]
     if code != "AA":
@@ -652,13 +725,15 @@ def make_ack(message, code, error=None):
 # -- Q5 which acknowledgment code ---------------------------------------------------------------------------
 
 
-def ack_reason(message: str) -> tuple[str, str | None, str]:
-    """``(code, table 0357 error, why)`` this lab's receiver answers ``message`` with."""
+def ack_reason(message: str) -> tuple[str | None, str | None, str]:
+    """``(code, table 0357 error, why)`` this lab's receiver answers ``message`` with; code None: no answer."""
     segs = segments(message)
     if not segs or segs[0][0] != "MSH" or not message.startswith("MSH|^~\\&|"):
         return "AR", "207", "the message does not start with a standard MSH segment"
     msh = segs[0]
     kind, event = _type(msh)
+    if kind == "ACK":
+        return None, None, "an acknowledgment is consumed, never answered (an ACK of an ACK would loop)"
     if not field(msh, 10):
         return "AR", "101", "MSH-10 (message control ID) is empty"
     processing = component(field(msh, 11), 1)
@@ -683,8 +758,8 @@ def ack_reason(message: str) -> tuple[str, str | None, str]:
     return "AA", None, "accepted"
 
 
-def ack_code(message: str) -> str:
-    """AA, AE or AR for ``message`` (see :func:`ack_reason`)."""
+def ack_code(message: str) -> str | None:
+    """AA, AE or AR for ``message``, or None for an acknowledgment, which gets no answer (see :func:`ack_reason`)."""
     return ack_reason(message)[0]
 
 
@@ -710,17 +785,24 @@ def _ack_code_cases() -> list[Case]:
         ("a feed A01 sent as SIU^S12", (replace_field(a01, "MSH", 9, "SIU^S12^SIU_S12"),)),
         ("a message that starts with EVN", (a01[a01.index("\rEVN") + 1 :],)),
         ("an empty string", ("",)),
+        ("an AA acknowledgment of a feed A01", (listener_ack(a01),)),
+        (
+            "an AE acknowledgment of a feed ORU^R01, version 2.6",
+            (replace_field(_ack(oru, "AE", "101", "2025"), "MSH", 12, "2.6"),),
+        ),
     ]
     return _cases(items)
 
 
-SOLUTION_Q5 = r'''def ack_code(message: str) -> str:
+SOLUTION_Q5 = r'''def ack_code(message: str) -> str | None:
     segments = [s.split("|") for s in message.split("\r") if s]
     if not segments or segments[0][0] != "MSH" or not message.startswith("MSH|^~\\&|"):
         return "AR"
     msh = ["MSH", "|", *segments[0][1:]] + [""] * 12  # msh[n] is MSH-n
     kind, _, rest = msh[9].partition("^")
     event = rest.split("^")[0]
+    if kind == "ACK":
+        return None  # an acknowledgment is consumed: answering it would start an endless exchange
     supported = {"ADT": {"A01", "A03", "A04", "A08", "A40"}, "ORU": {"R01"}}
     if (
         not msh[10]
@@ -753,6 +835,8 @@ q5 = function_question(
         'Compare only the first component of MSH-11 and MSH-12 (both are composites); an explicit null "" '
         "in PID-3 counts as missing.",
         "The required segment after PID depends on the message: OBX for ORU^R01, MRG for A40, PV1 for other ADT.",
+        "An ACK (MSH-9.1 ACK) is never answered, whatever else is wrong with it: return None for it, right after "
+        "the MSH check.",
     ),
     solution_code=SOLUTION_Q5,
     wrong=(
@@ -771,6 +855,8 @@ def ack_code(message):
         return "AR"
     msh = segs[0]
     kind, event = component(field(msh, 9), 1), component(field(msh, 9), 2)
+    if kind == "ACK":
+        return None
     ok_event = event in {"ADT": ("A01", "A03", "A04", "A08", "A40"), "ORU": ("R01",)}.get(kind, ())
     if not (field(msh, 10) and component(field(msh, 11)) in "PTD" and component(field(msh, 11)) and
             component(field(msh, 12)) in _V and ok_event):
@@ -788,7 +874,14 @@ def ack_code(message):
 
 
 def _encode_cases() -> list[Case]:
-    items = [(f"fixture {n}", (m,)) for n, m in list(fixture_messages().items())[:6]]
+    # MLLP carries the message's bytes in its MSH-18 character set; this lab frames UTF-8 (and so ASCII), so the
+    # fixtures declaring another set (the Latin-1 one) are left out here
+    utf8 = {
+        n: m
+        for n, m in fixture_messages().items()
+        if field(segments(m)[0], 18) in ("", "ASCII", "UNICODE UTF-8")
+    }
+    items = [(f"fixture {n}", (m,)) for n, m in list(utf8.items())[:6]]
     items += [("a feed ORU^R01", (pick("ORU^R01", 1)[0],)), ("a feed ADT^A01", (pick("ADT^A01", 1)[0],))]
     a01 = pick("ADT^A01", 1)[0]
     items.append(("a message with non-ASCII text (UTF-8)", (replace_field(a01, "PID", 5, "Müller^Zoë"),)))
@@ -1295,22 +1388,23 @@ _WRAPPERS = ("FHS", "BHS", "BTS", "FTS")
 
 
 def intake(raw: bytes) -> list[str]:
-    """The messages in ``raw`` (one, several, or a batch), normalized to CR-terminated text; or ValueError."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"not UTF-8 text (byte {err.start})") from None
-    lines = [s for s in re.split(r"\r\n|\n|\r", text) if s.strip()]
+    """The messages in ``raw`` (one, several, or a batch), each decoded by its own MSH-18 and normalized to
+    CR-terminated text; or ValueError naming the problem."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a UTF-8 byte-order mark: a file artifact, not part of any message
+    # CR, LF, the delimiters and the MSH fields up to MSH-18 are the same bytes in ASCII, ISO 8859 and UTF-8:
+    # split first, then decode each message with the character set its own MSH-18 declares
+    lines = [s for s in re.split(rb"\r\n|\n|\r", raw) if s.strip()]
     if not lines:
         raise ValueError("no HL7 v2 message in the input")
-    messages: list[list[str]] = []
+    messages: list[list[bytes]] = []
     in_batch, batch_count = False, 0
     for n, line in enumerate(lines, start=1):
-        name = line[:3]
+        name = line[:3].decode("latin-1")
         if name == "BHS":
             in_batch, batch_count = True, 0
         elif name == "BTS":
-            declared = line.split("|")[1] if "|" in line else ""
+            declared = line.split(b"|")[1].decode("latin-1") if b"|" in line else ""
             if declared and declared.isdigit() and int(declared) != batch_count:
                 raise ValueError(f"BTS-1 says {declared} messages but the batch holds {batch_count}")
             in_batch = False
@@ -1325,17 +1419,36 @@ def intake(raw: bytes) -> list[str]:
             messages[-1].append(line)
     out = []
     for i, segs in enumerate(messages, start=1):
-        msh = segments(segs[0])[0]
-        if not segs[0].startswith("MSH|^~\\&"):
+        head = segs[0].decode("latin-1")
+        if not head.startswith("MSH|^~\\&"):
             raise ValueError(f"message {i}: MSH-1/MSH-2 are not the standard delimiters |^~\\&")
+        charset = field(segments(head)[0], 18).split("~")[0]  # the first repetition: the message's default
+        if charset not in CHARSETS:
+            raise ValueError(f"message {i}: MSH-18 character set {charset!r} is not supported")
+        data = b"\r".join(segs) + b"\r"
+        try:
+            text = data.decode(CHARSETS[charset])
+        except UnicodeDecodeError as err:
+            what = f"MSH-18 {charset!r}" if charset else "ASCII, HL7's default when MSH-18 is empty"
+            raise ValueError(
+                f"message {i}: byte 0x{data[err.start]:02X} at {err.start} is not {what}"
+            ) from None
+        msh = segments(text)[0]
         if not component(field(msh, 9), 1):
             raise ValueError(f"message {i}: MSH-9 (message type) is empty")
         if not field(msh, 10):
             raise ValueError(f"message {i}: MSH-10 (message control ID) is empty")
         if not component(field(msh, 12), 1):
             raise ValueError(f"message {i}: MSH-12 (version ID) is empty")
-        out.append("\r".join(segs) + "\r")
+        out.append(text)
     return out
+
+
+def latin1(message: str, charset: str) -> bytes:
+    """``message`` with PID-5 holding accented letters and MSH-18 ``charset``, written as ISO 8859-1 bytes."""
+    return replace_field(replace_field(message, "PID", 5, "Lefèvre^Mélodie"), "MSH", 18, charset).encode(
+        "latin-1"
+    )
 
 
 def _intake_cases() -> list[Case]:
@@ -1344,6 +1457,7 @@ def _intake_cases() -> list[Case]:
     joined = "".join(msgs)
     nih = fixture_bytes("ms_ORU_R01_NIST_LRI_CBC.hl7")
     batch = "FHS|^~\\&|HITLAB_EHR\rBHS|^~\\&|HITLAB_EHR\r" + joined + "BTS|5\rFTS|1\r"
+    utf8 = replace_field(replace_field(msgs[2], "PID", 5, "Müller^Zoë"), "MSH", 18, "UNICODE UTF-8")
     items += [
         ("five feed messages, CR as the standard says", (joined.encode(),)),
         ("five feed messages with CRLF terminators", (joined.replace("\r", "\r\n").encode(),)),
@@ -1363,33 +1477,47 @@ def _intake_cases() -> list[Case]:
         ("empty input", (b"",)),
         ("only a byte-order mark and blank lines", (b"\xef\xbb\xbf\r\n\r\n",)),
         ("text that starts with PID", (msgs[0][msgs[0].index("PID|") :].encode(),)),
-        ("Latin-1 bytes (not UTF-8)", (replace_field(msgs[0], "PID", 5, "M\xfcller").encode("latin-1"),)),
+        ("Latin-1 bytes with an empty MSH-18 (HL7's default is ASCII)", (latin1(msgs[0], ""),)),
+        ("Latin-1 bytes declared by MSH-18 8859/1", (latin1(msgs[0], "8859/1"),)),
+        ("Latin-1 bytes under MSH-18 UNICODE UTF-8 (a lie)", (latin1(msgs[0], "UNICODE UTF-8"),)),
+        ("UTF-8 text declared by MSH-18 UNICODE UTF-8", (utf8.encode("utf-8"),)),
+        ("UTF-8 text with an empty MSH-18", (replace_field(utf8, "MSH", 18, "").encode("utf-8"),)),
+        (
+            "MSH-18 ISO IR87 (Japanese, not supported here)",
+            (replace_field(msgs[0], "MSH", 18, "ISO IR87").encode(),),
+        ),
+        (
+            "two messages, ISO 8859-1 then UTF-8, each per its MSH-18",
+            (latin1(msgs[1], "8859/1") + utf8.encode(),),
+        ),
     ]
     return _cases(items)
 
 
 SOLUTION_Q11 = r"""import re
 
+# MSH-18 (HL7 table 0211) -> Python codec; empty means HL7's default, 7-bit ASCII
+CHARSETS = {"": "ascii", "ASCII": "ascii", "UNICODE UTF-8": "utf-8",
+            **{f"8859/{n}": f"iso8859_{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 15)}}
+
 
 def intake(raw: bytes) -> list[str]:
-    try:
-        text = raw.decode("utf-8-sig")  # drops a UTF-8 byte-order mark if there is one
-    except UnicodeDecodeError as err:
-        raise ValueError(f"not UTF-8 text: {err}") from None
-    lines = [s for s in re.split(r"\r\n|\n|\r", text) if s.strip()]
+    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark belongs to the file, not the message
+    # split the bytes first: CR, LF, | and the MSH fields are the same bytes in ASCII, 8859 and UTF-8
+    lines = [s for s in re.split(rb"\r\n|\n|\r", raw) if s.strip()]
     messages, count = [], None
     for line in lines:
         name = line[:3]
-        if name == "BHS":
+        if name == b"BHS":
             count = 0
-        elif name == "BTS":
-            declared = (line.split("|") + [""])[1]
+        elif name == b"BTS":
+            declared = (line.split(b"|") + [b""])[1]
             if declared.isdigit() and int(declared) != count:
-                raise ValueError(f"BTS-1 says {declared} messages, the batch has {count}")
+                raise ValueError(f"BTS-1 says {int(declared)} messages, the batch has {count}")
             count = None
-        elif name in ("FHS", "FTS"):
+        elif name in (b"FHS", b"FTS"):
             continue
-        elif name == "MSH":
+        elif name == b"MSH":
             messages.append([line])
             if count is not None:
                 count += 1
@@ -1401,13 +1529,21 @@ def intake(raw: bytes) -> list[str]:
         raise ValueError("no HL7 v2 message in the input")
     out = []
     for i, segs in enumerate(messages, 1):
-        if not segs[0].startswith("MSH|^~\\&"):
+        if not segs[0].startswith(b"MSH|^~\\&"):
             raise ValueError(f"message {i}: not the standard delimiters")
-        msh = ["MSH", "|", *segs[0].split("|")[1:]] + [""] * 12  # msh[n] is MSH-n
+        header = ["MSH", "|", *segs[0].decode("latin-1").split("|")[1:]] + [""] * 19  # header[n] is MSH-n
+        charset = header[18].split("~")[0]
+        if charset not in CHARSETS:
+            raise ValueError(f"message {i}: MSH-18 {charset!r} is not a character set this receiver reads")
+        try:
+            text = b"\r".join(segs).decode(CHARSETS[charset]) + "\r"
+        except UnicodeDecodeError as err:
+            raise ValueError(f"message {i}: not {charset or 'ASCII (MSH-18 is empty)'}: {err}") from None
+        msh = ["MSH", "|", *text.split("\r")[0].split("|")[1:]] + [""] * 12
         for n, what in ((9, "message type"), (10, "message control ID"), (12, "version ID")):
             if not msh[n].split("^")[0]:
                 raise ValueError(f"message {i}: MSH-{n} ({what}) is empty")
-        out.append("\r".join(segs) + "\r")  # "" (explicit null) is data: leave it alone
+        out.append(text)  # "" (explicit null) is data: leave it alone
     return out"""
 
 q11 = function_question(
@@ -1419,38 +1555,40 @@ q11 = function_question(
     reference=intake,
     cases=_intake_cases,
     hints=(
-        "Decode with 'utf-8-sig' (it removes a byte-order mark), then split segments on \\r\\n, \\n or \\r and "
-        "drop blank ones; rebuild each message with \\r after every segment.",
+        "Work on bytes until you know the character set: drop a UTF-8 byte-order mark, split segments on "
+        "\\r\\n, \\n or \\r (the same bytes in every character set here) and drop blank ones.",
         "Drop FHS, BHS, BTS and FTS; a new MSH starts a new message. Check BTS-1 (the batch's message count) "
-        "when it is given.",
+        "when it is given. Then decode each message by its own MSH-18: empty or ASCII -> 'ascii', 8859/1 -> "
+        "'latin-1', UNICODE UTF-8 -> 'utf-8'.",
         "Reject with ValueError, naming the field: no message at all, text before the first MSH, non-standard "
-        "delimiters, empty MSH-9, MSH-10 or MSH-12. Keep \"\" as it is: it means 'delete this value'.",
+        "delimiters, an MSH-18 you cannot read or bytes it does not allow, empty MSH-9, MSH-10 or MSH-12. Keep "
+        "\"\" as it is: it means 'delete this value'.",
     ),
     solution_code=SOLUTION_Q11,
-    wrong=(SOLUTION_Q11.replace('raw.decode("utf-8-sig")  # drops', 'raw.decode("utf-8")  # keeps'),),
+    wrong=(
+        SOLUTION_Q11.replace(
+            'text = b"\\r".join(segs).decode(CHARSETS[charset])', 'text = b"\\r".join(segs).decode("utf-8")'
+        ),
+    ),
     alternatives=(
         r"""def intake(raw):
     from hitlab.hl7.er7 import component, field, segments
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    try:
-        text = raw.decode()
-    except UnicodeDecodeError:
-        raise ValueError("not UTF-8") from None
-    segs = [s for s in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if s.strip()]
+    segs = [s for s in raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n") if s.strip()]
     msgs, in_batch = [], None
     for s in segs:
         tag = s[:3]
-        if tag in ("FHS", "FTS"):
+        if tag in (b"FHS", b"FTS"):
             continue
-        if tag == "BHS":
+        if tag == b"BHS":
             in_batch = 0
-        elif tag == "BTS":
-            n = s.split("|")[1] if "|" in s else ""
+        elif tag == b"BTS":
+            n = s.split(b"|")[1] if b"|" in s else b""
             if n.isdigit() and int(n) != in_batch:
                 raise ValueError("BTS-1 count mismatch")
             in_batch = None
-        elif tag == "MSH":
+        elif tag == b"MSH":
             msgs.append([s])
             in_batch = None if in_batch is None else in_batch + 1
         elif not msgs:
@@ -1459,12 +1597,20 @@ q11 = function_question(
             msgs[-1].append(s)
     if not msgs:
         raise ValueError("empty")
+    codecs = {"": "ascii", "ASCII": "ascii", "8859/1": "latin-1", "UNICODE UTF-8": "utf-8"}
     out = []
     for m in msgs:
-        h = segments(m[0])[0]
-        if not m[0].startswith("MSH|^~\\&") or not all(component(field(h, n)) for n in (9, 10, 12)):
+        cs = field(segments(m[0].decode("latin-1"))[0], 18)
+        if cs not in codecs:
+            raise ValueError(f"MSH-18 {cs} unsupported")
+        try:
+            text = "\r".join(s.decode(codecs[cs]) for s in m) + "\r"
+        except UnicodeDecodeError:
+            raise ValueError("bytes outside MSH-18's character set") from None
+        h = segments(text)[0]
+        if not text.startswith("MSH|^~\\&") or not all(component(field(h, n)) for n in (9, 10, 12)):
             raise ValueError("MSH-9, MSH-10 or MSH-12 missing, or odd delimiters")
-        out.append("\r".join(m) + "\r")
+        out.append(text)
     return out""",
     ),
 )

@@ -3,7 +3,9 @@
 Positions follow the standard: ``field(seg, 3)`` is ``PID-3``; in ``MSH`` the field separator itself is
 ``MSH-1``, so ``field(msh, 9)`` is ``MSH-9`` there too. Values come back raw (still escaped); ``unescape``
 turns ``\\F\\ \\S\\ \\T\\ \\R\\ \\E\\`` back into ``| ^ & ~ \\``. Only the standard delimiters ``|^~\\&`` are
-supported, as in every message the labs use.
+supported, as in every message the labs use. ``MSH-2`` holds four encoding characters (component, repetition,
+escape, subcomponent); from v2.7 a fifth, the truncation character ``#``, may follow: it is kept in ``MSH-2``
+and not interpreted here. Text comes in already decoded (see ``MSH-18`` and lab 03's ``intake``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 
 FIELD, COMPONENT, REPETITION, ESCAPE, SUBCOMPONENT = "|", "^", "~", "\\", "&"
-ENCODING = COMPONENT + REPETITION + ESCAPE + SUBCOMPONENT  # MSH-2
+ENCODING = COMPONENT + REPETITION + ESCAPE + SUBCOMPONENT  # MSH-2 (v2.7+ may add the truncation character #)
 _ESCAPES = {"F": FIELD, "S": COMPONENT, "T": SUBCOMPONENT, "R": REPETITION, "E": ESCAPE}
 _SEQUENCE = re.compile(r"\\([FSTRE])\\")
 
