@@ -21,6 +21,7 @@ from hitlab.synth.simulate import END
 from hitlab.terminology import ETHNICITY, HL7V2_SYSTEMS, RACE, code
 
 VERSION = "2.5.1"
+CHARSET = "UNICODE UTF-8"  # MSH-18, the feed is written in UTF-8
 SENDING_APPLICATION = "HITLAB_EHR"
 RECEIVING_APPLICATION = "HITLAB_HIE"
 AUTHORITY = "HITLAB"
@@ -69,9 +70,11 @@ def segment(name: str, fields: dict[int, str]) -> str:
 
 def message(event: str, when: datetime, control_id: str, facility: str, segments: list[str]) -> str:
     kind = "ORU" if event == "R01" else "ADT"
+    # MSH-18 declares the feed's character set (HL7 table 0211): empty would mean ASCII, and names such as
+    # Zoë or addresses in Québec are not
     msh = "|".join([
         "MSH", "^~\\&", SENDING_APPLICATION, facility, RECEIVING_APPLICATION, AUTHORITY, dtm(when), "",
-        f"{kind}^{event}^{_STRUCTURE[event]}", control_id, "P", VERSION,
+        f"{kind}^{event}^{_STRUCTURE[event]}", control_id, "P", VERSION, "", "", "", "", "", CHARSET,
     ])  # fmt: skip
     return "\r".join([msh, *segments]) + "\r"
 
