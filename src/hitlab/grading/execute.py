@@ -31,16 +31,14 @@ class BoundedExecute(Execute):
     sandbox_uid = Integer(-1, help="The slot's sandbox user id (as root), killed likewise.").tag(config=True)
 
     def preprocess(self, *args, **kwargs):
-        from hitlab.grading.sandbox import kill_user, reap
+        from hitlab.grading.sandbox import stop
 
         self._notebook_kept = 0
         try:
             return super().preprocess(*args, **kwargs)
         finally:
             if self.sandbox_records:
-                reap(self.sandbox_records)
-            if self.sandbox_uid >= 0:
-                kill_user(self.sandbox_uid)
+                stop(self.sandbox_records, self.sandbox_uid)
 
     def preprocess_cell(self, cell, resources, index):
         self._kept = 0

@@ -27,9 +27,9 @@ from pathlib import Path
 from hitlab.course.notebooks import course_root, lab_names, read, source_notebook
 from hitlab.errors import HitlabError, InputError
 from hitlab.grading import gradebook as gbook
-from hitlab.grading.collect import DEFAULT_LMS_PATTERN, collect
+from hitlab.grading.collect import DEFAULT_LMS_PATTERN, collect, safe_student_id
 from hitlab.grading.report import feedback_html, report_html, write_status_csv
-from hitlab.grading.sandbox import Limits, kill_user, probe, reap, unreachable
+from hitlab.grading.sandbox import Limits, kill_user, probe, stop, unreachable
 from hitlab.grading.worker import UID_RANGE, Job, Outcome, SlotSettings, sha256
 
 
@@ -116,10 +116,8 @@ class _Worker:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
         if self.settings is not None:
-            slot = Path(self.settings.scratch) / f"slot{self.settings.index}"
-            reap(slot / "records")
-            kill_user(self.settings.uid)
-            _kill_leftovers(slot)
+            stop(self.settings.folder / "records", self.settings.uid)
+            _kill_leftovers(self.settings.folder)
         self.conn.close()
         self.out.close()
 
@@ -291,7 +289,6 @@ def grade(
     """Grade the cohort in ``submissions`` into ``out`` (see ``hitlab grade --help``)."""
     from nbgrader.api import Gradebook
 
-    from hitlab.checks import questions
     from hitlab.course.build import tools_on_path
     from hitlab.data import build_dataset, data_root
 
@@ -305,8 +302,9 @@ def grade(
     run = GradingRun(out)
     people = read_roster(roster) if roster else []
     workers = max(1, workers or os.cpu_count() or 1)
-    sources = {lab: read(source_notebook(root, lab)) for lab in names}
-    qs = {lab: {q.grade_id: q for q in questions(lab)} for lab in names}
+    sources, qs = {}, {}
+    for lab in names:
+        sources[lab], qs[lab] = _lab_material(root, lab)
     for dataset in ("default", "defects"):  # built now, so sandboxed kernels only ever read them
         build_dataset(dataset)
     run.phases["datasets"] = time.perf_counter() - started
@@ -445,21 +443,22 @@ def _misnamed(unmatched: list[tuple[str, str]], labs: list[str]) -> set[tuple[st
     return found
 
 
-def _below(out: Path, *parts: str) -> Path:
-    """``out/parts...``, refusing any part that would leave ``out`` or name a hidden file (ids come from file
-    names the students chose; collect() refuses such ids already: this is the last line of defence)."""
-    for part in parts:
-        if not part or part.startswith(".") or any(c in part for c in "/\\\0"):
-            raise HitlabError(f"refusing to write to an unsafe name: {part!r}")
-    return out.joinpath(*parts)
+def _lab_material(root: Path, lab: str) -> tuple:
+    """A lab's source notebook and its questions by grade id: what feedback and the report are made from."""
+    from hitlab.checks import questions
+
+    return read(source_notebook(root, lab)), {q.grade_id: q for q in questions(lab)}
 
 
 def _write_outputs(out: Path, outcome: Outcome, source_nb, qs: dict) -> None:
+    # the student id is a folder name here: collect() refuses unsafe ones already, this is the last defence
+    if why := safe_student_id(outcome.student):
+        raise HitlabError(f"refusing to write under the student id {outcome.student!r}: it {why}")
     if outcome.autograded:
-        target = _below(out, "autograded", outcome.student, outcome.lab, f"{outcome.lab}.ipynb")
+        target = out / "autograded" / outcome.student / outcome.lab / f"{outcome.lab}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(outcome.autograded, encoding="utf-8")
-    page = _below(out, "feedback", outcome.student, f"{outcome.lab}.html")
+    page = out / "feedback" / outcome.student / f"{outcome.lab}.html"
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(feedback_html(outcome.student, outcome.lab, outcome, source_nb, qs), encoding="utf-8")
 
@@ -470,7 +469,6 @@ def _write_exports(
     """The exports and ``report.html``, of the whole gradebook: the report shows every lab with statuses, not
     only this run's ``labs`` (``sources`` and ``qs`` hold theirs; the others' are read from the course at
     ``root``)."""
-    from hitlab.checks import questions
     from hitlab.grading.report import write_grades_csv
 
     rows = gbook.statuses(gb)
@@ -481,10 +479,7 @@ def _write_exports(
     for lab in shown:
         if lab not in sources:
             with contextlib.suppress(HitlabError, KeyError):  # a lab no longer in the course: counts only
-                sources[lab], qs[lab] = (
-                    read(source_notebook(course_root(root), lab)),
-                    {q.grade_id: q for q in questions(lab)},
-                )
+                sources[lab], qs[lab] = _lab_material(course_root(root), lab)
     (out / "report.html").write_text(
         report_html(shown, gbook.item_scores(gb, shown), rows, sources, qs), encoding="utf-8"
     )

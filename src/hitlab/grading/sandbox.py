@@ -216,8 +216,9 @@ class _Root:
                 open(target, "w").close()
         _mount(path, target, None, MS_BIND)
         flags = MS_NOSUID | (0 if devices else MS_NODEV) | (0 if writable else MS_RDONLY)
+        kept = os.statvfs(target).f_flag
         for bit, flag in _KEPT_FLAGS.items():
-            if os.statvfs(target).f_flag & bit:
+            if kept & bit:
                 flags |= flag
         _mount(None, target, None, MS_REMOUNT | MS_BIND | flags)
 
@@ -402,21 +403,18 @@ def launch(spec: dict, kernel: list[str]) -> None:
         os._exit(111)
     record = _record(spec["records"], child)
 
-    def forward(signum, _frame):
+    def end(_signum, _frame):
         # the kernel is its namespace's first process: it would ignore a SIGTERM it has no handler for
-        os.kill(child, signal.SIGKILL if signum != signal.SIGINT else signal.SIGINT)
+        os.kill(child, signal.SIGKILL)
 
     # SIGINT reaches the kernel directly (jupyter signals the process group); the others end it
     signal.signal(signal.SIGINT, lambda *_: None)
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(signum, forward)
-    while True:
-        try:
-            _pid, status = os.waitpid(child, 0)
-            break
-        except ChildProcessError:
-            status = 0
-            break
+        signal.signal(signum, end)
+    try:
+        _pid, status = os.waitpid(child, 0)
+    except ChildProcessError:
+        status = 0
     record.unlink(missing_ok=True)
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 
@@ -435,9 +433,17 @@ def unreachable(paths: list[str], uid: int) -> str | None:
     return None
 
 
+def stop(records: str | Path, uid: int) -> None:
+    """Kill whatever is left of a slot's sandboxes: the namespaces recorded in ``records`` and, as root, every
+    process of its user id ``uid``."""
+    reap(records)
+    kill_user(uid)
+
+
 def kill_user(uid: int) -> None:
-    """Kill every process of the sandbox user ``uid`` (what a fork bomb or a daemon left behind). Root only."""
-    if os.geteuid() != 0:
+    """Kill every process of the sandbox user ``uid`` (what a fork bomb or a daemon left behind). Root only,
+    and never for root itself (nor an unset id)."""
+    if os.geteuid() != 0 or uid <= 0:
         return
     pid = os.fork()
     if pid == 0:  # the child becomes the user and signals all of the user's processes, then itself
@@ -453,8 +459,8 @@ def kill_user(uid: int) -> None:
 
 def probe(uid: int, need: list[str]) -> str:
     """``"on"`` when the sandbox works on this machine, else ``"off: <why>"``: a real launch of a process
-    in it (as the user id ``uid`` when root), which must see its own loopback and nothing of ``need``'s
-    siblings."""
+    in it (as the user id ``uid`` when root), which must reach ``need``, open a server on its own loopback
+    and not see the probe's own records folder."""
     with tempfile.TemporaryDirectory(prefix="hitlab-probe-") as tmp:
         base = Path(tmp)
         os.chmod(base, 0o711)

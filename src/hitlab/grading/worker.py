@@ -8,8 +8,8 @@ the autograded notebook) are sent back to the runner, which alone writes the gra
 
 from __future__ import annotations
 
+import copy
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -26,7 +26,7 @@ import nbformat
 from hitlab.course.autograde import read_grades
 from hitlab.course.submission import failure_messages, read_submission, tampering
 from hitlab.errors import InputError
-from hitlab.grading.sandbox import Limits, Sandbox, kill_user, reap
+from hitlab.grading.sandbox import Limits, Sandbox, stop
 
 UID_RANGE = range(64000, 65000)  # sandbox user ids, one per slot of every run on the machine (as root)
 STATUSES = (
@@ -84,6 +84,11 @@ class SlotSettings:
     confine: bool = True  # False only with --no-sandbox
     output_limit: int = 2 << 20  # bytes of output kept per cell (the rest is dropped, with a note)
 
+    @property
+    def folder(self) -> Path:
+        """The slot's folder in the run's scratch space."""
+        return Path(self.scratch) / f"slot{self.index}"
+
 
 def _private_dir(path: Path, owner: int | None = None, mode: int = 0o700) -> Path:
     """A folder made here (a link or file in its place is an error), with ``mode``, owned by ``owner`` as root."""
@@ -107,7 +112,7 @@ class Slot:
 
         self.settings = settings
         self.uid = settings.uid
-        self.dir = _private_dir(Path(settings.scratch) / f"slot{settings.index}", mode=0o711)
+        self.dir = _private_dir(settings.folder, mode=0o711)
         self.course = self.dir / "course"
         shutil.copytree(settings.template, self.course, dirs_exist_ok=True)
         os.chmod(self.course, 0o700)
@@ -149,8 +154,7 @@ class Slot:
 
     def stop_kernels(self) -> None:
         """Kill whatever runs as this slot's sandbox: before the grader touches anything after a notebook."""
-        reap(self.records)
-        kill_user(self.uid)
+        stop(self.records, self.uid)
 
     def _fresh(self) -> None:
         """Empty per-notebook folders; the kernel's are owned by the sandbox user (as root)."""
@@ -252,8 +256,7 @@ def _normalized(nb, release) -> tuple[list[str], list[str]]:
     if original < 4:
         info.append(f"converted from nbformat {original} to 4")
     nb.nbformat_minor = max(nb.nbformat_minor, 5)
-    released = {}
-    by_cell_id = {}
+    released, by_cell_id = {}, {}
     for cell in release.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade_id"):
@@ -273,14 +276,11 @@ def _normalized(nb, release) -> tuple[list[str], list[str]]:
                 notes.append(f"cell {gid} had its nbgrader metadata removed; restored from the release")
             elif claimed != gid:
                 notes.append(f"cell {gid} was renamed {claimed!r}; graded under its released name")
-            elif {k: v for k, v in meta.items() if k != "checksum"} != {
-                k: v for k, v in restored.items() if k != "checksum"
-            }:
-                changed = sorted(
-                    k for k in set(meta) | set(restored) if k != "checksum" and meta.get(k) != restored.get(k)
-                )
+            elif changed := sorted(
+                k for k in set(meta) | set(restored) if k != "checksum" and meta.get(k) != restored.get(k)
+            ):
                 notes.append(f"cell {gid} had its nbgrader metadata changed ({', '.join(changed)}); restored")
-            cell.metadata["nbgrader"] = json.loads(json.dumps(restored))
+            cell.metadata["nbgrader"] = copy.deepcopy(restored)
             seen_grades.add(gid)
         elif meta is not None:
             del cell.metadata["nbgrader"]
