@@ -298,5 +298,19 @@ def grade(submissions: Path, out: Path, labs: str, workers: int | None, db_url: 
     )
 
 
+@main.command("update", epilog=_example("hitlab update lab01"))
+@click.argument("labs", nargs=-1)
+@_clean_errors
+def update(labs: tuple[str, ...]) -> None:
+    """Take newer releases of your labs from labs/ into work/, keeping your answers (all labs, or those named).
+
+    The previous copy stays next to the new one as LAB.backup-TIME.ipynb.
+    """
+    from hitlab.work import update as update_work
+
+    for report in update_work(labs):
+        click.echo(report.summary())
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
