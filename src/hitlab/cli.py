@@ -106,12 +106,17 @@ def data_build(dataset: str, force: bool) -> None:
 @main.command("lab", epilog=_example("hitlab lab --no-browser --port 8888"))
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default: Jupyter's choice).")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser.")
+@click.option(
+    "--instructor",
+    is_flag=True,
+    help="Also show nbgrader's instructor tools (formgrader, Create Assignment).",
+)
 @_clean_errors
-def lab(port: int | None, no_browser: bool) -> None:
-    """Start JupyterLab on the workbook's labs/ folder."""
+def lab(port: int | None, no_browser: bool, instructor: bool) -> None:
+    """Start JupyterLab on your working copy, work/ (made from labs/ the first time; labs/ stays as released)."""
     from hitlab.api import run_lab
 
-    sys.exit(run_lab(port=port, open_browser=not no_browser))
+    sys.exit(run_lab(port=port, open_browser=not no_browser, instructor=instructor, notify=click.echo))
 
 
 @main.group(epilog=_example("hitlab course verify lab01"))
