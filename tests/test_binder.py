@@ -1,11 +1,13 @@
 """The Binder build, simulated: a fresh venv, binder/requirements.txt, then binder/postBuild from the repo root.
 
 Binder itself is not reachable from here; this checks what it would run, in the same order, with the dataset
-written into the test's own folder (``HITLAB_DATA_DIR``) so the checkout's data/generated is not touched.
+written into the test's own folder (``HITLAB_DATA_DIR``) and the learner's working copy seeded in a copy of the
+workbook (``HITLAB_ROOT``), so the checkout's data/generated and work/ are not touched.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from lab_process import REPO, running_lab
+from workbook_copy import workbook_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.notebook]
 
@@ -40,7 +43,8 @@ def run(cmd: list[str], env: dict[str, str], timeout: float, cwd: Path = REPO) -
 
 
 def test_binder_build(tmp_path):
-    """requirements.txt and postBuild give a venv with hitlab, nbgrader's extensions, the data and a working lab."""
+    """requirements.txt and postBuild give a venv with hitlab, learner-mode Jupyter (nbgrader's extensions and the
+    news off), the learner's working copy, the data and a working lab."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     env = {
@@ -52,8 +56,10 @@ def test_binder_build(tmp_path):
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
-    for name in ("PYTHONPATH", "PYTHONHOME", "HITLAB_ROOT"):
+    for name in ("PYTHONPATH", "PYTHONHOME", "JUPYTER_CONFIG_PATH"):
         env.pop(name, None)
+    workbook = workbook_copy(tmp_path / "workbook")
+    env["HITLAB_ROOT"] = str(workbook)
 
     # What Binder does: install the requirements, then run postBuild from the repository root.
     run(
@@ -69,14 +75,21 @@ def test_binder_build(tmp_path):
     assert list(data.rglob("*.duckdb")), f"no .duckdb file under {data}"
     assert list(data.rglob("manifest.json")), f"no manifest.json under {data}"
 
+    assert (workbook / "work" / "lab00_orientation" / "lab00_orientation.ipynb").is_file()
+
+    # Learner mode lives in the environment's own config folder, where Binder's server reads it.
     server = run(["jupyter", "server", "extension", "list"], env, 120)
     for ext in NBGRADER_SERVER_EXTENSIONS:
-        assert re.search(rf"nbgrader\.server_extensions\.{ext}\s+enabled", server), server
+        assert re.search(rf"nbgrader\.server_extensions\.{ext}\s+disabled", server), server
     lab = run(["jupyter", "labextension", "list"], env, 120)
-    assert re.search(r"@jupyter/nbgrader v0\.9\.\d+\s+enabled\s+OK", lab), lab
-    assert "Disabled extensions" not in lab, lab
+    assert re.search(r"@jupyter/nbgrader v0\.9\.\d+\s+disabled\s+OK", lab), lab
+    assert "@jupyterlab/apputils-extension:announcements" in lab.split("Disabled extensions:")[1], lab
+    config = json.loads((venv / "etc" / "jupyter" / "jupyter_server_config.json").read_text())
+    assert config["LabApp"]["default_url"] == "/lab/tree/work"
+    rc_file = config["ServerApp"]["terminado_settings"]["shell_command"][2]
+    assert f"PATH={venv / 'bin'}:" in Path(rc_file).read_text()
 
     with running_lab(tmp_path, hitlab=venv / "bin" / "hitlab", env=env) as lab_server:
-        contents = lab_server.get("/api/contents")
+        contents = lab_server.get("/api/contents/work")
         assert contents.status_code == 200
-        assert "README.md" in {item["name"] for item in contents.json()["content"]}
+        assert "lab00_orientation" in {item["name"] for item in contents.json()["content"]}
