@@ -19,11 +19,22 @@ help: ## List the targets with what they do
 	@echo "usage: make TARGET   (PYTHON=$(PYTHON) makes the venv)"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# The interpreter that makes .venv: if it is missing, too old or cannot make a venv, say so, and how to choose
+# another.
+CHOOSE_PYTHON = echo "       Choose another with PYTHON, e.g. make PYTHON=python3.12 $(or $(MAKECMDGOALS),venv)" >&2
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
-	  echo "error: hitlab needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)." >&2; \
-	  echo "       Run make with PYTHON=/path/to/python3.11 (or newer)." >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+	@command -v $(PYTHON) >/dev/null 2>&1 || { \
+	  echo "error: Python interpreter '$(PYTHON)' not found (hitlab needs Python 3.11 or newer)." >&2; \
+	  $(CHOOSE_PYTHON); exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  if version=$$($(PYTHON) --version 2>&1); then \
+	    echo "error: hitlab needs Python 3.11 or newer; '$(PYTHON)' is $$(echo "$$version" | head -n 1)." >&2; \
+	  else echo "error: '$(PYTHON)' does not run: $$(echo "$$version" | head -n 1)" >&2; fi; \
+	  $(CHOOSE_PYTHON); exit 1; }
+	@echo "$(PYTHON) -m venv $(VENV)"
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "error: '$(PYTHON)' could not create $(VENV) (on Debian and Ubuntu: apt install python3-venv)." >&2; \
+	  $(CHOOSE_PYTHON); exit 1; }
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e '.[dev]'
