@@ -13,7 +13,7 @@ PYTEST_WORKERS ?= 2
 LINT_PATHS := $(wildcard src tests benchmarks)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data lab test bench lint format labs clean
+.PHONY: help venv data lab test bench lint format labs cohort clean
 
 help: ## List the targets with what they do
 	@echo "usage: make TARGET   (PYTHON=$(PYTHON) makes the venv)"
@@ -66,6 +66,11 @@ format: venv ## Fix what ruff can fix and format the code
 
 labs: venv ## Regenerate the released labs/ from solutions/
 	$(BIN)/hitlab course build
+
+cohort: venv ## Write a synthetic cohort (3 learners per lab) into graders/work/sample/ to try hitlab grade on
+	rm -rf graders/work/sample
+	$(BIN)/python -c 'from hitlab.grading.cohort import make_cohort; make_cohort("graders/work/sample", per_lab=3)'
+	@echo "graders/work/sample/: in each lab s001 is correct, s002 blank (as released), s003 partly wrong"
 
 clean: ## Remove generated data and caches (keeps .venv)
 	rm -rf data/generated .pytest_cache .ruff_cache build dist benchmarks/.work
