@@ -36,7 +36,7 @@ def test_known_wrong_answers_fail_with_a_message(lab, q):
     for code in q.wrong:
         with pytest.raises(Incorrect) as err:
             q.check(answer_of(q, code))
-        assert str(err.value).startswith(q.title + ":")
+        assert str(err.value).startswith(q.title)
 
 
 @pytest.mark.parametrize(("lab", "q"), QUESTIONS, ids=IDS)

@@ -1,43 +1,152 @@
-"""Questions as data: each graded exercise knows its expected answer, its hints, a worked solution and the
-known-wrong answers that must lose its points.
+"""Questions as data: each graded exercise knows its expected answer, its hints, a worked solution, the
+edge cases a right answer must also get right, and the known-wrong answers that must lose its points.
 
 In a lab notebook::
 
     from hitlab.checks import lab02
     q1 = lab02.q1
     q1.hint()            # graded hints: q1.hint(2) is the second
-    q1.check(answer)     # passes quietly, or raises Incorrect with a message that helps
+    q1.check()           # checks the answer variable of the exercise (``q1.check(answer)`` also works)
     q1.solution()        # the worked answer
 
-``check`` has three outcomes: correct (prints a short confirmation), incorrect (raises :class:`Incorrect`,
-an ``AssertionError``, so nbgrader's test cell fails) and not attempted (raises :class:`NotAttempted`, also an
-``AssertionError``, with a message saying so).
+``check`` has three outcomes: correct (a short green confirmation), incorrect (raises :class:`Incorrect`, an
+``AssertionError``, so nbgrader's test cell fails) and not attempted (raises :class:`NotAttempted`, also an
+``AssertionError``). Both exceptions show as their message alone in a notebook, without a traceback through
+the checks (IPython's ``_render_traceback_``); where the learner's own code failed, the message ends with the
+traceback of the learner's frames only.
+
+"Correct" means correct: the check runs the question's edge cases (made-up data for the cases the real data
+does not hold) as well, and every call into the learner's code has a time limit.
 """
 
 from __future__ import annotations
 
+import linecache
 import math
+import sys
+import traceback
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
+from pathlib import Path
 from typing import Any
+
+from hitlab.checks.limits import TimeLimit, time_limit
+
+_RED, _YELLOW, _BOLD, _RESET = "\x1b[1;31m", "\x1b[1;33m", "\x1b[1m", "\x1b[0m"
 
 
 class Incorrect(AssertionError):
-    """The answer is wrong; the message says where, without giving the answer away."""
+    """The answer is wrong; the message says where, without giving the answer away.
+
+    ``detail`` (optional) is shown under the message: the learner's own traceback where their code failed.
+    """
+
+    label = "Incorrect"
+    colour = _RED
+
+    def __init__(self, message: str = "", detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback: the label and the message (and the learner's frames)."""
+        lines = [f"{self.colour}{self.label}{_RESET}  {self}"]
+        if self.detail:
+            lines += ["", *self.detail.rstrip("\n").splitlines()]
+        return lines
 
 
-class NotAttempted(AssertionError):
-    """The exercise still holds its placeholder."""
+class NotAttempted(Incorrect):
+    """The exercise still holds its placeholder, or its answer variable is not defined."""
+
+    label = "Not attempted"
+    colour = _YELLOW
 
 
 PLACEHOLDERS = (None, Ellipsis, NotImplemented, "", "...")
+_MISSING = object()
+# Where the checks themselves live: frames from here are never the learner's.
+_CHECKS = str(Path(__file__).resolve().parents[1])
 
 
 def _attempted(answer: Any) -> bool:
-    return not any(answer is p or (isinstance(p, str) and answer == p) for p in PLACEHOLDERS)
+    if isinstance(answer, str):
+        return answer.strip() not in ("", "...")
+    return not any(answer is p for p in PLACEHOLDERS)
+
+
+def describe(value: Any) -> str:
+    """A value's kind in words, for feedback: "a pandas DataFrame", "a str", "bytes", "None"."""
+    if value is None:
+        return "None"
+    kind = type(value)
+    module = kind.__module__.split(".", 1)[0]
+    name = kind.__name__ if module in ("builtins", "") else f"{module} {kind.__name__}"
+    if kind is bytes:
+        return "bytes"
+    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
+
+
+def learner_traceback(err: BaseException) -> str:
+    """The traceback of ``err`` cut to the learner's frames (their notebook cells and files), or ""."""
+    frames = [
+        f
+        for f in traceback.extract_tb(err.__traceback__)
+        if not str(Path(f.filename).resolve()).startswith(_CHECKS)
+    ]
+    stdlib = (sys.base_prefix, sys.prefix)
+    frames = [f for f in frames if not f.filename.startswith(stdlib) or "ipykernel" in f.filename]
+    if not frames:
+        return ""
+    return "Traceback (your code):\n" + "".join(traceback.format_list(frames))
+
+
+def learner_error(err: BaseException, what: str) -> Incorrect:
+    """``err`` raised by the learner's code, as feedback: "<what> raised ZeroDivisionError: ..." with their frames."""
+    return Incorrect(f"{what} raised {type(err).__name__}: {err}", learner_traceback(err))
+
+
+def _undefined(variable: str) -> str:
+    """Why ``variable`` is not defined: the error of the learner's cell that should have set it, if the last
+    error in this session came from such a cell, else the cell was not run."""
+    err = getattr(sys, "last_value", None)
+    if err is not None and not isinstance(err, Incorrect):
+        if isinstance(err, SyntaxError):
+            source = "".join(linecache.getlines(err.filename or "")) or (err.text or "")
+            where = f" (line {err.lineno})" if err.lineno else ""
+        else:  # the learner's frame: a cell, not IPython's or a library's
+            tb = traceback.extract_tb(getattr(sys, "last_traceback", None))
+            mine = [f for f in tb if not f.filename.startswith((sys.prefix, sys.base_prefix))]
+            source = "".join(linecache.getlines(mine[0].filename)) if mine else ""
+            where = f" (line {mine[0].lineno})" if mine and mine[0].lineno else ""
+        if variable in source:
+            return (
+                f"`{variable}` is not defined: the cell that sets it stopped with "
+                f"{type(err).__name__}{where}: {err.msg if isinstance(err, SyntaxError) else err}. "
+                "Fix it and run it again."
+            )
+    return f"`{variable}` is not defined: run the cell that sets it (Shift-Enter), then this one."
+
+
+def say_correct(title: str) -> None:
+    """Print the confirmation; in a notebook, a green one."""
+    text = f"Correct: {title}"
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        print(text)
+        return
+    from html import escape
+
+    from IPython.display import display
+
+    html = (
+        '<div style="color:#1a7f37;font-weight:600">\u2714 Correct'
+        f'<span style="font-weight:400;color:inherit">: {escape(title)}</span></div>'
+    )
+    display({"text/plain": text, "text/html": html}, raw=True)
 
 
 @dataclass(eq=False)
@@ -46,9 +155,12 @@ class Question:
 
     ``grade_id`` names the answer cell in the notebook (``labNN_<what>``); its test cell is
     ``<grade_id>_test``. ``expected`` computes the reference answer (an independent implementation, run on the
-    data); ``compare(answer, expected)`` raises :class:`Incorrect` when they differ. ``solution_code`` is the
-    source of a correct answer cell; ``wrong`` holds sources of known-wrong answer cells, each of which must lose
-    exactly this question's points; ``alternatives`` holds other correct answer cells.
+    data); ``compare(answer, expected)`` raises :class:`Incorrect` when they differ. ``edge_cases`` are further
+    checks of the raw answer (made-up data the real data lacks), run after the comparison; their messages
+    describe a failing case by what it is, never by made-up ids. ``solution_code`` is the source of a correct
+    answer cell; ``wrong`` holds sources of known-wrong answer cells, each of which must lose exactly this
+    question's points; ``alternatives`` holds other correct answer cells. The whole check runs under
+    ``time_limit`` seconds.
     """
 
     grade_id: str
@@ -62,32 +174,56 @@ class Question:
     wrong: Sequence[str] = ()
     alternatives: Sequence[str] = ()
     prepare: Callable[[Any], Any] = field(default=lambda answer: answer)
+    edge_cases: Sequence[Callable[[Any], None]] = ()
+    time_limit: float = 120.0
 
     @cached_property
     def answer_key(self) -> Any:
         return self.expected()
 
-    def check(self, answer: Any = None) -> None:
-        """Check ``answer``; raises :class:`Incorrect` or :class:`NotAttempted` (both ``AssertionError``)."""
+    def check(self, answer: Any = _MISSING) -> None:
+        """Check ``answer`` (default: the exercise's variable in the caller's namespace, the notebook).
+
+        Raises :class:`Incorrect` or :class:`NotAttempted` (both ``AssertionError``); prints "Correct" if right.
+        """
+        if answer is _MISSING:
+            namespace = sys._getframe(1).f_globals
+            if self.variable not in namespace:
+                raise NotAttempted(f"{self.title}: {_undefined(self.variable)}")
+            answer = namespace[self.variable]
         if not _attempted(answer):
             raise NotAttempted(f"{self.title}: not attempted yet (set `{self.variable}` in the cell above).")
+        key = self.answer_key  # outside the time limit: the reference's time is not the learner's
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a library warning must never reach stderr and fail a test cell
             try:
-                value = self.prepare(answer)
-            except Incorrect:
-                raise
-            except Exception as err:  # the learner's code failed: say how, as feedback
+                with time_limit(self.time_limit):
+                    try:
+                        value = self.prepare(answer)
+                    except Incorrect:
+                        raise
+                    except Exception as err:  # the learner's code failed: say how, as feedback
+                        raise learner_error(err, f"{self.title}: running your answer") from None
+                    self.compare(value, key)
+                    for case in self.edge_cases:
+                        try:
+                            case(answer)
+                        except Incorrect:
+                            raise
+                        except Exception as err:
+                            raise learner_error(err, f"{self.title}: on an edge case, your answer") from None
+            except TimeLimit as err:
                 raise Incorrect(
-                    f"{self.title}: running your answer failed: {type(err).__name__}: {err}"
+                    f"{self.title}: the check stopped your answer after {err.seconds:g} s; it may be waiting "
+                    "for something that never comes, or looping."
                 ) from None
-            self.compare(value, self.answer_key)
-        print(f"Correct: {self.title}")
+        say_correct(self.title)
 
     def hint(self, n: int = 1) -> None:
         """Print hint ``n`` (1 is the gentlest)."""
         if not 1 <= n <= len(self.hints):
-            print(f"{self.title} has hints 1 to {len(self.hints)}.")
+            count = f"hints 1 to {len(self.hints)}" if len(self.hints) > 1 else "one hint, hint(1)"
+            print(f"{self.title} has {count}.")
             return
         print(f"Hint {n}/{len(self.hints)}: {self.hints[n - 1]}")
 
@@ -135,12 +271,14 @@ def compare_rows(
     title: str = "your result",
     rel: float = 1e-6,
     key_columns: int = 1,
+    name_rows: bool = True,
 ) -> None:
     """Compare two row sets (order-insensitive unless ``ordered``), numbers with a relative tolerance.
 
     Raises :class:`Incorrect` naming the first difference without revealing expected values: the number of
     columns or rows, an unexpected or missing row (by its first column, the key), or the column whose value
-    differs in a row. The first ``key_columns`` columns identify a row (e.g. encounter and diagnosis).
+    differs in a row. The first ``key_columns`` columns identify a row (e.g. encounter and diagnosis);
+    ``name_rows=False`` (made-up data, whose ids mean nothing to the learner) leaves them out.
     """
     got_rows = [_normal(r) for r in got]
     exp_rows = [_normal(r) for r in expected]
@@ -168,18 +306,24 @@ def compare_rows(
     def show(row: tuple) -> str:
         return ", ".join(f"{columns[i]} = {row[i]!r}" for i in range(k))
 
+    def unexpected(row: tuple) -> str:
+        if name_rows:
+            return f"{title}: the row with {show(row)} should not be there (or appears too often)."
+        return f"{title}: your result has a row that should not be there (or a row appears too often)."
+
     remaining: dict[Any, list[tuple]] = {}
     for e in exp_rows:
         remaining.setdefault(e[:k], []).append(e)
     for g in got_rows:
         candidates = remaining.get(g[:k])
         if not candidates:
-            raise Incorrect(f"{title}: the row with {show(g)} should not be there (or appears too often).")
+            raise Incorrect(unexpected(g))
         match = next((e for e in candidates if _row_matches(g, e, rel)), None)
         if match is None:
             e = candidates[0]
             c = next(c for c in range(width) if not _close(g[c], e[c], rel=rel))
-            raise Incorrect(f"{title}: for {show(g)}, column {columns[c]} is {g[c]!r}, which is not right.")
+            where = f"for {show(g)}" if name_rows else "in a row of your result"
+            raise Incorrect(f"{title}: {where}, column {columns[c]} is {g[c]!r}, which is not right.")
         candidates.remove(match)
     missing = [row for rows in remaining.values() for row in rows]
     if missing:

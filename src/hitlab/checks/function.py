@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hitlab.checks.core import Incorrect, Question
+from hitlab.checks.core import Incorrect, Question, describe, learner_error
+from hitlab.checks.limits import TimeLimit, time_limit
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,30 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _call(fn: Callable, case: Case) -> tuple[Any, BaseException | None]:
+def _call(fn: Callable, case: Case, limit: float | None = None) -> tuple[Any, BaseException | None]:
+    """``fn``'s result on ``case``, or the exception it raised; with ``limit``, :class:`TimeLimit` after that
+    many seconds (only the learner's function is limited, never the reference)."""
     try:
-        return fn(*case.args, **case.kwargs), None
+        if limit is None:
+            return fn(*case.args, **case.kwargs), None
+        with time_limit(limit):
+            return fn(*case.args, **case.kwargs), None
     except Exception as err:
         return None, err
+
+
+def _kind_differs(got: Any, expected: Any) -> bool:
+    """A result of another kind than the reference's (``str`` for ``bytes``, a DataFrame for a dict);
+    numbers of any type compare as numbers."""
+    if expected is None or got is None:
+        return expected is not got
+    numbers = (int, float, complex)
+    if isinstance(expected, numbers) and not isinstance(expected, bool):
+        return not isinstance(got, numbers) or isinstance(got, bool)
+    for kind in (str, bytes, dict, list | tuple, bool):
+        if isinstance(expected, kind):
+            return not isinstance(got, kind)
+    return False
 
 
 def exact(got: Any, expected: Any, case: Case, title: str) -> None:
@@ -50,6 +70,7 @@ def function_question(
     cases: Callable[[], Sequence[Case]], hints: Sequence[str], solution_code: str,
     compare: Callable[[Any, Any, Case, str], None] = exact, refuses: type[BaseException] = ValueError,
     wrong: Sequence[str] = (), alternatives: Sequence[str] = (),
+    edge_cases: Sequence[Callable[[Any], None]] = (), call_limit: float = 20.0,
 ) -> Question:  # fmt: skip
     """The learner defines ``name(*parameters)``; the check runs it on every case of ``cases()``.
 
@@ -78,7 +99,13 @@ def function_question(
                 f"{title}: define `{name}({', '.join(parameters)})`; yours takes ({', '.join(got_params)})."
             )
         for case, value, refused in key:
-            got, err = _call(fn, case)
+            try:
+                got, err = _call(fn, case, call_limit)
+            except TimeLimit:
+                raise Incorrect(
+                    f"{title}: on {case.label}, your function did not finish within {call_limit:g} s; the check "
+                    "stopped it (is it waiting for something that never comes, or looping?)."
+                ) from None
             if refused:
                 if err is None:
                     raise Incorrect(
@@ -86,16 +113,20 @@ def function_question(
                         f"returned {_short(got)}."
                     )
                 if not isinstance(err, refuses):
-                    raise Incorrect(
-                        f"{title}: {case.label} should be refused with {refuses.__name__}, not "
-                        f"{type(err).__name__}: {err}"
+                    raise learner_error(
+                        err, f"{title}: {case.label} should be refused with {refuses.__name__}; your function"
                     )
                 continue
             if err is not None:
-                raise Incorrect(f"{title}: on {case.label}, your function raised {type(err).__name__}: {err}")
+                raise learner_error(err, f"{title}: on {case.label}, your function")
+            if _kind_differs(got, value):
+                raise Incorrect(
+                    f"{title}: on {case.label}, your function returned {describe(got)}; it should return "
+                    f"{describe(value)}."
+                )
             compare(got, value, case, title)
 
     return Question(
         grade_id=grade_id, title=title, points=points, variable=name, expected=expected, compare=check,
-        hints=hints, solution_code=solution_code, wrong=wrong, alternatives=alternatives,
+        hints=hints, solution_code=solution_code, wrong=wrong, alternatives=alternatives, edge_cases=edge_cases,
     )  # fmt: skip

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hitlab.checks.choice import choice_question, dict_code, mapping_question
-from hitlab.checks.sql import sql_question, table
+from hitlab.checks.sql import Scenario, scenario_checks, sql_question, table
 
 q1 = choice_question(
     grade_id="lab00_standards_body",
@@ -98,19 +98,31 @@ q4 = sql_question(
     hints=("One row per value of patients.GENDER: GROUP BY it.", "count(*) counts the rows of each group."),
     solution='patients_by_gender_sql = """\nselect GENDER, count(*) as patients\nfrom patients\ngroup by GENDER\n"""',
     wrong=(
-        'patients_by_gender_sql = "select GENDER, count(*) from patients join encounters e on e.PATIENT = patients.Id group by GENDER"',
+        'patients_by_gender_sql = "select GENDER, count(*) as patients from patients join encounters e on e.PATIENT = patients.Id group by GENDER"',
     ),
     alternatives=(
-        'patients_by_gender_sql = "select GENDER, count(distinct Id) from patients group by all order by 2"',
+        'patients_by_gender_sql = "select gender, count(distinct Id) as Patients from patients group by all order by 2"',
     ),
 )
 
 
-def _encounters_2024() -> list[tuple]:
-    enc = table("encounters")
+def _encounters_2024(enc=None) -> list[tuple]:
+    enc = table("encounters") if enc is None else enc
     started = enc[enc["START"].dt.year == 2024]
     return [(c, int(n)) for c, n in started["ENCOUNTERCLASS"].value_counts().items()]
 
+
+_NEW_YEAR = Scenario(
+    "encounters that start on New Year's Eve and end the next day (one in 2023-24, one in 2024-25)",
+    {
+        "encounters": (
+            ("p1", "ambulatory", "2023-12-31 23:00:00", "2024-01-01 01:00:00"),
+            ("p1", "emergency", "2024-12-31 22:00:00", "2025-01-01 02:00:00"),
+            ("p1", "wellness", "2024-06-03 09:00:00", "2024-06-03 09:30:00"),
+        )
+    },
+    {"encounters": ("PATIENT", "ENCOUNTERCLASS", "START", "STOP")},
+)
 
 q5 = sql_question(
     grade_id="lab00_encounters_2024",
@@ -119,6 +131,14 @@ q5 = sql_question(
     variable="encounters_2024_sql",
     columns=("ENCOUNTERCLASS", "encounters"),
     reference=_encounters_2024,
+    edge_cases=(
+        scenario_checks(
+            title="Q5 encounters by class in 2024",
+            columns=("ENCOUNTERCLASS", "encounters"),
+            scenarios=(_NEW_YEAR,),
+            reference=lambda frames: _encounters_2024(frames["encounters"]),
+        ),
+    ),
     hints=(
         "Keep only encounters whose START falls in 2024, then count per ENCOUNTERCLASS.",
         "year(START) = 2024 works in DuckDB; times are UTC TIMESTAMPs.",
@@ -128,10 +148,12 @@ q5 = sql_question(
         'where year(START) = 2024\ngroup by ENCOUNTERCLASS\n"""'
     ),
     wrong=(
-        'encounters_2024_sql = "select ENCOUNTERCLASS, count(*) from encounters group by ENCOUNTERCLASS"',
+        'encounters_2024_sql = "select ENCOUNTERCLASS, count(*) as encounters from encounters group by ENCOUNTERCLASS"',
+        'encounters_2024_sql = "select ENCOUNTERCLASS, count(*) as encounters from encounters '
+        'where year(STOP) = 2024 group by ENCOUNTERCLASS"',
     ),
     alternatives=(
-        "encounters_2024_sql = \"select ENCOUNTERCLASS, count(*) from encounters where START >= '2024-01-01' "
+        "encounters_2024_sql = \"select ENCOUNTERCLASS, count(*) as encounters from encounters where START >= '2024-01-01' "
         "and START < '2025-01-01' group by 1\"",
     ),
 )

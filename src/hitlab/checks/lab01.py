@@ -379,7 +379,8 @@ q3 = Question(
     alternatives=(
         NORMALIZED_SQL.replace(
             "select distinct patient_id, patient_name, birthdate, zip from extract",
-            "select patient_id, any_value(patient_name), any_value(birthdate), any_value(zip) from extract "
+            "select patient_id, any_value(patient_name) as patient_name, any_value(birthdate) as birthdate, "
+            "any_value(zip) as zip from extract "
             "group by patient_id",
         ),
     ),
@@ -446,7 +447,8 @@ q4 = sql_question(
             "cast(a ->> '$.period.end' as date) + 1 as valid_to",
             "cast(a ->> '$.period.end' as date) as valid_to",
         ),
-        'address_scd2_sql = """select Id, ADDRESS, CITY, ZIP, BIRTHDATE, null::date, true from patients"""',
+        'address_scd2_sql = """select Id as patient_id, ADDRESS as line, CITY as city, ZIP as zip, BIRTHDATE as valid_from, '
+        'null::date as valid_to, true as is_current from patients"""',
     ),
     alternatives=(
         SCD2_SQL.replace(
@@ -508,6 +510,15 @@ join patient_address a
  and (a.valid_to is null or cast(e.START as date) < a.valid_to)
 """'''
 
+
+def _reads_address_history(sql: Any) -> None:
+    if "patient_address" not in sql:
+        raise Incorrect(
+            "Q5 address at each encounter: read the addresses from the SCD type 2 table patient_address, "
+            "which keeps every address with its validity interval."
+        )
+
+
 q5 = Question(
     grade_id="lab01_address_at_encounter",
     title="Q5 address at each encounter",
@@ -518,6 +529,7 @@ q5 = Question(
         got, exp, columns=("encounter_id", "zip"), title="Q5 address at each encounter"
     ),
     prepare=_run_at_encounter,
+    edge_cases=(_reads_address_history,),
     hints=(
         "Join each encounter to the address row of the same patient whose validity interval contains the "
         "encounter's date.",
@@ -526,13 +538,13 @@ q5 = Question(
     ),
     solution_code=AT_ENCOUNTER_SQL,
     wrong=(
-        'address_at_encounter_sql = """select e.Id, a.zip from encounters e join patient_address a '
+        'address_at_encounter_sql = """select e.Id as encounter_id, a.zip from encounters e join patient_address a '
         'on a.patient_id = e.PATIENT and a.is_current"""',
-        'address_at_encounter_sql = """select e.Id, a.zip from encounters e join patient_address a '
+        'address_at_encounter_sql = """select e.Id as encounter_id, a.zip from encounters e join patient_address a '
         'on a.patient_id = e.PATIENT and e.START::date between a.valid_from and coalesce(a.valid_to, \'9999-12-31\')"""',
     ),
     alternatives=(
-        'address_at_encounter_sql = """select e.Id, a.zip from encounters e join patient_address a '
+        'address_at_encounter_sql = """select e.Id as encounter_id, a.zip from encounters e join patient_address a '
         'on a.patient_id = e.PATIENT and e.START >= a.valid_from and e.START < coalesce(a.valid_to, date \'9999-12-31\')"""',
     ),
 )
@@ -664,7 +676,7 @@ q6 = dq_question(
     ),
     alternatives=(
         '''orphans_sql = """
-select x.PATIENT, x.ENCOUNTER, x.CODE, x.t
+select x.PATIENT, x.ENCOUNTER, x.CODE, x.t as table_name
 from (select PATIENT, ENCOUNTER, CODE, 'observations' t from observations
       union all select PATIENT, ENCOUNTER, CODE, 'conditions' from conditions) x
 left join patients p on p.Id = x.PATIENT
@@ -756,6 +768,16 @@ from observations o
 join usual u on u.CODE = o.CODE
 where o.UNITS <> u.usual_units
 """'''
+
+
+def _finds_the_unit_itself(sql: Any) -> None:
+    if "mmol" in sql.lower():
+        raise Incorrect(
+            "Q10 results in an unexpected unit: find the odd unit from the data (how rare each unit is for its "
+            "code), without naming it in the query."
+        )
+
+
 q10 = dq_question(
     grade_id="lab01_dq_unit_mixup",
     title="Q10 results in an unexpected unit",
@@ -763,6 +785,7 @@ q10 = dq_question(
     variable="unit_mixup_sql",
     columns=("PATIENT", "ENCOUNTER", "CODE", "UNITS"),
     reference=_unit_mixups,
+    edge_cases=(_finds_the_unit_itself,),
     hints=(
         "Every result of one LOINC code should come in one unit; find the unit most results of each code use.",
         "mode(UNITS) per CODE gives the usual unit; keep the rows whose UNITS is present and different.",
@@ -806,12 +829,13 @@ q11 = dq_question(
     ),
     solution=DUPLICATES_SQL,
     wrong=(
-        'duplicates_sql = "select a.Id, b.Id from patients a join patients b on a.Id < b.Id and a.SSN = b.SSN"',
-        'duplicates_sql = "select a.Id, b.Id from patients a join patients b on a.Id < b.Id '
+        'duplicates_sql = "select a.Id as id_low, b.Id as id_high from patients a join patients b '
+        'on a.Id < b.Id and a.SSN = b.SSN"',
+        'duplicates_sql = "select a.Id as id_low, b.Id as id_high from patients a join patients b on a.Id < b.Id '
         'and a.BIRTHDATE = b.BIRTHDATE and a.GENDER = b.GENDER"',
     ),
     alternatives=(
-        'duplicates_sql = """select a.Id, b.Id from patients a join patients b on a.Id < b.Id '
+        'duplicates_sql = """select a.Id as id_low, b.Id as id_high from patients a join patients b on a.Id < b.Id '
         "and a.BIRTHDATE = b.BIRTHDATE and a.ZIP = b.ZIP and a.GENDER = b.GENDER "
         'and levenshtein(a.FIRST || a.LAST, b.FIRST || b.LAST) <= 2"""',
     ),
@@ -877,9 +901,11 @@ q12 = sql_question(
     wrong=(FACT_SQL.replace("left join dx", "join dx"), FACT_SQL.replace("    union\n", "    union all\n")),
     alternatives=(
         '''fact_encounter_sql = """
-select e.Id, e.PATIENT, year(e.START) * 10000 + month(e.START) * 100 + day(e.START), e.ENCOUNTERCLASS,
+select e.Id as encounter_id, e.PATIENT as patient_id,
+       year(e.START) * 10000 + month(e.START) * 100 + day(e.START) as date_key, e.ENCOUNTERCLASS as encounter_class,
        (select count(distinct c) from (select CODE c from conditions where ENCOUNTER = e.Id
                                         union all select e.REASONCODE where e.REASONCODE is not null))
+         as diagnosis_count
 from encounters e
 """''',
     ),
@@ -913,7 +939,7 @@ q13 = sql_question(
         '''diagnosis_bridge_sql = """
 with dx as (select distinct * from (select ENCOUNTER e, CODE c from conditions
                                     union all select Id, REASONCODE from encounters where REASONCODE <> ''))
-select dx.e, dx.c, 1 / n.k from dx join (select e, count(*) k from dx group by e) n using (e)
+select dx.e as encounter_id, dx.c as diagnosis_code, 1 / n.k as weight from dx join (select e, count(*) k from dx group by e) n using (e)
 """''',
     ),
 )

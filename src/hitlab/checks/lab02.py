@@ -12,8 +12,7 @@ from functools import cache
 
 import pandas as pd
 
-from hitlab.checks.core import compare_rows
-from hitlab.checks.sql import connection, execute, sql_question, table
+from hitlab.checks.sql import Scenario, scenario_checks, sql_question, table
 
 AS_OF = dt.date(2025, 12, 31)
 END = pd.Timestamp("2026-01-01 00:00:00")  # the end of the as-of day: open encounters count up to here
@@ -112,7 +111,10 @@ def _none(v):
 
 @cache
 def _numeric(code: str) -> pd.DataFrame:
-    obs = table("observations")
+    return _numeric_rows(table("observations"), code)
+
+
+def _numeric_rows(obs: pd.DataFrame, code: str) -> pd.DataFrame:
     obs = obs[(obs["CODE"] == code) & (obs["TYPE"] == "numeric")].copy()
     obs["value"] = obs["VALUE"].astype(float)
     return obs
@@ -195,7 +197,7 @@ group by ENCOUNTERCLASS, year(START)
         'as encounters from encounters group by all"',
     ),
     alternatives=(
-        "encounters_by_class_year_sql = \"select ENCOUNTERCLASS, date_part('year', START), count(Id) "
+        "encounters_by_class_year_sql = \"select ENCOUNTERCLASS, date_part('year', START) as year, count(Id) as encounters "
         'from encounters group by all order by 2, 1"',
     ),
 )
@@ -357,6 +359,40 @@ def _los(enc: pd.DataFrame) -> list[tuple]:
 
 LOS_COLUMNS = ("ENCOUNTERCLASS", "encounters", "avg_los_hours", "occupied_hours")
 
+_ENCOUNTER_COLUMNS = {"encounters": ("PATIENT", "ENCOUNTERCLASS", "START", "STOP")}
+_LOS_STAYS = {
+    "overlapping inpatient stays, one nested inside another, and an emergency visit just before them": (
+        ("p1", "inpatient", "2025-03-01 10:00:00", "2025-03-03 10:00:00"),
+        ("p1", "inpatient", "2025-03-02 10:00:00", "2025-03-05 10:00:00"),
+        ("p1", "inpatient", "2025-03-02 12:00:00", "2025-03-02 13:00:00"),
+        ("p1", "inpatient", "2025-04-01 00:00:00", "2025-04-01 12:00:00"),
+        ("p1", "emergency", "2025-03-01 06:00:00", "2025-03-01 10:00:00"),
+    ),
+    "a stay with no STOP (still admitted) and an emergency visit inside another": (
+        ("p2", "inpatient", "2025-12-30 00:00:00", None),
+        ("p2", "emergency", "2025-12-29 20:00:00", "2025-12-30 00:00:00"),
+        ("p2", "emergency", "2025-12-29 22:00:00", "2025-12-29 23:00:00"),
+    ),
+    "two stays of a patient that touch (one ends as the next starts)": (
+        ("p3", "inpatient", "2025-06-01 00:00:00", "2025-06-02 00:00:00"),
+        ("p3", "inpatient", "2025-06-02 00:00:00", "2025-06-03 00:00:00"),
+    ),
+    "a short stay nested in a long one, then a stay that starts after the short one ends but before the long "
+    "one does": (
+        ("p4", "inpatient", "2025-08-01 00:00:00", "2025-08-10 00:00:00"),
+        ("p4", "inpatient", "2025-08-02 00:00:00", "2025-08-03 00:00:00"),
+        ("p4", "inpatient", "2025-08-05 00:00:00", "2025-08-12 00:00:00"),
+    ),
+}
+_LOS_SCENARIOS = (
+    *(Scenario(what, {"encounters": rows}, _ENCOUNTER_COLUMNS) for what, rows in _LOS_STAYS.items()),
+    Scenario(
+        "all of those stays, of four patients, together",
+        {"encounters": tuple(r for rows in _LOS_STAYS.values() for r in rows)},
+        _ENCOUNTER_COLUMNS,
+    ),
+)
+
 q5 = sql_question(
     grade_id="lab02_length_of_stay",
     title="Q5 length of stay by class",
@@ -364,6 +400,14 @@ q5 = sql_question(
     variable="length_of_stay_sql",
     columns=LOS_COLUMNS,
     reference=lambda: _los(table("encounters")),
+    edge_cases=(
+        scenario_checks(
+            title="Q5 length of stay by class",
+            columns=LOS_COLUMNS,
+            scenarios=_LOS_SCENARIOS,
+            reference=lambda frames: _los(frames["encounters"]),
+        ),
+    ),
     hints=(
         "An encounter with no STOP is still going on: coalesce(STOP, timestamp '2026-01-01 00:00:00').",
         "Hours between two timestamps: epoch(stop - START) / 3600 (seconds in the interval divided by 3600).",
@@ -430,66 +474,55 @@ from g group by ENCOUNTERCLASS
     ),
 )
 
-_TOY_ENCOUNTERS = (
-    # PATIENT, ENCOUNTERCLASS, START, STOP: overlaps, a stay nested in another, touching stays, an open stay
-    ("p1", "inpatient", "2025-03-01 10:00:00", "2025-03-03 10:00:00"),
-    ("p1", "inpatient", "2025-03-02 10:00:00", "2025-03-05 10:00:00"),
-    ("p1", "inpatient", "2025-03-02 12:00:00", "2025-03-02 13:00:00"),
-    ("p1", "inpatient", "2025-04-01 00:00:00", "2025-04-01 12:00:00"),
-    ("p1", "emergency", "2025-03-01 06:00:00", "2025-03-01 10:00:00"),
-    ("p2", "inpatient", "2025-12-30 00:00:00", None),
-    ("p2", "emergency", "2025-12-29 20:00:00", "2025-12-30 00:00:00"),
-    ("p2", "emergency", "2025-12-29 22:00:00", "2025-12-29 23:00:00"),
-    ("p3", "inpatient", "2025-06-01 00:00:00", "2025-06-02 00:00:00"),
-    ("p3", "inpatient", "2025-06-02 00:00:00", "2025-06-03 00:00:00"),
-)
-
-
-def _toy(**tables: pd.DataFrame):
-    """A scratch DuckDB database holding made-up rows in tables with the real tables' column names and types
-    (columns not given are NULL), and the same rows as DataFrames typed as ``table()`` returns them."""
-    import duckdb
-
-    real = connection()
-    con = duckdb.connect()
-    frames = {}
-    for name, rows in tables.items():
-        schema = real.execute(f"describe {name}").fetchall()
-        con.execute(f"create table {name} (" + ", ".join(f'"{c[0]}" {c[1]}' for c in schema) + ")")
-        con.register("toy_rows", rows)
-        cols = ", ".join(f'"{c}"' for c in rows.columns)
-        con.execute(f"insert into {name} ({cols}) select {cols} from toy_rows")
-        con.unregister("toy_rows")
-        frames[name] = con.execute(f"select * from {name}").df()
-    return con, frames
-
-
-def _timestamps(df: pd.DataFrame, *columns: str) -> pd.DataFrame:
-    for c in columns:
-        df[c] = pd.to_datetime(df[c])
-    return df
-
-
-def length_of_stay_edge_cases(sql: str) -> None:
-    """Run ``sql`` on a small made-up ``encounters`` table with overlapping, nested, touching and open stays."""
-    toy = pd.DataFrame(_TOY_ENCOUNTERS, columns=["PATIENT", "ENCOUNTERCLASS", "START", "STOP"])
-    toy["Id"] = [f"e{i}" for i in range(len(toy))]
-    con, frames = _toy(encounters=_timestamps(toy, "START", "STOP"))
-    title = f"{q5.title} (overlapping and open stays)"
-    compare_rows(execute(con, sql, title=title), _los(frames["encounters"]), columns=LOS_COLUMNS, title=title)
-
-
 # -- Q6 care gap: diabetics without an HbA1c in the last 12 months ------------------------------------------
 
 
-def _care_gap() -> list[tuple]:
-    cond = table("conditions")
+def _care_gap(frames: dict[str, pd.DataFrame] | None = None) -> list[tuple]:
+    cond = frames["conditions"] if frames else table("conditions")
     diabetics = set(cond.loc[(cond["CODE"] == DIABETES) & (cond["START"] <= pd.Timestamp(AS_OF)), "PATIENT"])
-    diabetics &= _alive_at_end(table("patients"))
-    a1c = _numeric(HBA1C)
+    diabetics &= _alive_at_end(frames["patients"] if frames else table("patients"))
+    a1c = _numeric_rows(frames["observations"], HBA1C) if frames else _numeric(HBA1C)
     recent = set(a1c.loc[(a1c["DATE"] >= pd.Timestamp("2025-01-01")) & (a1c["DATE"] < END), "PATIENT"])
     return [(p,) for p in sorted(diabetics - recent)]
 
+
+_CARE_GAP_COLUMNS = {
+    "conditions": ("PATIENT", "CODE", "START"),
+    "observations": ("PATIENT", "CODE", "DATE", "VALUE", "TYPE"),
+    "patients": ("Id", "BIRTHDATE", "DEATHDATE"),
+}
+_CARE_GAPS = {
+    "a diabetic whose diagnosis is recorded twice and whose HbA1c results are all from 2024": (
+        ("d1", None),
+        (("d1", DIABETES, "2019-05-01"), ("d1", DIABETES, "2023-02-01")),
+        (("d1", HBA1C, "2024-03-01", "7.9"), ("d1", HBA1C, "2024-11-01", "8.1")),
+    ),
+    "a diabetic with two HbA1c results in 2025": (
+        ("d2", None),
+        (("d2", DIABETES, "2020-01-01"),),
+        (("d2", HBA1C, "2025-02-01", "6.9"), ("d2", HBA1C, "2025-09-01", "7.0")),
+    ),
+    "a diabetic who died in 2025 without an HbA1c": (
+        ("d3", "2025-06-01"),
+        (("d3", DIABETES, "2018-01-01"),),
+        (),
+    ),
+}
+
+
+def _care_gap_scenario(what: str, cases) -> Scenario:
+    tables = {
+        "patients": tuple((pid, "1950-01-01", died) for (pid, died), _c, _o in cases),
+        "conditions": tuple(c for _p, conds, _o in cases for c in conds),
+        "observations": tuple((*o, "numeric") for _p, _c, obs in cases for o in obs),
+    }
+    return Scenario(what, tables, _CARE_GAP_COLUMNS)
+
+
+_CARE_GAP_SCENARIOS = (
+    *(_care_gap_scenario(what, [case]) for what, case in _CARE_GAPS.items()),
+    _care_gap_scenario("all of those patients together", list(_CARE_GAPS.values())),
+)
 
 q6 = sql_question(
     grade_id="lab02_hba1c_care_gap",
@@ -498,6 +531,14 @@ q6 = sql_question(
     variable="care_gap_sql",
     columns=("PATIENT",),
     reference=_care_gap,
+    edge_cases=(
+        scenario_checks(
+            title="Q6 diabetics without a recent HbA1c",
+            columns=("PATIENT",),
+            scenarios=_CARE_GAP_SCENARIOS,
+            reference=_care_gap,
+        ),
+    ),
     hints=(
         "Denominator first: living patients with a type 2 diabetes condition (SNOMED CT 44054006).",
         "Then remove those with an HbA1c (LOINC 4548-4) dated 2025-01-01 or later: NOT EXISTS or an anti join.",
@@ -516,6 +557,17 @@ where c.CODE = '44054006' and p.DEATHDATE is null
 """''',
     wrong=(
         '''care_gap_sql = """
+select c.PATIENT
+from conditions c
+join patients p on p.Id = c.PATIENT
+where c.CODE = '44054006' and p.DEATHDATE is null
+  and not exists (
+      select 1 from observations o
+      where o.PATIENT = c.PATIENT and o.CODE = '4548-4'
+        and o.DATE >= timestamp '2025-01-01' and o.DATE < timestamp '2026-01-01'
+  )
+"""''',
+        '''care_gap_sql = """
 select distinct c.PATIENT from conditions c
 where c.CODE = '44054006'
   and c.PATIENT not in (select PATIENT from observations
@@ -524,7 +576,7 @@ where c.CODE = '44054006'
     ),
     alternatives=(
         '''care_gap_sql = """
-select p.Id from patients p
+select p.Id as PATIENT from patients p
 where p.DEATHDATE is null
   and p.Id in (select PATIENT from conditions where CODE = '44054006')
 except
@@ -674,8 +726,8 @@ num as (
     select Id from den join readings r on r.PATIENT = den.Id
     where Id not in (select Id from exc) and sys < 140 and dia < 90
 )
-select count(*), (select count(*) from exc), (select count(*) from num),
-       round((select count(*) from num) / (count(*) - (select count(*) from exc)), 4)
+select count(*) as denominator, (select count(*) from exc) as exclusions, (select count(*) from num) as numerator,
+       round((select count(*) from num) / (count(*) - (select count(*) from exc)), 4) as rate
 from den
 \"\"\"""",
     ),
@@ -708,6 +760,56 @@ def _readmission(enc: pd.DataFrame | None = None, patients: pd.DataFrame | None 
     return [(index, readmitted, readmitted / index)]
 
 
+_STAY_COLUMNS = {
+    "encounters": ("PATIENT", "ORGANIZATION", "ENCOUNTERCLASS", "START", "STOP"),
+    "patients": ("Id", "BIRTHDATE", "DEATHDATE"),
+}
+_ORDINARY_STAY = ("b", "X", "inpatient", "2025-02-01 00:00:00", "2025-02-03 00:00:00")  # in every scenario
+_STAYS = {
+    "an emergency visit, a stay that ends in a transfer to another hospital within 6 hours, and a "
+    "readmission within 30 days": (
+        ("p1", "X", "emergency", "2025-01-01 00:00:00", "2025-01-01 04:00:00"),
+        ("p1", "X", "inpatient", "2025-01-01 04:00:00", "2025-01-05 10:00:00"),  # transferred out
+        ("p1", "Y", "inpatient", "2025-01-05 12:00:00", "2025-01-10 00:00:00"),  # index, readmitted
+        ("p1", "Y", "inpatient", "2025-02-08 23:00:00", "2025-02-12 00:00:00"),  # index
+    ),
+    "a return to the same hospital 2 hours after discharge (a readmission, not a transfer)": (
+        ("p2", "X", "inpatient", "2025-03-01 00:00:00", "2025-03-04 08:00:00"),  # index, readmitted
+        ("p2", "X", "inpatient", "2025-03-04 10:00:00", "2025-03-06 00:00:00"),  # index
+    ),
+    "a patient who died on the day of discharge": (
+        ("p3", "X", "inpatient", "2025-04-01 00:00:00", "2025-04-03 09:00:00"),
+    ),
+    "a next stay 30 days and 1 second after discharge, with an emergency visit in between": (
+        ("p4", "X", "inpatient", "2025-05-01 00:00:00", "2025-05-02 12:00:00"),  # index
+        ("p4", "X", "emergency", "2025-05-10 00:00:00", "2025-05-10 03:00:00"),
+        ("p4", "X", "inpatient", "2025-06-01 12:00:01", "2025-06-03 00:00:00"),  # index
+    ),
+    "a discharge after 2025-12-01 (too late to follow up) and a stay with no STOP": (
+        ("p5", "X", "inpatient", "2025-11-20 00:00:00", "2025-12-02 00:00:00"),
+        ("p5", "X", "inpatient", "2025-12-20 00:00:00", None),
+    ),
+    "a next stay exactly 30 days after discharge": (
+        ("p6", "Y", "inpatient", "2025-06-25 00:00:00", "2025-07-01 00:00:00"),  # index, readmitted
+        ("p6", "Y", "inpatient", "2025-07-31 00:00:00", "2025-08-02 00:00:00"),  # index
+    ),
+}
+_STAY_PATIENTS = (
+    ("b", "1950-01-01", None),
+    ("p1", "1950-01-01", None),
+    ("p2", "1950-01-01", None),
+    ("p3", "1950-01-01", "2025-04-03"),
+    ("p4", "1950-01-01", None),
+    ("p5", "1950-01-01", None),
+    ("p6", "1950-01-01", None),
+)
+_READMISSION_SCENARIOS = tuple(
+    Scenario(what, {"encounters": (_ORDINARY_STAY, *rows), "patients": _STAY_PATIENTS}, _STAY_COLUMNS)
+    for what, rows in (
+        *_STAYS.items(),
+        ("all of those stays, of six patients, together", tuple(r for rows in _STAYS.values() for r in rows)),
+    )
+)
 READMISSION_COLUMNS = ("index_stays", "readmissions", "readmission_rate")
 q8 = sql_question(
     grade_id="lab02_readmission_rate",
@@ -717,6 +819,15 @@ q8 = sql_question(
     columns=READMISSION_COLUMNS,
     reference=lambda: _readmission(),
     rel=1e-3,
+    edge_cases=(
+        scenario_checks(
+            title="Q8 30-day readmission rate",
+            columns=READMISSION_COLUMNS,
+            scenarios=_READMISSION_SCENARIOS,
+            reference=lambda frames: _readmission(frames["encounters"], frames["patients"]),
+            rel=1e-3,
+        ),
+    ),
     hints=(
         "Work on inpatient encounters only. For each stay, find the same patient's next inpatient stay with "
         "lead(START) and lead(ORGANIZATION) over (partition by PATIENT order by START).",
@@ -758,8 +869,8 @@ index_stays as (
     select * from stays
     where STOP < timestamp '2025-12-01' and (DEATHDATE is null or DEATHDATE <> cast(STOP as date))
 )
-select count(*), count(*) filter (where next_start <= STOP + interval 30 days),
-       count(*) filter (where next_start <= STOP + interval 30 days) / count(*)
+select count(*) as index_stays, count(*) filter (where next_start <= STOP + interval 30 days) as readmissions,
+       count(*) filter (where next_start <= STOP + interval 30 days) / count(*) as readmission_rate
 from index_stays
 """''',
         '''readmission_sql = """
@@ -775,8 +886,8 @@ index_stays as (
     where STOP < timestamp '2025-12-01'
       and not (next_start is not null and next_start <= STOP + interval 6 hours and next_org <> ORGANIZATION)
 )
-select count(*), count(*) filter (where next_start <= STOP + interval 30 days),
-       count(*) filter (where next_start <= STOP + interval 30 days) / count(*)
+select count(*) as index_stays, count(*) filter (where next_start <= STOP + interval 30 days) as readmissions,
+       count(*) filter (where next_start <= STOP + interval 30 days) / count(*) as readmission_rate
 from index_stays
 """''',
     ),
@@ -795,8 +906,8 @@ x as (
     from s a
     where a.STOP < date '2025-12-01' and (a.DEATHDATE is null or a.DEATHDATE != a.STOP::date)
 )
-select count(*), sum(case when next_start - STOP <= interval 30 days then 1 else 0 end),
-       round(avg(case when next_start - STOP <= interval 30 days then 1.0 else 0.0 end), 4)::double
+select count(*) as index_stays, sum(case when next_start - STOP <= interval 30 days then 1 else 0 end) as readmissions,
+       round(avg(case when next_start - STOP <= interval 30 days then 1.0 else 0.0 end), 4)::double as readmission_rate
 from x where not transferred
 """''',
     ),
@@ -822,6 +933,55 @@ def _polypharmacy(meds: pd.DataFrame | None = None, patients: pd.DataFrame | Non
     return [(p, int(k)) for p, k in n.items() if k >= 5]
 
 
+_MED_COLUMNS = {
+    "medications": ("PATIENT", "CODE", "START", "STOP"),
+    "patients": ("Id", "BIRTHDATE", "DEATHDATE"),
+}
+_MEDS = {
+    "a drug that stops one second after 2025-07-01 00:00 and one that starts at that instant (both active)": (
+        ("m1", None),
+        (
+            *(("m1", c, "2025-01-01 00:00:00", None) for c in ("a", "b", "c")),
+            ("m1", "d", "2025-06-30 00:00:00", "2025-07-01 00:00:01"),
+            ("m1", "e", "2025-07-01 00:00:00", None),
+        ),
+    ),
+    "a drug stopped at 2025-07-01 00:00 exactly (no longer active)": (
+        ("m2", None),
+        (
+            *(("m2", c, "2025-01-01 00:00:00", None) for c in ("a", "b", "c", "d")),
+            ("m2", "e", "2025-01-01 00:00:00", "2025-07-01 00:00:00"),
+        ),
+    ),
+    "the same drug prescribed twice and a drug that starts one second too late": (
+        ("m3", None),
+        (
+            *(("m3", c, "2025-01-01 00:00:00", None) for c in ("a", "b", "c", "d")),
+            ("m3", "a", "2025-03-01 00:00:00", None),
+            ("m3", "e", "2025-07-01 00:00:01", None),
+        ),
+    ),
+    "a patient who died before 2025-07-01": (
+        ("m4", "2025-06-15"),
+        tuple(("m4", c, "2025-01-01 00:00:00", None) for c in ("a", "b", "c", "d", "e")),
+    ),
+    "a patient who died on 2025-07-01": (
+        ("m5", "2025-07-01"),
+        tuple(("m5", c, "2025-01-01 00:00:00", None) for c in ("a", "b", "c", "d", "e")),
+    ),
+}
+
+
+def _med_scenario(what: str, cases) -> Scenario:
+    patients = tuple((pid, "1950-01-01", died) for (pid, died), _meds in cases)
+    meds = tuple(m for _patient, rows in cases for m in rows)
+    return Scenario(what, {"medications": meds, "patients": patients}, _MED_COLUMNS)
+
+
+_POLYPHARMACY_SCENARIOS = (
+    *(_med_scenario(what, [case]) for what, case in _MEDS.items()),
+    _med_scenario("all of those patients together", list(_MEDS.values())),
+)
 POLYPHARMACY_COLUMNS = ("PATIENT", "active_medications")
 q9 = sql_question(
     grade_id="lab02_polypharmacy",
@@ -830,6 +990,14 @@ q9 = sql_question(
     variable="polypharmacy_sql",
     columns=POLYPHARMACY_COLUMNS,
     reference=lambda: _polypharmacy(),
+    edge_cases=(
+        scenario_checks(
+            title="Q9 polypharmacy on 2025-07-01",
+            columns=POLYPHARMACY_COLUMNS,
+            scenarios=_POLYPHARMACY_SCENARIOS,
+            reference=lambda frames: _polypharmacy(frames["medications"], frames["patients"]),
+        ),
+    ),
     hints=(
         "Active at an instant t: START <= t and (STOP is null or STOP > t). A null STOP means still taking it.",
         "Count distinct RxNorm CODEs per patient (the same drug prescribed twice is one medication) and keep "
@@ -857,7 +1025,7 @@ group by m.PATIENT having count(distinct m.CODE) >= 5
     ),
     alternatives=(
         '''polypharmacy_sql = """
-select PATIENT, count(distinct CODE)
+select PATIENT, count(distinct CODE) as active_medications
 from medications
 where timestamp '2025-07-01' >= START and timestamp '2025-07-01' < coalesce(STOP, timestamp '9999-12-31')
   and PATIENT not in (select Id from patients where DEATHDATE < date '2025-07-01')
@@ -865,95 +1033,6 @@ group by all having count(distinct CODE) > 4
 """''',
     ),
 )
-
-
-_TOY_STAYS = (
-    # PATIENT, ORGANIZATION, ENCOUNTERCLASS, START, STOP
-    ("p1", "X", "emergency", "2025-01-01 00:00:00", "2025-01-01 04:00:00"),
-    ("p1", "X", "inpatient", "2025-01-01 04:00:00", "2025-01-05 10:00:00"),  # transferred out
-    ("p1", "Y", "inpatient", "2025-01-05 12:00:00", "2025-01-10 00:00:00"),  # index, readmitted
-    ("p1", "Y", "inpatient", "2025-02-08 23:00:00", "2025-02-12 00:00:00"),  # index
-    (
-        "p2",
-        "X",
-        "inpatient",
-        "2025-03-01 00:00:00",
-        "2025-03-04 08:00:00",
-    ),  # index, back 2 h later, same place
-    ("p2", "X", "inpatient", "2025-03-04 10:00:00", "2025-03-06 00:00:00"),  # index
-    ("p3", "X", "inpatient", "2025-04-01 00:00:00", "2025-04-03 09:00:00"),  # died in hospital
-    (
-        "p4",
-        "X",
-        "inpatient",
-        "2025-05-01 00:00:00",
-        "2025-05-02 12:00:00",
-    ),  # index, next one 30 days + 1 s later
-    ("p4", "X", "emergency", "2025-05-10 00:00:00", "2025-05-10 03:00:00"),
-    ("p4", "X", "inpatient", "2025-06-01 12:00:01", "2025-06-03 00:00:00"),  # index
-    ("p5", "X", "inpatient", "2025-11-20 00:00:00", "2025-12-02 00:00:00"),  # too late to follow up
-    ("p5", "X", "inpatient", "2025-12-20 00:00:00", None),  # still admitted
-    (
-        "p6",
-        "Y",
-        "inpatient",
-        "2025-06-25 00:00:00",
-        "2025-07-01 00:00:00",
-    ),  # index, back exactly 30 days later
-    ("p6", "Y", "inpatient", "2025-07-31 00:00:00", "2025-08-02 00:00:00"),  # index
-)
-_TOY_PATIENTS = (
-    ("p1", "1950-01-01", None),
-    ("p2", "1950-01-01", None),
-    ("p3", "1950-01-01", "2025-04-03"),
-    ("p4", "1950-01-01", None),
-    ("p5", "1950-01-01", None),
-    ("p6", "1950-01-01", None),
-    ("m1", "1950-01-01", None),
-    ("m2", "1950-01-01", None),
-    ("m3", "1950-01-01", None),
-    ("m4", "1950-01-01", "2025-06-15"),
-    ("m5", "1950-01-01", "2025-07-01"),
-)
-
-
-def _toy_patients() -> pd.DataFrame:
-    df = pd.DataFrame(_TOY_PATIENTS, columns=["Id", "BIRTHDATE", "DEATHDATE"])
-    return _timestamps(df, "BIRTHDATE", "DEATHDATE")
-
-
-def readmission_edge_cases(sql: str) -> None:
-    """Run ``sql`` on made-up stays: a transfer, a same-hospital return, a death, the 30-day boundary, late stays."""
-    toy = pd.DataFrame(_TOY_STAYS, columns=["PATIENT", "ORGANIZATION", "ENCOUNTERCLASS", "START", "STOP"])
-    toy["Id"] = [f"e{i}" for i in range(len(toy))]
-    con, frames = _toy(encounters=_timestamps(toy, "START", "STOP"), patients=_toy_patients())
-    title = f"{q8.title} (transfers, deaths and boundaries)"
-    expected = _readmission(frames["encounters"], frames["patients"])
-    compare_rows(execute(con, sql, title=title), expected, columns=READMISSION_COLUMNS, title=title, rel=1e-3)
-
-
-_TOY_MEDS = (
-    # PATIENT, CODE, START, STOP
-    *(("m1", c, "2025-01-01 00:00:00", None) for c in ("a", "b", "c")),
-    ("m1", "d", "2025-06-30 00:00:00", "2025-07-01 00:00:01"),  # stops one second after: active
-    ("m1", "e", "2025-07-01 00:00:00", None),  # starts at that instant: active
-    *(("m2", c, "2025-01-01 00:00:00", None) for c in ("a", "b", "c", "d")),
-    ("m2", "e", "2025-01-01 00:00:00", "2025-07-01 00:00:00"),  # stopped at that instant: not active
-    *(("m3", c, "2025-01-01 00:00:00", None) for c in ("a", "b", "c", "d")),
-    ("m3", "a", "2025-03-01 00:00:00", None),  # the same drug twice
-    ("m3", "e", "2025-07-01 00:00:01", None),  # not started yet
-    *(("m4", c, "2025-01-01 00:00:00", None) for c in ("a", "b", "c", "d", "e")),  # died 2025-06-15
-    *(("m5", c, "2025-01-01 00:00:00", None) for c in ("a", "b", "c", "d", "e")),  # died 2025-07-01
-)
-
-
-def polypharmacy_edge_cases(sql: str) -> None:
-    """Run ``sql`` on made-up prescriptions that start or stop at the instant, repeat a drug, or outlive death."""
-    toy = _timestamps(pd.DataFrame(_TOY_MEDS, columns=["PATIENT", "CODE", "START", "STOP"]), "START", "STOP")
-    con, frames = _toy(medications=toy, patients=_toy_patients())
-    title = f"{q9.title} (boundaries and duplicates)"
-    expected = _polypharmacy(frames["medications"], frames["patients"])
-    compare_rows(execute(con, sql, title=title), expected, columns=POLYPHARMACY_COLUMNS, title=title)
 
 
 # -- Q10 Charlson comorbidity index --------------------------------------------------------------------------
@@ -1029,7 +1108,7 @@ with cats as (
       and c.PATIENT in (select Id from patients where DEATHDATE is null)
     group by all
 )
-select PATIENT, sum(w) from cats group by PATIENT having sum(w) >= 1
+select PATIENT, sum(w) as charlson from cats group by PATIENT having sum(w) >= 1
 """''',
     ),
 )
@@ -1080,8 +1159,8 @@ from encounters group by year(START) order by year
     ),
     alternatives=(
         '''telehealth_sql = """
-select year(START) as year, count(*), sum(case when ENCOUNTERCLASS = 'virtual' then 1 else 0 end),
-       avg(case when ENCOUNTERCLASS = 'virtual' then 1.0 else 0 end)::double
+select year(START) as year, count(*) as encounters, sum(case when ENCOUNTERCLASS = 'virtual' then 1 else 0 end) as virtual,
+       avg(case when ENCOUNTERCLASS = 'virtual' then 1.0 else 0 end)::double as virtual_share
 from encounters group by 1 order by 1
 """''',
     ),

@@ -1068,6 +1068,7 @@ q8 = function_question(
     reference=mllp.send_and_receive,
     cases=_socket_cases,
     refuses=TimeoutError,
+    call_limit=10,  # a silent listener is one of the cases: a read without timeout must not hang
     hints=(
         "socket.create_connection((host, port), timeout=timeout) gives a socket whose every recv waits at most "
         "`timeout` seconds and then raises TimeoutError (socket.timeout is the same class since Python 3.10).",

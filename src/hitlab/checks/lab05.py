@@ -594,6 +594,18 @@ ADT_ALTERNATIVE = ADT_SOLUTION.replace(
     '__import__("datetime").date(int(pid.get(7)[:4]), int(pid.get(7)[4:6]), int(pid.get(7)[6:8])).isoformat()',
 )
 
+
+def _adt_class_r(map_adt: Any) -> None:
+    """The IG's A08 example with PV1-2 = R (recurring patient) keeps its v2 code."""
+    got = map_adt(read_fixture("v2tofhir_ADT_A08_update_v2.3.hl7"))
+    want = {"system": "http://terminology.hl7.org/CodeSystem/v2-0004", "code": "R"}
+    if not isinstance(got, dict) or got.get("Encounter", {}).get("class") != want:
+        raise Incorrect(
+            f"{q1.title}: on the IG's A08 update example (PV1-2 = R, a recurring patient), Encounter.class should "
+            "be code R in the v2-0004 code system, as the IG maps it."
+        )
+
+
 q1 = function_question(
     grade_id="lab05_map_adt",
     title="Q1 map an ADT message to Patient and Encounter",
@@ -603,6 +615,7 @@ q1 = function_question(
     reference=ref_map_adt,
     cases=_adt_cases,
     compare=compare_fhir,
+    edge_cases=(_adt_class_r,),
     hints=(
         "Walk the IG's segment maps row by row: PID-3 → identifier (one per repetition), PID-5 → name, PID-7 → "
         "birthDate, PID-8 → gender; PV1-19 → identifier, PV1-2 → class and status, PV1-44/45 → period.",
@@ -747,6 +760,19 @@ def map_oru(message: str) -> list[dict]:
     return observations
 ### END SOLUTION"""
 
+
+def _refuses_fn_results(map_oru: Any) -> None:
+    """An ORU with an FN (formatted text) result must be refused, not silently dropped."""
+    try:
+        map_oru(read_fixture("pyhl7_ORU_R01_v2.4_SN_FN_standard_sample.hl7"))
+    except ValueError:
+        return
+    raise Incorrect(
+        f"{q2.title}: on a sample ORU with an FN (formatted text) result, your function returned a result; "
+        "a value type it cannot map must be refused with ValueError, not dropped."
+    )
+
+
 q2 = function_question(
     grade_id="lab05_map_oru",
     title="Q2 map ORU results to Observations",
@@ -756,6 +782,7 @@ q2 = function_question(
     reference=ref_map_oru,
     cases=_oru_cases,
     compare=compare_fhir,
+    edge_cases=(_refuses_fn_results,),
     hints=(
         "One Observation per OBX: OBX-3 → code, OBX-5 (read as OBX-2 says) → value[x], OBX-6 → the quantity's "
         "unit, OBX-11 → status, OBX-14 → effectiveDateTime.",
@@ -877,6 +904,20 @@ def translate(code: str, concept_map: dict) -> list[dict]:
     return results
 ### END SOLUTION"""
 
+
+def _translate_r(translate: Any) -> None:
+    """R (recurring patient) maps to itself in v2-0004 through the IG's ConceptMap."""
+    got = translate("R", concept_map("v2-0004-to-encounter-class"))
+    want = [
+        {"system": "http://terminology.hl7.org/CodeSystem/v2-0004", "code": "R", "equivalence": "equivalent"}
+    ]
+    if got != want:
+        raise Incorrect(
+            f"{q3.title}: translating R (a recurring patient) through v2-0004-to-encounter-class, your function "
+            f"returned {got!r}; the IG's map gives one equivalent match, code R in v2-0004."
+        )
+
+
 q3 = function_question(
     grade_id="lab05_translate",
     title="Q3 $translate through a ConceptMap",
@@ -885,6 +926,7 @@ q3 = function_question(
     parameters=("code", "concept_map"),
     reference=ref_translate,
     cases=_translate_cases,
+    edge_cases=(_translate_r,),
     hints=(
         "Look in every group: an element whose `code` is the code you translate lists its `target`s; the "
         "group's `target` is their code system.",
@@ -1633,6 +1675,17 @@ def reconcile(csv_patients, csv_encounters, messages, fhir_resources):
                 if e["Id"] not in encounters]
     return out"""
 
+
+def _every_planted_duplicate(reconcile: Any) -> None:
+    """Each of the nine planted duplicate patients is reported as missing from the feed."""
+    found = {(d["kind"], d["id"]) for d in reconcile(*reconcile_inputs())}
+    if sum(kind == "patient_not_in_feed" for kind, _id in found) != 9:
+        raise Incorrect(
+            f"{q10.title}: every planted duplicate patient of the CSV export is missing from the ADT feed; "
+            "report each one as patient_not_in_feed."
+        )
+
+
 q10 = function_question(
     grade_id="lab05_reconcile",
     title="Q10 reconcile the CSV export, the ADT feed and the FHIR bundles",
@@ -1642,6 +1695,7 @@ q10 = function_question(
     reference=ref_reconcile,
     cases=_reconcile_cases,
     compare=compare_discrepancies,
+    edge_cases=(_every_planted_duplicate,),
     hints=(
         "Index each source by the shared identifiers first: patient Id = `Patient.id` = the `PID-3` repetition "
         "of type PI; encounter Id = `Encounter.id` = `PV1-19`.",

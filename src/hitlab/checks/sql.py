@@ -3,11 +3,12 @@ with a reference answer computed independently (in Python, from the same tables)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from hitlab.checks.core import Incorrect, Question, compare_rows
+from hitlab.checks.core import Incorrect, Question, compare_rows, describe
 
 
 @cache
@@ -18,24 +19,53 @@ def connection(dataset: str = "default"):
     return connect(dataset)
 
 
+def _not_sql(sql: Any, what: str) -> str:
+    """Why ``sql`` is not a query text, in a sentence."""
+    kind = describe(sql)
+    if type(sql).__module__.startswith(("pandas", "duckdb", "polars", "numpy")):
+        return (
+            f"{what} should be the SQL text (a string), but you gave {kind}: the query's result, not the query. "
+            'Set the variable to the query itself, e.g. """select ..."""'
+        )
+    return f"{what} should be the SQL text (a string), but you gave {kind}."
+
+
+def check_names(names: Sequence[str], columns: Sequence[str], title: str) -> None:
+    """The result's column names must be the ones the exercise asks for (letter case aside), in its order."""
+    if [n.lower() for n in names] == [c.lower() for c in columns]:
+        return
+    names = [n if len(n) <= 32 else n[:29] + "..." for n in names]  # an unnamed expression can be long
+    yours, asked = f"({', '.join(names)})", f"({', '.join(columns)})"
+    if len(names) != len(columns):
+        raise Incorrect(
+            f"{title}: your query returns {len(names)} columns {yours}; the exercise asks for {len(columns)}: {asked}."
+        )
+    if sorted(n.lower() for n in names) == sorted(c.lower() for c in columns):
+        raise Incorrect(f"{title}: your columns are {yours}; the exercise asks for {asked}, in that order.")
+    renamed = [(n, c) for n, c in zip(names, columns, strict=True) if n.lower() != c.lower()]
+    which = "; ".join(f"`{n}` should be named `{c}`" for n, c in renamed)
+    raise Incorrect(
+        f"{title}: your columns are {yours}; the exercise asks for {asked}: {which} (`... as {renamed[0][1]}`)."
+    )
+
+
 def execute(
     con, sql: Any, *, title: str, columns: Sequence[str] | None = None, what: str = "the query"
 ) -> list[tuple]:
     """Run a learner's ``sql`` on ``con`` and return its rows; a query that is not a string, fails in DuckDB
-    or returns another number of columns than ``columns`` raises :class:`Incorrect` saying so."""
+    or returns other columns than ``columns`` (names as asked, in order) raises :class:`Incorrect` saying so."""
     import duckdb
 
     if not isinstance(sql, str):
-        raise Incorrect(f"{title}: expected {what} as a string, got {type(sql).__name__}.")
+        raise Incorrect(f"{title}: {_not_sql(sql, what)}")
     try:
         result = con.execute(sql)
     except duckdb.Error as err:
         raise Incorrect(f"{title}: {what} failed in DuckDB: {str(err).splitlines()[0]}") from None
-    names = [d[0] for d in result.description]
-    if columns is not None and len(names) != len(columns):
-        raise Incorrect(
-            f"{title}: expected {len(columns)} columns ({', '.join(columns)}), got {len(names)} ({', '.join(names)})."
-        )
+    if result.description is None:
+        raise Incorrect(f"{title}: {what} returns no rows at all; it should be a select query.")
+    if columns is not None:
+        check_names([d[0] for d in result.description], columns, title)
     return result.fetchall()
 
 
@@ -60,6 +90,7 @@ def sql_question(
     rel: float = 1e-6,
     key_columns: int = 1,
     dataset: str = "default",
+    edge_cases: Sequence[Callable[[Any], None]] = (),
 ) -> Question:
     """A question whose answer is a SQL query returning ``columns``; order matters only if ``ordered``."""
 
@@ -83,4 +114,83 @@ def sql_question(
         wrong=wrong,
         alternatives=alternatives,
         prepare=prepare,
+        edge_cases=edge_cases,
     )
+
+
+# -- edge cases on made-up data -------------------------------------------------------------------------------
+
+
+def toy_database(**tables):
+    """A scratch DuckDB database holding made-up rows (pandas DataFrames) in tables with the real tables'
+    column names and types (columns not given are NULL; a missing ``Id`` is numbered), and the same rows as
+    DataFrames typed as :func:`table` returns them."""
+    import duckdb
+
+    real = connection()
+    con = duckdb.connect()
+    frames = {}
+    for name, rows in tables.items():
+        schema = real.execute(f"describe {name}").fetchall()
+        if "Id" in (c[0] for c in schema) and "Id" not in rows.columns:
+            rows = rows.assign(Id=[f"{name[:3]}{i}" for i in range(len(rows))])
+        con.execute(f"create table {name} (" + ", ".join(f'"{c[0]}" {c[1]}' for c in schema) + ")")
+        con.register("toy_rows", rows)
+        cols = ", ".join(f'"{c}"' for c in rows.columns)
+        con.execute(f"insert into {name} ({cols}) select {cols} from toy_rows")
+        con.unregister("toy_rows")
+        frames[name] = con.execute(f"select * from {name}").df()
+    return con, frames
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """An edge case as made-up rows: ``what`` says in feedback what it is ("a stay with no STOP");
+    ``tables`` maps a table name to rows (a tuple of tuples) under ``columns[name]``."""
+
+    what: str
+    tables: Mapping[str, Sequence[tuple]]
+    columns: Mapping[str, Sequence[str]]
+
+    def frames(self):
+        import pandas as pd
+
+        out = {}
+        for name, rows in self.tables.items():
+            df = pd.DataFrame(list(rows), columns=list(self.columns[name]))
+            for c in df.columns:
+                if c in ("START", "STOP", "DATE", "BIRTHDATE", "DEATHDATE"):
+                    df[c] = pd.to_datetime(df[c])
+            out[name] = df
+        return out
+
+
+def scenario_checks(
+    *,
+    title: str,
+    columns: Sequence[str],
+    scenarios: Sequence[Scenario],
+    reference: Callable[[dict], list[tuple]],
+    rel: float = 1e-6,
+    key_columns: int = 1,
+) -> Callable[[Any], None]:
+    """An edge-case check for :class:`~hitlab.checks.core.Question`: the learner's query runs on each
+    scenario's made-up tables and must return what ``reference(frames)`` computes there. A failure names the
+    scenario by what it is, never by its made-up ids."""
+
+    def run(sql: Any) -> None:
+        for scenario in scenarios:
+            con, frames = toy_database(**scenario.frames())
+            label = f"{title}, on made-up data with {scenario.what}"
+            rows = execute(con, sql, title=label)
+            compare_rows(
+                rows,
+                reference(frames),
+                columns=columns,
+                title=label,
+                rel=rel,
+                key_columns=key_columns,
+                name_rows=False,
+            )
+
+    return run

@@ -73,13 +73,16 @@ def failure_messages(autograded: Path) -> dict[str, str]:
 
     def said(output) -> str:
         ename, evalue = output.get("ename", ""), output.get("evalue", "")
+        if ename in ("Incorrect", "NotAttempted") and evalue:
+            return evalue  # the check's own message says it all
         return f"{ename}: {evalue}" if evalue else ename
 
     def explain(test_error, answers: list) -> str:
         for gid, _cell, error in answers:
             if error is not None and error.get("ename") != "NotImplementedError":
                 message = f"your answer cell {gid} failed with {said(error)}"
-                if test_error.get("ename") != "NameError":  # the check ran on what the cell had defined
+                ran = test_error.get("ename") not in ("NameError", "NotAttempted")
+                if ran:  # the check ran on what the cell had defined
                     message += f"; then the check said {said(test_error)}"
                 return message
         for gid, cell, error in answers:
