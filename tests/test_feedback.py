@@ -5,7 +5,11 @@ edge cases, whose messages never name made-up ids."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -201,3 +205,29 @@ def test_check_reads_the_answer_variable_from_the_callers_namespace(capsys):
     finally:
         del globals()["patients_by_gender_sql"]
     assert capsys.readouterr().out == "Correct: Q4 patients by gender\n"
+
+
+@pytest.mark.notebook
+def test_hitlab_check_shows_the_messages_and_no_kernel_noise(tmp_path):
+    from hitlab.course.notebooks import answered, course_root, read, release_notebook, write
+
+    lab = "lab00_orientation"
+    nb = answered(
+        read(release_notebook(course_root(), lab)),
+        {
+            "lab00_patients_by_gender": 'patients_by_gender_sql = "select GENDER, count(*) as n from patients '
+            'group by GENDER"',
+            "lab00_encounters_2024": 'encounters_2024_sql = "select ENCOUNTERCLASS" +',
+        },
+    )
+    write(nb, tmp_path / f"{lab}.ipynb")
+    env = {**os.environ, "HITLAB_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "hitlab"), "check", str(tmp_path / f"{lab}.ipynb")],
+        capture_output=True, text=True, env=env, timeout=300, check=True,
+    )  # fmt: skip
+    out = " ".join(run.stdout.split())  # the table wraps long messages
+    assert "`n` should be named `patients`" in out
+    assert "your answer cell lab00_encounters_2024 failed with SyntaxError" in out
+    for noise in ("Traceback", "NameError", "without encryption", "WARNING"):
+        assert noise not in run.stdout + run.stderr, noise

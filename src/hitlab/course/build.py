@@ -31,6 +31,10 @@ def nbgrader_api(root: Path, db: Path | str, configure=None):
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root / "graders")).load_config()
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.db_url = db if isinstance(db, str) and "://" in db else f"sqlite:///{db}"
+    # Kernels talk to the grader over Unix sockets in the course folder: no TCP port open on the machine, and
+    # no "running over TCP without encryption" warning from ipykernel in the learner's `hitlab check`.
+    config.KernelManager.transport = "ipc"
+    config.KernelManager.ip = str(Path(root).resolve() / "kernel")
     if configure is not None:
         configure(config)
     coursedir = CourseDirectory(config=config)
