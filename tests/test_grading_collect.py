@@ -86,6 +86,23 @@ def test_lms_zip_with_the_default_pattern(tmp_path):
     assert not (tmp_path / "escape.ipynb").exists()
 
 
+def test_files_of_labs_not_asked_for_are_set_aside_not_unmatched(tmp_path):
+    tree = tmp_path / "submitted"
+    touch(tree / "ada" / LABS[0] / f"{LABS[0]}.ipynb")
+    touch(tree / "ada" / LABS[1] / f"{LABS[1]}.ipynb")
+    touch(tree / "ada" / "lab09_unknown" / "lab09_unknown.ipynb")
+    got = collect(tree, LABS[:1], other_labs=LABS[1:])
+    assert [(s.student, s.lab) for s in got.submissions] == [("ada", LABS[0])]
+    assert got.other_labs == [f"ada/{LABS[1]}/{LABS[1]}.ipynb"]
+    assert dict(got.unmatched) == {"ada/lab09_unknown/lab09_unknown.ipynb": "unknown lab 'lab09_unknown'"}
+    folder = tmp_path / "downloads"
+    touch(folder / f"smithjane_101_9001_{LABS[0]}.ipynb")
+    touch(folder / f"smithjane_101_9002_{LABS[1]}-1.ipynb")
+    got = collect(folder, LABS[:1], other_labs=LABS[1:])
+    assert [(s.student, s.lab) for s in got.submissions] == [("smithjane", LABS[0])]
+    assert got.other_labs == [f"smithjane_101_9002_{LABS[1]}-1.ipynb"] and not got.unmatched
+
+
 def test_lms_folder_with_a_custom_pattern(tmp_path):
     folder = tmp_path / "downloads"
     touch(folder / f"{LABS[1]}_attempt_2025-03-01_ada.ipynb")

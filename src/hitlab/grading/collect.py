@@ -23,6 +23,7 @@ import hashlib
 import re
 import unicodedata
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -68,6 +69,7 @@ class Collection:
     submissions: list[Submission] = field(default_factory=list)
     unmatched: list[tuple[str, str]] = field(default_factory=list)  # (file, why it was not placed)
     problems: list[Problem] = field(default_factory=list)
+    other_labs: list[str] = field(default_factory=list)  # files of the course's other labs, not asked for
 
 
 def _raw(name: str) -> bytes:
@@ -155,7 +157,7 @@ def _is_submitted_tree(root: Path) -> bool:
     return any(p.parent.parent.parent == root for p in root.glob("*/*/*.ipynb"))
 
 
-def _from_tree(root: Path, labs: list[str], out: Collection) -> None:
+def _from_tree(root: Path, labs: list[str], out: Collection, others: Sequence[str]) -> None:
     for path in sorted(p for p in root.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts):
         rel = path.relative_to(root)
         shown = _shown(rel.as_posix())
@@ -163,7 +165,9 @@ def _from_tree(root: Path, labs: list[str], out: Collection) -> None:
             out.unmatched.append((shown, "not <student>/<lab>/<notebook>.ipynb"))
             continue
         student, lab, name = rel.parts
-        if lab not in labs:
+        if lab in others:
+            out.other_labs.append(shown)
+        elif lab not in labs:
             out.unmatched.append((shown, f"unknown lab {lab!r}"))
         elif why := safe_student_id(student):
             detail = f"the folder name {_quoted(student)} {why}: rename it and grade again"
@@ -230,7 +234,9 @@ def _pick(student: str, lab: str, uploads: list[_Upload], order_by: list[str], o
             )
 
 
-def _from_lms(files: list[tuple[str, Path]], labs: list[str], pattern: str, out: Collection) -> None:
+def _from_lms(
+    files: list[tuple[str, Path]], labs: list[str], pattern: str, out: Collection, others: Sequence[str]
+) -> None:
     from nbgrader.plugins import FileNameCollectorPlugin
 
     plugin = FileNameCollectorPlugin(named_regexp=pattern)
@@ -247,7 +253,9 @@ def _from_lms(files: list[tuple[str, Path]], labs: list[str], pattern: str, out:
             out.unmatched.append((shown, "the file name does not match the pattern"))
             continue
         lab = _lab_of(groups["file_id"], labs)
-        if lab is None:
+        if lab is None and _lab_of(groups["file_id"], list(others)):
+            out.other_labs.append(shown)
+        elif lab is None:
             out.unmatched.append((shown, f"no lab is named {groups['file_id']!r}"))
         elif why := safe_student_id(student := groups["student_id"]):
             detail = (
@@ -286,7 +294,7 @@ def _extract(archive: Path, into: Path, out: Collection) -> list[tuple[str, Path
 
 
 def collect(source: str | Path, labs: list[str], *, pattern: str = DEFAULT_LMS_PATTERN,
-            work_dir: str | Path | None = None) -> Collection:  # fmt: skip
+            work_dir: str | Path | None = None, other_labs: Sequence[str] = ()) -> Collection:  # fmt: skip
     """The submissions in ``source`` for the given ``labs``, every file that could not be placed, and the
     problems: files of a known lab not graded because the student id is unsafe or the upload is ambiguous.
 
@@ -294,6 +302,7 @@ def collect(source: str | Path, labs: list[str], *, pattern: str = DEFAULT_LMS_P
     ``work_dir``, which a zip requires). ``pattern`` is a regular expression with ``student_id`` and
     ``file_id`` groups, applied to each download's file name as nbgrader's ``zip_collect`` does; a
     ``timestamp`` (ISO 8601) or ``attempt`` (integer) group picks the newest of a student's uploads of a lab.
+    Files of ``other_labs`` (the course's labs not asked for) are listed in ``other_labs``, not as unmatched.
     """
     source = Path(source)
     out = Collection()
@@ -309,12 +318,12 @@ def collect(source: str | Path, labs: list[str], *, pattern: str = DEFAULT_LMS_P
         if work_dir is None:
             raise InputError("a zip of submissions needs a work folder to extract into", path=source)
         files = _extract(source, Path(work_dir), out)
-        _from_lms(files, labs, pattern, out)
+        _from_lms(files, labs, pattern, out, other_labs)
     elif _is_submitted_tree(source):
-        _from_tree(source, labs, out)
+        _from_tree(source, labs, out, other_labs)
     else:
         files = [(p.relative_to(source).as_posix(), p) for p in sorted(source.rglob("*")) if p.is_file()]
-        _from_lms(files, labs, pattern, out)
+        _from_lms(files, labs, pattern, out, other_labs)
     out.submissions.sort(key=lambda s: (s.lab, s.student))
     out.problems.sort(key=lambda p: (p.lab, p.student))
     return out

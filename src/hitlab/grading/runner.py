@@ -41,6 +41,7 @@ class GradingRun:
     missing: list[Outcome] = field(default_factory=list)
     refused: list[Outcome] = field(default_factory=list)  # ambiguous uploads, unsafe names: nothing graded
     unmatched: list[tuple[str, str]] = field(default_factory=list)
+    other_labs: list[str] = field(default_factory=list)  # files of labs not asked for (--labs)
     sandbox: str = ""  # "on", or "off: why" (graded unconfined: --no-sandbox)
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # seconds spent preparing, grading, exporting
@@ -315,8 +316,9 @@ def grade(
     scratch = Path(tempfile.mkdtemp(prefix="hitlab-grade-"))
     os.chmod(scratch, 0o711)
     try:
-        found = collect(submissions, names, pattern=pattern, work_dir=scratch / "unzipped")
-        run.unmatched = found.unmatched
+        others = [lab for lab in lab_names(root) if lab not in names]
+        found = collect(submissions, names, pattern=pattern, work_dir=scratch / "unzipped", other_labs=others)
+        run.unmatched, run.other_labs = found.unmatched, found.other_labs
         need = _needed_paths()
         if found.submissions:  # started now: they load nbgrader while the course is prepared
             uids, locks = _claim_uids(min(workers, len(found.submissions)))
@@ -490,6 +492,7 @@ def _write_log(out: Path, run: GradingRun) -> None:
     lines += [f"error: {e}" for e in run.errors]
     lines.append("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in run.phases.items()))
     lines += [f"unmatched: {name}: {why}" for name, why in run.unmatched]
+    lines += [f"not asked for (--labs): {name}" for name in run.other_labs]
     lines += [f"skipped (already graded, unchanged): {s} {lab}" for s, lab in run.skipped]
     lines += [
         f"{o.status}: {o.student} {o.lab} {o.detail}".rstrip() for o in run.graded + run.refused + run.missing
