@@ -215,7 +215,9 @@ def progress() -> None:
 
 @main.command(
     "grade",
-    epilog=_example("hitlab grade graders/work/submitted --out cohort-grades --labs lab01,lab02 --workers 2"),
+    epilog=_example(
+        "hitlab grade graders/work/sample --out graders/work/sample-grades --labs lab00,lab01 --workers 2"
+    ),
 )
 @click.argument("submissions", type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -293,6 +295,10 @@ def grade(submissions: Path, out: Path, labs: str, workers: int | None, db_url: 
         click.echo(f"error: {error}", err=True)
     for name, why in run.unmatched:
         click.echo(f"not graded: {name}: {why}", err=True)
+    if run.other_labs:
+        click.echo(
+            f"set aside: {len(run.other_labs)} files of labs not named in --labs (listed in grading.log)"
+        )
     counts: dict[str, int] = {}
     for outcome in run.graded + run.refused + run.missing:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
