@@ -30,6 +30,8 @@ CELLS = {
     "frame": 'patients_by_gender_sql = con.sql("select GENDER, count(*) as patients from patients group by 1").df()\n'
     "q4.check()",
     "undefined": "q5.check()",
+    "released_answer": "# YOUR CODE HERE\nraise NotImplementedError()",
+    "released_test": "q5.check()",
     "syntax_answer": 'encounters_2024_sql = "select ENCOUNTERCLASS" +',
     "syntax_test": "q5.check()",
     "zero_answer": "encounters_2024_sql = 1 / 0",
@@ -102,6 +104,10 @@ def test_an_undefined_answer_is_not_attempted_or_the_learners_own_error(outputs)
         "Not attempted  Q5 encounters by class in 2024: `encounters_2024_sql` is not defined: run the cell that "
         "sets it (Shift-Enter), then this one."
     )
+    assert shown(outputs["released_test"]) == (
+        "Not attempted  Q5 encounters by class in 2024: not attempted yet: replace `raise NotImplementedError()` "
+        "in the answer cell with your answer (it sets `encounters_2024_sql`), run it, then this one."
+    )
     assert error(outputs["syntax_answer"]).ename == "SyntaxError"
     assert shown(outputs["syntax_test"]) == (
         "Not attempted  Q5 encounters by class in 2024: `encounters_2024_sql` is not defined: the cell that sets "
@@ -111,7 +117,7 @@ def test_an_undefined_answer_is_not_attempted_or_the_learners_own_error(outputs)
         "Not attempted  Q5 encounters by class in 2024: `encounters_2024_sql` is not defined: the cell that sets "
         "it stopped with ZeroDivisionError (line 1): division by zero. Fix it and run it again."
     )
-    for name in ("undefined", "syntax_test", "zero_test"):
+    for name in ("undefined", "released_test", "syntax_test", "zero_test"):
         assert "NameError" not in shown(outputs[name])
 
 

@@ -128,6 +128,11 @@ def _undefined(variable: str) -> str:
                 f"{type(err).__name__}{where}: {err.msg if isinstance(err, SyntaxError) else err}. "
                 "Fix it and run it again."
             )
+    if isinstance(err, NotImplementedError):  # the answer cell as released
+        return (
+            f"not attempted yet: replace `raise NotImplementedError()` in the answer cell with your answer "
+            f"(it sets `{variable}`), run it, then this one."
+        )
     return f"`{variable}` is not defined: run the cell that sets it (Shift-Enter), then this one."
 
 
