@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,6 +95,41 @@ def test_a_copy_without_seed_record_counts_as_outdated_unless_it_is_the_release(
     cell(nb, grade_id="lab00_standards_body").source = 'standards_body = "B"'
     write(nb, working_notebook(LAB, root))
     assert prepare(root).outdated == [LAB]
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-C", str(root), *args],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"},
+    )
+
+
+def test_answers_given_in_labs_before_work_existed_move_to_work_and_survive_an_update(root):
+    """A learner who answered in labs/ (tracked) keeps those answers: they count as the learner's, not the
+    release's, because the release is what git committed."""
+    git(root, "init", "-q")
+    git(root, "add", "labs")
+    git(root, "commit", "-q", "-m", "release 1")
+    nb = nbformat.read(release(root), as_version=4)
+    cell(nb, grade_id="lab00_standards_body").source = 'standards_body = "B"'
+    write(nb, release(root))
+
+    space = prepare(root)
+    assert space.seeded == [LAB] and space.moved == [LAB] and space.outdated == []
+    assert any("git checkout -- labs" in line for line in space.notices())
+    assert 'standards_body = \\"B\\"' in working_notebook(LAB, root).read_text()
+    git(root, "checkout", "--", "labs")
+    assert prepare(root).outdated == []
+
+    new_release(root)
+    git(root, "commit", "-q", "-am", "release 2")
+    assert prepare(root).outdated == [LAB]
+    (report,) = update(root=root)
+    assert "lab00_standards_body" in report.merge.carried
+    new = nbformat.read(working_notebook(LAB, root), as_version=4)
+    assert cell(new, grade_id="lab00_standards_body").source == 'standards_body = "B"'
 
 
 def new_release(root: Path) -> None:

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ class Workspace:
     folder: Path
     seeded: list[str] = field(default_factory=list)  # labs whose working copy was created now
     outdated: list[str] = field(default_factory=list)  # labs with a newer release in labs/
+    moved: list[str] = field(default_factory=list)  # seeded with the answers the learner had put in labs/
 
     def notices(self) -> list[str]:
         """One line each for what the learner should know before working."""
@@ -61,6 +63,11 @@ class Workspace:
             lines.append(
                 f"hitlab: your notebooks are in {self.folder} (new copies of {', '.join(self.seeded)}); "
                 "labs/ stays as released"
+            )
+        if self.moved:
+            lines.append(
+                f"hitlab: your answers in labs/ ({', '.join(self.moved)}) were copied into {self.folder}; "
+                "`git checkout -- labs` puts the released notebooks back in labs/"
             )
         if self.outdated:
             lines.append(
@@ -173,20 +180,79 @@ def _copy_missing(src: Path, dst: Path) -> None:
             shutil.copyfileobj(fin, fout)
 
 
-def _remember(folder: Path, labs: dict, lab: str, release: Path) -> None:
-    """Record that *lab*'s working copy now follows *release* (its hash and a copy of it)."""
+class _Releases:
+    """The released notebooks of ``labs/``, as git committed them where the learner changed them.
+
+    Before ``work/`` existed, learners answered in ``labs/`` itself. Where git shows such changes, the release
+    is the committed notebook: it is what the working copy is recorded as following (the learner's answers,
+    copied into ``work/`` with the rest of the file, then count as the learner's, and are carried over by an
+    update), and the changed file in ``labs/`` is not mistaken for a newer release.
+    """
+
+    def __init__(self, root: str | Path | None) -> None:
+        self.folder = labs_dir(root)
+        self.names = released_labs(root)
+        self.changed = _changed_in_git(self.folder.parent)
+        self._bytes: dict[str, bytes] = {}
+
+    def path(self, lab: str) -> Path:
+        return self.folder / lab / f"{lab}.ipynb"
+
+    def bytes(self, lab: str) -> bytes:
+        if lab not in self._bytes:
+            committed = _committed(self.folder.parent, lab) if lab in self.changed else None
+            self._bytes[lab] = committed if committed is not None else self.path(lab).read_bytes()
+        return self._bytes[lab]
+
+    def sha256(self, lab: str) -> str:
+        return hashlib.sha256(self.bytes(lab)).hexdigest()
+
+    def notebook(self, lab: str):
+        return nbformat.reads(self.bytes(lab).decode("utf-8"), as_version=4)
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess | None:
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, timeout=30, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result if result.returncode == 0 else None
+
+
+def _changed_in_git(root: Path) -> set[str]:
+    """Labs whose notebook in ``labs/`` differs from git's HEAD (none outside a git checkout)."""
+    result = _git(root, "diff", "--name-only", "--relative", "HEAD", "--", "labs")
+    if result is None:
+        return set()
+    names = set()
+    for line in result.stdout.decode("utf-8", "replace").splitlines():
+        parts = Path(line).parts
+        if len(parts) == 3 and parts[0] == "labs" and parts[2] == f"{parts[1]}.ipynb":
+            names.add(parts[1])
+    return names
+
+
+def _committed(root: Path, lab: str) -> bytes | None:
+    result = _git(root, "show", f"HEAD:./labs/{lab}/{lab}.ipynb")
+    return result.stdout if result is not None else None
+
+
+def _remember(folder: Path, labs: dict, lab: str, releases: _Releases) -> None:
+    """Record that *lab*'s working copy now follows its current release (its hash and a copy of it)."""
     seeds = folder / SEED_COPIES
     seeds.mkdir(exist_ok=True)
-    shutil.copyfile(release, seeds / f"{lab}.ipynb")
-    labs[lab] = {"sha256": sha256(release), "since": _now().isoformat(timespec="seconds")}
+    (seeds / f"{lab}.ipynb").write_bytes(releases.bytes(lab))
+    labs[lab] = {"sha256": releases.sha256(lab), "since": _now().isoformat(timespec="seconds")}
 
 
-def _outdated(folder: Path, labs: dict, names: Sequence[str], releases: Path) -> list[str]:
+def _outdated(folder: Path, labs: dict, releases: _Releases) -> list[str]:
     return [
         lab
-        for lab in names
+        for lab in releases.names
         if (folder / lab / f"{lab}.ipynb").is_file()
-        and labs.get(lab, {}).get("sha256") != sha256(releases / lab / f"{lab}.ipynb")
+        and labs.get(lab, {}).get("sha256") != releases.sha256(lab)
     ]
 
 
@@ -194,23 +260,24 @@ def prepare(root: str | Path | None = None) -> Workspace:
     """Seed ``work/`` with every released lab that has no working copy yet; say which labs are outdated.
 
     A working copy that exists is never touched. One without a seed record (copied by hand, or the record
-    was deleted) counts as outdated unless it is byte for byte the current release.
+    was deleted) counts as outdated unless it is byte for byte the current release. A lab the learner had
+    answered in ``labs/`` itself (git shows changes) is copied with those answers.
     """
-    releases = labs_dir(root)
-    names = released_labs(root)
+    releases = _Releases(root)
     folder = work_dir(root)
     space = Workspace(folder)
     with _locked(folder) as labs:
-        for lab in names:
-            release = releases / lab / f"{lab}.ipynb"
+        for lab in releases.names:
             notebook = folder / lab / f"{lab}.ipynb"
             if not notebook.exists():
-                _copy_missing(releases / lab, folder / lab)
-                _remember(folder, labs, lab, release)
+                _copy_missing(releases.folder / lab, folder / lab)
+                _remember(folder, labs, lab, releases)
                 space.seeded.append(lab)
-            elif lab not in labs and sha256(notebook) == sha256(release):
-                _remember(folder, labs, lab, release)
-        space.outdated = _outdated(folder, labs, names, releases)
+                if lab in releases.changed:
+                    space.moved.append(lab)
+            elif lab not in labs and sha256(notebook) == releases.sha256(lab):
+                _remember(folder, labs, lab, releases)
+        space.outdated = _outdated(folder, labs, releases)
     return space
 
 
@@ -220,7 +287,7 @@ def outdated(root: str | Path | None = None) -> list[str]:
     if not (folder / SEED_RECORD).exists():
         return []
     with _locked(folder) as labs:
-        return _outdated(folder, labs, released_labs(root), labs_dir(root))
+        return _outdated(folder, labs, _Releases(root))
 
 
 def _choose(names: Sequence[str], wanted: Sequence[str]) -> list[str]:
@@ -257,27 +324,26 @@ def update(
     """
     from hitlab.course.submission import read_submission
 
-    releases = labs_dir(root)
-    names = _choose(released_labs(root), labs)
+    releases = _Releases(root)
+    names = _choose(releases.names, labs)
     folder = work_dir(root)
     reports = []
     with _locked(folder) as record:
         for lab in names:
-            release = releases / lab / f"{lab}.ipynb"
             notebook = folder / lab / f"{lab}.ipynb"
             if not notebook.exists():
-                _copy_missing(releases / lab, folder / lab)
-                _remember(folder, record, lab, release)
+                _copy_missing(releases.folder / lab, folder / lab)
+                _remember(folder, record, lab, releases)
                 reports.append(UpdateReport(lab, "seeded", notebook))
                 continue
-            if record.get(lab, {}).get("sha256") == sha256(release):
+            if record.get(lab, {}).get("sha256") == releases.sha256(lab):
                 reports.append(UpdateReport(lab, "up to date", notebook))
                 continue
             old = read_submission(notebook)
             base_copy = folder / SEED_COPIES / f"{lab}.ipynb"
             base = nbformat.read(base_copy, as_version=4) if lab in record and base_copy.is_file() else None
             backup = _backup_path(notebook, now or _now())
-            new, merged = merge(old, nbformat.read(release, as_version=4), base, backup.name)
+            new, merged = merge(old, releases.notebook(lab), base, backup.name)
             os.replace(notebook, backup)
             try:
                 with open(notebook, "x", encoding="utf-8") as out:
@@ -285,8 +351,8 @@ def update(
             except BaseException:
                 os.replace(backup, notebook)
                 raise
-            _copy_missing(releases / lab, folder / lab)
-            _remember(folder, record, lab, release)
+            _copy_missing(releases.folder / lab, folder / lab)
+            _remember(folder, record, lab, releases)
             reports.append(UpdateReport(lab, "updated", notebook, backup, merged))
     return reports
 
