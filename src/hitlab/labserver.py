@@ -117,8 +117,17 @@ def server_config(rc_file: str | Path, instructor: bool = False) -> dict:
         "LabApp": {"default_url": WORK_URL},
         # CurveZMQ keys for kernels that support them (ipykernel does): the server's traffic with its kernels
         # is encrypted, and ipykernel no longer warns that it runs over TCP without encryption.
-        "KernelManager": {"transport_encryption": "auto"},
+        "KernelManager": {"transport_encryption": "auto" if _has_curve() else "disabled"},
     }
+
+
+def _has_curve() -> bool:
+    """Whether pyzmq can encrypt (jupyter_client refuses transport_encryption="auto" otherwise)."""
+    try:
+        import zmq
+    except ImportError:
+        return False
+    return bool(zmq.has("curve"))
 
 
 def page_config(instructor: bool = False) -> dict:
