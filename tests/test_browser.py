@@ -37,6 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
 ]
 LAB = "lab00_orientation"
 NOTEBOOK = f"work/{LAB}/{LAB}.ipynb"
