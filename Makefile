@@ -45,7 +45,7 @@ venv: $(STAMP) ## Create .venv and install hitlab with its dev tools (again when
 data: venv ## Build the default synthetic dataset into data/generated/ (if missing)
 	$(BIN)/hitlab data build
 
-lab: data ## Set up everything, then open JupyterLab on labs/ (Ctrl-C stops it)
+lab: data ## Set up everything, then open JupyterLab on work/, your copy of the labs (Ctrl-C stops it)
 	$(BIN)/hitlab lab
 
 test: venv ## Run the whole test suite (PYTEST_ARGS=... to select, PYTEST_WORKERS=0 for one process)

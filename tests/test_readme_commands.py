@@ -386,11 +386,14 @@ def test_data_commands(ws):
     assert "dataset 'defects' ready" in ws.sh("hitlab data build --dataset defects").stdout
 
 
-@runs("hitlab check labs/lab00_orientation/lab00_orientation.ipynb", "hitlab progress")
+@runs("hitlab check work/lab00_orientation/lab00_orientation.ipynb", "hitlab progress")
 def test_check_then_progress(ws):
-    notebook = ws.root / "labs" / "lab00_orientation" / "lab00_orientation.ipynb"
+    from hitlab.work import prepare
+
+    prepare(ws.root)  # what `make lab` does first: the learner's working copy in work/
+    notebook = ws.root / "work" / "lab00_orientation" / "lab00_orientation.ipynb"
     before = notebook.read_bytes()
-    done = ws.sh("hitlab check labs/lab00_orientation/lab00_orientation.ipynb")
+    done = ws.sh("hitlab check work/lab00_orientation/lab00_orientation.ipynb")
     assert "lab00_orientation: 0 / 10" in done.stdout  # the released notebook, unanswered
     assert notebook.read_bytes() == before
     assert (Path(ws.env["HITLAB_HOME"]) / "progress.json").is_file()

@@ -12,6 +12,8 @@ from hitlab.load import LoadReport, load
 from hitlab.progress import progress_rows as _progress_rows
 from hitlab.selfcheck import CheckReport, check_notebook
 from hitlab.synth import generate
+from hitlab.work import prepare as prepare_work
+from hitlab.work import update as update_work
 
 __all__ = [
     "CheckReport",
@@ -27,8 +29,10 @@ __all__ = [
     "grade",
     "lint_labs",
     "load",
+    "prepare_work",
     "progress_rows",
     "run_lab",
+    "update_work",
     "verify_labs",
 ]
 

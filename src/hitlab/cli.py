@@ -173,7 +173,7 @@ def course_verify(labs: tuple[str, ...]) -> None:
 @click.argument("notebook", type=click.Path(path_type=Path))
 @_clean_errors
 def check(notebook: Path) -> None:
-    """Grade your saved lab notebook with the full tests, hidden ones included; the file is not changed."""
+    """Grade your saved lab notebook in a fresh kernel, as an instructor would; the file is not changed."""
     from rich.console import Console
     from rich.table import Table
 
@@ -317,7 +317,7 @@ def update(labs: tuple[str, ...]) -> None:
 
     The previous copy stays next to the new one as LAB.backup-TIME.ipynb.
     """
-    from hitlab.work import update as update_work
+    from hitlab.api import update_work
 
     for report in update_work(labs):
         click.echo(report.summary())

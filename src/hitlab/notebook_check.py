@@ -4,7 +4,7 @@ The kernel knows its notebook from ``JPY_SESSION_NAME``, which Jupyter Server (2
 when it starts the kernel for it. The notebook is saved by a small piece of JavaScript shown as the cell's
 output: it clicks the save button of the notebook panel that holds the output (or, failing that, sends
 Ctrl/Cmd-S). The kernel waits a few seconds for the file to change on disk, then runs ``hitlab check`` on it
-in a separate process, so a fresh kernel grades exactly what was saved, hidden tests included.
+in a separate process, so a fresh kernel grades exactly what was saved, every check and edge case included.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def _clock(path: Path) -> str:
 
 
 def check_my_work(notebook: str | Path | None = None) -> None:
-    """Save this notebook and grade it with the lab's full tests (hidden ones too), as ``hitlab check`` does.
+    """Save this notebook and grade it with the lab's tests in a fresh kernel, as ``hitlab check`` does.
 
     Run it in a cell of your lab notebook: ``from hitlab import check_my_work; check_my_work()``. The notebook
     is saved first (as Ctrl-S would); the score and feedback are printed below the cell, and the score goes
@@ -135,7 +135,7 @@ def check_my_work(notebook: str | Path | None = None) -> None:
     if notebook is not None:
         print(f"Checking {path} as saved at {_clock(path)}...")
     elif save_notebook(path):
-        print(f"Saved {path.name} at {_clock(path)}; checking it with the full tests (hidden ones too)...")
+        print(f"Saved {path.name} at {_clock(path)}; grading it in a fresh kernel, as an instructor would...")
     else:
         print(
             f"Could not confirm that the notebook was saved: checking the copy saved at {_clock(path)}. "

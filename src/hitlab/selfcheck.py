@@ -1,7 +1,7 @@
 """``hitlab check NOTEBOOK``: grade a learner's own notebook the way an instructor's autograde would.
 
-The notebook is copied into a scratch nbgrader course built from the lab's source (so the hidden tests run
-too) and autograded in a fresh kernel; the learner's file is only read. Deleted or edited test cells are
+The notebook is copied into a scratch nbgrader course built from the lab's source (so the test cells are the
+instructor's) and autograded in a fresh kernel; the learner's file is only read. Deleted or edited test cells are
 reported and graded as the instructor wrote them, as nbgrader does.
 """
 
