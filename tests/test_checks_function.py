@@ -61,3 +61,47 @@ def test_errors_on_good_input_and_bad_signatures_are_explained():
         Q.check(lambda msg, strict: [])
     with pytest.raises(Incorrect, match="`segments` should be a function, got str"):
         Q.check("MSH")
+
+
+def test_a_result_of_another_kind_gets_a_sentence():
+    import pandas as pd
+
+    def encode(message: str) -> bytes:
+        return b"\x0b" + message.encode() + b"\x1c\r"
+
+    frame = function_question(
+        grade_id="labxx_frame", title="QX frame", points=1, name="frame", parameters=("message",),
+        reference=encode, cases=lambda: [Case("an ADT", ("MSH|^~\\&|A\r",))],
+        hints=("Add the MLLP bytes.",), solution_code="def frame(message): ...",
+    )  # fmt: skip
+    with pytest.raises(
+        Incorrect, match=r"^QX frame: on an ADT, your function returned a str; it should return bytes\.$"
+    ):
+        frame.check(lambda message: "\x0b" + message + "\x1c\r")
+    with pytest.raises(Incorrect, match=r"returned a pandas DataFrame; it should return a list\.$"):
+        Q.check(lambda message: pd.DataFrame({"segment": _segments(message)}))
+    with pytest.raises(Incorrect, match=r"returned None; it should return a list\.$"):
+        Q.check(lambda message: None if message.startswith("MSH") else _segments(message))
+
+
+def test_a_function_that_never_returns_is_stopped_and_named():
+    import contextlib
+    import time
+
+    slow = function_question(
+        grade_id="labxx_slow", title="QX slow", points=1, name="segments", parameters=("message",),
+        reference=_segments, cases=lambda: [Case("an ADT", ("MSH|^~\\&|A\rPID|1\r",))],
+        hints=("Return quickly.",), solution_code="def segments(message): ...", call_limit=0.5,
+    )  # fmt: skip
+
+    def segments(message):
+        while True:
+            with contextlib.suppress(Exception):  # swallowing errors does not outlast the limit
+                time.sleep(0.05)
+
+    started = time.monotonic()
+    with pytest.raises(
+        Incorrect, match=r"on an ADT, your function did not finish within 0\.5 s; the check stopped"
+    ):
+        slow.check(segments)
+    assert time.monotonic() - started < 5
