@@ -12,7 +12,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,15 +86,20 @@ def running_lab(
     hitlab: str | Path = REPO / ".venv" / "bin" / "hitlab",
     env: dict[str, str] | None = None,
     timeout: float = STARTUP_TIMEOUT,
+    args: Sequence[str] = (),
 ) -> Iterator[LabServer]:
-    """Start ``hitlab lab --no-browser --port <free>`` and yield it once ``/api/status`` answers; always stop it.
+    """Start ``hitlab lab --no-browser --port <free> *args`` and yield it once ``/api/status`` answers; always
+    stop it.
 
     Jupyter's runtime and user config folders go to *tmp_path*, so the test neither reads nor leaves
-    anything in the home folder.
+    anything in the home folder; Jupyter and hitlab variables of the test's own environment are not passed on.
     """
     port, token = free_port(), secrets.token_hex(16)
+    inherited = {
+        k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "JUPYTER_", "HITLAB_CHECK"))
+    }
     full_env = {
-        **os.environ,
+        **inherited,
         "JUPYTER_TOKEN": token,
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
         "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
@@ -103,7 +108,7 @@ def running_lab(
     log = tmp_path / f"hitlab-lab-{port}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [str(hitlab), "lab", "--no-browser", "--port", str(port)],
+            [str(hitlab), "lab", "--no-browser", "--port", str(port), *args],
             env=full_env,
             stdin=subprocess.DEVNULL,
             stdout=out,

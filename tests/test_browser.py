@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lab_process import REPO, STARTUP_TIMEOUT, LabServer, _wait_until_up, free_port, stop
+from lab_process import LabServer, running_lab
 from workbook_copy import workbook_copy
 
 pytestmark = [pytest.mark.browser, pytest.mark.notebook]
@@ -70,31 +68,13 @@ def artifacts(tmp_path_factory) -> Path:
 def hitlab_lab(root: Path, *args: str) -> Iterator[LabServer]:
     """``hitlab lab --no-browser --port <free> *args`` on the workbook copy *root*; stopped at the end."""
     run = Path(tempfile.mkdtemp(prefix="lab-", dir=root.parent))
-    port, token = free_port(), secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "JUPYTER_", "HITLAB_CHECK"))}
-    env.update(
-        HITLAB_ROOT=str(root),
-        HITLAB_HOME=str(run / "hitlab-home"),
-        HOME=str(root.parent / "home"),
-        JUPYTER_TOKEN=token,
-        JUPYTER_RUNTIME_DIR=str(run / "runtime"),
-        JUPYTER_CONFIG_DIR=str(run / "config"),
-    )
-    log = run / "hitlab-lab.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(REPO / ".venv" / "bin" / "hitlab"), "lab", "--no-browser", "--port", str(port), *args],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = LabServer(proc, port, token, log)
-    try:
-        _wait_until_up(server, STARTUP_TIMEOUT)
+    env = {
+        "HITLAB_ROOT": str(root),
+        "HITLAB_HOME": str(run / "hitlab-home"),
+        "HOME": str(root.parent / "home"),
+    }
+    with running_lab(run, env=env, args=args) as server:
         yield server
-    finally:
-        stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -524,6 +524,18 @@ _CARE_GAP_SCENARIOS = (
     _care_gap_scenario("all of those patients together", list(_CARE_GAPS.values())),
 )
 
+CARE_GAP_SQL = '''care_gap_sql = """
+select distinct c.PATIENT
+from conditions c
+join patients p on p.Id = c.PATIENT
+where c.CODE = '44054006' and p.DEATHDATE is null
+  and not exists (
+      select 1 from observations o
+      where o.PATIENT = c.PATIENT and o.CODE = '4548-4'
+        and o.DATE >= timestamp '2025-01-01' and o.DATE < timestamp '2026-01-01'
+  )
+"""'''
+
 q6 = sql_question(
     grade_id="lab02_hba1c_care_gap",
     title="Q6 diabetics without a recent HbA1c",
@@ -544,29 +556,9 @@ q6 = sql_question(
         "Then remove those with an HbA1c (LOINC 4548-4) dated 2025-01-01 or later: NOT EXISTS or an anti join.",
         "A patient who died is no longer anyone's care gap: DEATHDATE is null for the living.",
     ),
-    solution='''care_gap_sql = """
-select distinct c.PATIENT
-from conditions c
-join patients p on p.Id = c.PATIENT
-where c.CODE = '44054006' and p.DEATHDATE is null
-  and not exists (
-      select 1 from observations o
-      where o.PATIENT = c.PATIENT and o.CODE = '4548-4'
-        and o.DATE >= timestamp '2025-01-01' and o.DATE < timestamp '2026-01-01'
-  )
-"""''',
+    solution=CARE_GAP_SQL,
     wrong=(
-        '''care_gap_sql = """
-select c.PATIENT
-from conditions c
-join patients p on p.Id = c.PATIENT
-where c.CODE = '44054006' and p.DEATHDATE is null
-  and not exists (
-      select 1 from observations o
-      where o.PATIENT = c.PATIENT and o.CODE = '4548-4'
-        and o.DATE >= timestamp '2025-01-01' and o.DATE < timestamp '2026-01-01'
-  )
-"""''',
+        CARE_GAP_SQL.replace("select distinct c.PATIENT", "select c.PATIENT"),  # duplicates
         '''care_gap_sql = """
 select distinct c.PATIENT from conditions c
 where c.CODE = '44054006'
