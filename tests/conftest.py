@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,24 @@ def population(tmp_path_factory):
         return out
 
     return make
+
+
+@pytest.fixture
+def postgres_db():
+    """A fresh database on the PostgreSQL server in HITLAB_TEST_POSTGRES_URL (``.ci/run`` starts one; CI fails
+    without it, elsewhere the test is skipped), dropped afterwards; yields its URL."""
+    url = os.environ.get("HITLAB_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(
+                "CI must provide a PostgreSQL server in HITLAB_TEST_POSTGRES_URL (.ci/run starts one)"
+            )
+        pytest.skip("no PostgreSQL server: set HITLAB_TEST_POSTGRES_URL=postgresql://user:pw@host/db")
+    import psycopg
+
+    name = f"hitlab_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(f"create database {name}")
+    yield url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(f"drop database {name} with (force)")

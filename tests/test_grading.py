@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -340,30 +339,6 @@ def test_bad_arguments_are_clear(tmp_path):
     done = subprocess.run([*HITLAB, "grade", str(tmp_path), "--out", str(tmp_path / "o"), "--roster", str(roster)],
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 2 and f"{roster}, line 2: a roster row without a student id" in done.stderr
-
-
-def _postgres_url() -> str:
-    url = os.environ.get("HITLAB_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "CI must provide a PostgreSQL server in HITLAB_TEST_POSTGRES_URL (.ci/run starts one)"
-            )
-        pytest.skip("no PostgreSQL server: set HITLAB_TEST_POSTGRES_URL=postgresql://user:pw@host/db")
-    return url
-
-
-@pytest.fixture
-def postgres_db():
-    import psycopg
-
-    url = _postgres_url()
-    name = f"hitlab_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute(f"create database {name}")
-    yield url.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute(f"drop database {name} with (force)")
 
 
 def test_two_graders_into_one_postgresql_gradebook(tmp_path, postgres_db):

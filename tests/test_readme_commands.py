@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import uuid
 from pathlib import Path
 
 import pytest
@@ -542,26 +541,6 @@ POSTGRES_EXPORT = (
     "nbgrader export --CourseDirectory.course_id=hitlab "
     "--CourseDirectory.db_url=postgresql+psycopg://user:password@host/dbname --to grades-all.csv"
 )
-
-
-@pytest.fixture
-def postgres_db():
-    """A fresh database on the server in HITLAB_TEST_POSTGRES_URL (CI starts one; see test_grading.py)."""
-    url = os.environ.get("HITLAB_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "CI must provide a PostgreSQL server in HITLAB_TEST_POSTGRES_URL (.ci/run starts one)"
-            )
-        pytest.skip("no PostgreSQL server: set HITLAB_TEST_POSTGRES_URL=postgresql://user:pw@host/db")
-    import psycopg
-
-    name = f"hitlab_readme_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute(f"create database {name}")
-    yield url.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute(f"drop database {name} with (force)")
 
 
 @pytest.mark.slow
