@@ -180,7 +180,7 @@ class Question:
     alternatives: Sequence[str] = ()
     prepare: Callable[[Any], Any] = field(default=lambda answer: answer)
     edge_cases: Sequence[Callable[[Any], None]] = ()
-    time_limit: float = 120.0
+    time_limit: float = 60.0  # under nbgrader's 120 s per cell, so the learner reads why
 
     @cached_property
     def answer_key(self) -> Any:
