@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import os
 import shutil
 import signal
@@ -22,7 +23,7 @@ import pytest
 
 from hitlab.course.autograde import autograde
 from hitlab.course.build import generate, nbgrader_api, scratch_course
-from hitlab.course.notebooks import HIDDEN_BLOCK, course_root, graded_cells, read, source_notebook
+from hitlab.course.notebooks import SOLUTION_BLOCK, course_root, graded_cells, read, source_notebook
 from hitlab.grading import grade
 from hitlab.grading.cohort import make_cohort
 
@@ -148,25 +149,25 @@ def test_report_plots_distribution_and_item_pass_rates(cohort):
         assert rates == want
 
 
-def test_feedback_shows_messages_and_hints_never_hidden_tests(cohort):
+def test_feedback_shows_messages_and_hints_never_solutions(cohort):
     out = cohort["out"]
-    hidden = set()
+    secret = set()  # the worked answers: a page shows what the checks said, never what the answer is
     for lab in LABS:
         source = read(source_notebook(course_root(), lab))
         for cell in graded_cells(source):
-            if cell.kind == "test":
-                hidden |= {
+            if cell.kind == "answer":
+                secret |= {
                     line.strip()
-                    for m in HIDDEN_BLOCK.finditer(cell.source + "\n")
+                    for m in SOLUTION_BLOCK.finditer(cell.source + "\n")
                     for line in m.group(1).splitlines()
-                    if len(line.strip()) > 10
+                    if len(line.strip()) > 10 and not line.strip().startswith("#")
                 }
-    assert hidden, "the labs have hidden tests"
+    assert secret, "the labs have solutions"
     pages = sorted((out / "feedback").glob("*/*.html"))
     assert len(pages) == len(cohort["expected"])
     for page in pages:
         text = page.read_text()
-        assert not [line for line in hidden if line in text], page
+        assert not [line for line in secret if html.escape(line) in text], page
     blank = (out / "feedback" / "s002" / f"{LABS[0]}.html").read_text()
     assert "Autograded score: <strong>0</strong> of 10 points" in blank
     assert "not attempted yet" in blank and "Hint:" in blank
