@@ -5,6 +5,7 @@ empty for null, commas in text replaced by spaces as Synthea does).
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import defaultdict
 from datetime import date, datetime
@@ -21,6 +22,12 @@ TABLES = (
     "patients", "encounters", "conditions", "medications", "observations", "procedures", "immunizations",
     "allergies", "careplans", "organizations", "providers", "payers", "payer_transitions",
 )  # fmt: skip
+
+
+NOTES_TABLE = "notes"
+NOTES_HEADER = "Id,PATIENT,ENCOUNTER,DATE,TYPE_CODE,TYPE_DESCRIPTION,TEXT"
+"""hitlab's own notes table (Synthea's CSV exporter writes no notes): one row per clinical note, ``TEXT`` quoted
+as RFC 4180 says (it holds commas, quotes and line feeds), so that spans index it exactly."""
 
 
 @cache
@@ -61,6 +68,10 @@ class CsvWriter:
             f = open(out_dir / f"{table}.csv", "w", encoding="utf-8", newline="")  # noqa: SIM115
             f.write(headers[table] + "\n")
             self.files[table] = f
+        self.notes_file = open(out_dir / f"{NOTES_TABLE}.csv", "w", encoding="utf-8", newline="")  # noqa: SIM115
+        self.notes_file.write(NOTES_HEADER + "\n")
+        self.notes = csv.writer(self.notes_file, lineterminator="\n")
+        self.note_rows = 0
         self.org_stats: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])  # revenue, encounters
         self.provider_stats: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # encounters, procedures
         self.payer_stats: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -139,6 +150,9 @@ class CsvWriter:
                 self.defects.locate(table, table_rows, self.lines[table])
             self.files[table].write("".join(",".join(r) + "\n" for r in table_rows))
             self.lines[table] += len(table_rows)
+        for n in p.notes:
+            self.notes.writerow([n.id, p.id, n.encounter.id, ts(n.time), n.type.code, n.type.display, n.text])
+        self.note_rows += len(p.notes)
         self._tally(p)
 
     def _tally(self, p: PatientRecord) -> None:
@@ -208,6 +222,7 @@ class CsvWriter:
         self._write_reference("payers", out)
         for f in self.files.values():
             f.close()
+        self.notes_file.close()
 
     def _write_reference(self, table: str, rows: list[list[str]]) -> None:
         self.files[table].write("".join(",".join(r) + "\n" for r in rows))
@@ -215,4 +230,4 @@ class CsvWriter:
 
     def counts(self) -> dict[str, int]:
         """Data rows written per table (header excluded)."""
-        return {t: n - 1 for t, n in self.lines.items()}
+        return {**{t: n - 1 for t, n in self.lines.items()}, NOTES_TABLE: self.note_rows}

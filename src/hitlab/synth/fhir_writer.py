@@ -6,12 +6,13 @@ patient (``urn:uuid`` full URLs and references inside it), plus ``hospitalInform
 
 from __future__ import annotations
 
+import base64
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import orjson
 
-from hitlab.synth.model import Encounter, Observation, PatientRecord
+from hitlab.synth.model import Encounter, Note, Observation, PatientRecord
 from hitlab.synth.reference import Organization, Provider, World
 from hitlab.synth.simulate import END
 from hitlab.synth.streams import new_uuid, stable_uuid, stream
@@ -281,6 +282,8 @@ class PatientBundle:
             if condition:
                 res["addresses"] = [{"reference": f"urn:uuid:{condition}"}]
             self.add(res, "us-core-careplan")
+        for note in p.notes:
+            self.add(self.document_reference(note), "us-core-documentreference")
         return {"resourceType": "Bundle", "type": "transaction", "entry": self.entries}
 
     def patient(self) -> dict:
@@ -408,6 +411,49 @@ class PatientBundle:
         res["location"] = [{"location": location_ref(e.organization)}]
         res["serviceProvider"] = organization_ref(e.organization)
         return res
+
+    def document_reference(self, note: Note) -> dict:
+        """A clinical note as Synthea writes it: a ``DocumentReference`` with the text base64-encoded inline."""
+        e = note.encounter
+        return {
+            "resourceType": "DocumentReference",
+            "id": note.id,
+            "identifier": [{"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{note.id}"}],
+            "status": "current",
+            "type": {"coding": [note.type.coding()], "text": note.type.display},
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category",
+                            "code": "clinical-note",
+                            "display": "Clinical Note",
+                        }
+                    ]
+                }
+            ],
+            "subject": self.subject,
+            "date": instant(note.time),
+            "author": [practitioner_ref(e.provider)],
+            "custodian": organization_ref(e.organization),
+            "content": [
+                {
+                    "attachment": {
+                        "contentType": "text/plain; charset=utf-8",
+                        "data": base64.b64encode(note.text.encode("utf-8")).decode("ascii"),
+                    },
+                    "format": {
+                        "system": "http://ihe.net/fhir/ValueSet/IHE.FormatCode.codesystem",
+                        "code": "urn:ihe:iti:xds:2017:mimeTypeSufficient",
+                        "display": "mimeType Sufficient",
+                    },
+                }
+            ],
+            "context": {
+                "encounter": [{"reference": f"urn:uuid:{e.id}"}],
+                "period": {"start": instant(e.start), "end": instant(e.stop)},
+            },
+        }
 
     def observation(self, group: list[Observation]) -> tuple[dict, str | list[str] | None]:
         first = group[0]

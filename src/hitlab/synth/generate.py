@@ -5,6 +5,7 @@ Output (``out`` is created; a previous hitlab dataset there is replaced, anythin
     out/csv/*.csv         Synthea 3.4.0 CSV set
     out/fhir/*.json       FHIR R4 transaction bundles (one per patient) + hospital/practitioner batch bundles
     out/hl7v2/*.hl7       HL7 v2.5.1 feed, one file per patient
+    out/note_phi.json     the identifiers planted in the clinical notes: labelled character spans per note
     out/manifest.json     generator, seed, format versions, counts, checksums, planted defects
 """
 
@@ -23,11 +24,12 @@ from hitlab.synth.defects import DefectPlanter
 from hitlab.synth.fhir_writer import FhirWriter
 from hitlab.synth.hl7v2_writer import VERSION as HL7_VERSION
 from hitlab.synth.hl7v2_writer import Hl7v2Writer
+from hitlab.synth.notes import CATEGORIES
 from hitlab.synth.reference import world
 from hitlab.synth.simulate import AS_OF, START, simulate_patient
 
 FORMATS = ("csv", "fhir", "hl7v2")
-GENERATOR_REVISION = 3
+GENERATOR_REVISION = 4
 """Bumped whenever the generator's output changes, so datasets built by an older one are rebuilt."""
 IDENTIFIERS = {
     "patient": "patients.csv Id = FHIR Patient.id (and Patient.identifier system .../sid/patient) = PID-3 "
@@ -36,6 +38,7 @@ IDENTIFIERS = {
     "organization": "organizations.csv Id = FHIR Organization.id, referenced as Organization?identifier=.../sid/"
     "organization|Id; MSH-4 and PV1-39 carry its initials",
     "provider": "providers.csv Id = FHIR Practitioner.id; Practitioner.identifier (NPI) = PV1-7.1 and OBR-16.1",
+    "note": "notes.csv Id = FHIR DocumentReference.id = note_phi.json notes[].id",
     "observation": "observations.csv rows = FHIR Observations (blood pressure: one Observation with two "
     "components for the two CSV rows) = OBX segments (lab results only), matched by encounter, code and time",
 }
@@ -50,13 +53,36 @@ def _prepare(out: Path) -> None:
             raise DatasetError(
                 f"{out}: not empty and not a hitlab dataset (no manifest.json); refusing to write"
             )
-        for name in (*FORMATS, "manifest.json"):
+        for name in (*FORMATS, NOTE_PHI, "manifest.json"):
             target = out / name
             if target.is_dir():
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
     out.mkdir(parents=True, exist_ok=True)
+
+
+NOTE_PHI = "note_phi.json"
+"""The labelled spans of the notes: a file of its own, as they are a few MB for 1,000 patients (the manifest
+stays small enough to read at a glance and to load on every ``connect()``)."""
+SPAN_OFFSETS = (
+    "start and end (exclusive) count Unicode code points (Python str indices) into the note text: "
+    "notes.csv TEXT as a CSV reader returns it, and the UTF-8 decoded DocumentReference.content[0].attachment.data"
+)
+
+
+def _note_phi(records: list[dict], seed: int) -> dict:
+    return {
+        "generator": "hitlab",
+        "seed": seed,
+        "description": "Identifiers planted in hitlab's synthetic clinical notes, one labelled span each. The notes "
+        "are filled-in templates and every value in them is synthetic. Categories follow the identifiers of "
+        "45 CFR 164.514(b)(2)(i); look-alikes (doses, lab values, codes, years alone, ages under 90) are not "
+        "labelled.",
+        "offsets": SPAN_OFFSETS,
+        "categories": CATEGORIES,
+        "notes": records,
+    }
 
 
 def _checksums(out: Path) -> dict[str, str]:
@@ -108,10 +134,31 @@ def generate(
         writers.append(FhirWriter(out / "fhir", w, seed))
     if "hl7v2" in formats:
         writers.append(Hl7v2Writer(out / "hl7v2"))
+    note_records: list[dict] = []
     for index in _progress(range(patients), patients, progress):
         record = simulate_patient(w, seed, index)
         for writer in writers:
             writer.write(record)
+        note_records.extend(
+            {
+                "id": n.id,
+                "patient": record.id,
+                "encounter": n.encounter.id,
+                "type": n.type.code,
+                "spans": [
+                    {"start": s.start, "end": s.end, "category": s.category, "text": s.text} for s in n.spans
+                ],
+            }
+            for n in record.notes
+        )
+    (out / NOTE_PHI).write_text(
+        json.dumps(_note_phi(note_records, seed), ensure_ascii=False, separators=(",", ":")) + "\n",
+        encoding="utf-8",
+    )
+    by_category: dict[str, int] = dict.fromkeys(CATEGORIES, 0)
+    for r in note_records:
+        for span in r["spans"]:
+            by_category[span["category"]] += 1
     counts: dict[str, int] = {}
     for writer in writers:
         writer.close()
@@ -146,6 +193,14 @@ def generate(
         "identifiers": IDENTIFIERS,
         "counts": counts,
         "defects": planter.summary() if planter else None,
+        "note_phi": {
+            "file": NOTE_PHI,
+            "notes": len(note_records),
+            "spans": sum(by_category.values()),
+            "spans_by_category": by_category,
+            "offsets": SPAN_OFFSETS,
+            "synthetic": "notes are filled-in templates; every name, date, number and address in them is generated",
+        },
         "files": _checksums(out),
     }
     (out / "manifest.json").write_text(

@@ -150,6 +150,28 @@ class CarePlan:
 
 
 @dataclass(slots=True)
+class PhiSpan:
+    """A planted identifier in a note: ``text == note.text[start:end]`` (offsets in code points, end exclusive)."""
+
+    start: int
+    end: int
+    category: str  # a key of hitlab.synth.notes.CATEGORIES (Safe Harbor identifier kinds)
+    text: str
+
+
+@dataclass(slots=True)
+class Note:
+    """A clinical note written at an encounter, with the identifiers planted in its text labelled."""
+
+    id: str
+    encounter: Encounter
+    time: datetime
+    type: Code  # a LOINC clinical note type
+    text: str
+    spans: list[PhiSpan] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class PatientRecord:
     index: int
     id: str
@@ -184,6 +206,7 @@ class PatientRecord:
     allergies: list[Allergy] = field(default_factory=list)
     careplans: list[CarePlan] = field(default_factory=list)
     cause_of_death: Code | None = None
+    notes: list[Note] = field(default_factory=list)
 
     @property
     def address(self) -> Address:

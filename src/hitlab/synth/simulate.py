@@ -27,6 +27,7 @@ from hitlab.synth.model import (
     PatientRecord,
     Procedure,
 )
+from hitlab.synth.notes import clinical_notes
 from hitlab.synth.reference import (
     FIRST_NAMES,
     LAST_NAMES,
@@ -832,4 +833,6 @@ class PatientSimulator:
 
 def simulate_patient(world: World, seed: int, index: int) -> PatientRecord:
     """The full record of patient ``index`` of the population generated with ``seed``."""
-    return PatientSimulator(world, seed, index).run()
+    p = PatientSimulator(world, seed, index).run()
+    p.notes = clinical_notes(p, seed, END)
+    return p
