@@ -145,6 +145,21 @@ RENAMES: dict[tuple[str, str], str] = {
 YEAR_COLUMNS = {("payer_transitions", "START_YEAR"): 0, ("payer_transitions", "END_YEAR"): 1}
 
 
+#: hitlab's own tables, written by its generator and loaded when present (real Synthea output has none):
+#: ``notes`` holds the clinical notes whose planted identifiers ``note_phi.json`` labels.
+HITLAB_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "notes": (
+        ("Id", VARCHAR),
+        ("PATIENT", VARCHAR),
+        ("ENCOUNTER", VARCHAR),
+        ("DATE", TIMESTAMP),
+        ("TYPE_CODE", VARCHAR),
+        ("TYPE_DESCRIPTION", VARCHAR),
+        ("TEXT", VARCHAR),
+    ),
+}
+
+
 @functools.cache
 def headers() -> dict[str, dict[str, tuple[str, ...]]]:
     """Every release's header: ``{version: {table: (column, ...)}}``, oldest release first."""
@@ -179,6 +194,8 @@ class Column:
 @functools.cache
 def canonical_columns(table: str) -> tuple[Column, ...]:
     """The canonical columns of ``table``, in order, with their DuckDB types."""
+    if table in HITLAB_TABLES:
+        return tuple(Column(name, type_) for name, type_ in HITLAB_TABLES[table])
     types = _TYPES.get(table, {})
     return tuple(Column(name, types.get(name, VARCHAR)) for name in headers()[CANONICAL_VERSION][table])
 

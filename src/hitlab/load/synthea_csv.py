@@ -119,9 +119,27 @@ def _versions_before_3(versions: tuple[str, ...]) -> bool:
     return bool(versions) and all(int(v.split(".")[0]) < 3 for v in versions)
 
 
+def _plan_hitlab(table: str, path: Path, display: str, header: tuple[str, ...]) -> CsvFile:
+    expected = tuple(c.name for c in schema.canonical_columns(table))
+    if header != expected:
+        differs = next((h for h, e in zip(header, expected, strict=False) if h != e), None)
+        column = differs or (expected[len(header)] if len(header) < len(expected) else header[len(expected)])
+        raise InputError(
+            f"not the header of hitlab's {table}.csv; expected: {','.join(expected)}; the header has: "
+            f"{','.join(header)}",
+            path=display,
+            line=1,
+            column=column,
+        )
+    columns = [SourceColumn(c.name, c.type, c.name) for c in schema.canonical_columns(table)]
+    return CsvFile(table, path, display, header, (), columns)
+
+
 def plan(table: str, path: Path, display: str) -> CsvFile:
     """Read the header of one file and plan its load; raise :class:`InputError` if it cannot be mapped."""
     header = _read_header(path, display)
+    if table in schema.HITLAB_TABLES:
+        return _plan_hitlab(table, path, display, header)
     versions = schema.matching_versions(table, header)
     canonical = {c.name: c.type for c in schema.canonical_columns(table)}
     columns: list[SourceColumn] = []
@@ -179,9 +197,12 @@ def plan(table: str, path: Path, display: str) -> CsvFile:
 
 def _table_for(name: str, display: str) -> str:
     stem = name[: -len(".csv")].lower() if name.lower().endswith(".csv") else name
-    if stem not in schema.tables():
+    if stem not in schema.tables() and stem not in schema.HITLAB_TABLES:
         expected = ", ".join(f"{t}.csv" for t in schema.tables())
-        raise InputError(f"not a Synthea CSV file name; expected one of: {expected}", path=display)
+        own = ", ".join(f"{t}.csv" for t in schema.HITLAB_TABLES)
+        raise InputError(
+            f"not a Synthea CSV file name; expected one of: {expected} (or hitlab's own {own})", path=display
+        )
     return stem
 
 
@@ -194,7 +215,7 @@ def _plan_all(sources: list[tuple[Path, str]]) -> list[CsvFile]:
                 f"a second file for table {table} (the first is {files[table].display})", path=display
             )
         files[table] = plan(table, path, display)
-    return [files[t] for t in schema.tables() if t in files]
+    return [files[t] for t in (*schema.tables(), *schema.HITLAB_TABLES) if t in files]
 
 
 def _overall_versions(files: list[CsvFile], report: LoadReport) -> None:
@@ -225,6 +246,14 @@ def _load_planned(conn: duckdb.DuckDBPyConnection, files: list[CsvFile], report:
             except duckdb.Error as err:
                 raise diagnose(f.path, f.display, f.columns, err) from err
         report.tables[table] = row_count(conn, table)
+    for table in schema.HITLAB_TABLES:  # hitlab's own tables: loaded when present, never created empty
+        f = by_table.get(table)
+        if f is not None:
+            try:
+                conn.execute(f.select_sql())
+            except duckdb.Error as err:
+                raise diagnose(f.path, f.display, f.columns, err) from err
+            report.tables[table] = row_count(conn, table)
     for f in files:
         report.file_versions[f.display] = list(f.versions)
         report.warnings.extend(f.warnings)
