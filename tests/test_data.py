@@ -42,6 +42,7 @@ def test_connect_builds_on_first_use_and_opens_read_only(small_datasets):
         "hitlab.duckdb",
         "hl7v2",
         "manifest.json",
+        "note_phi.json",
     ]
 
 

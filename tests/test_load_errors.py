@@ -128,11 +128,11 @@ def test_unknown_column(tmp_path, db):
 
 def test_unknown_file(tmp_path, db):
     src = csv_set(tmp_path)
-    (src / "notes.csv").write_text("a,b\n1,2\n")
+    (src / "nicknames.csv").write_text("a,b\n1,2\n")
     err = failing_load(src, db)
-    assert err.path == str(src / "notes.csv")
+    assert err.path == str(src / "nicknames.csv")
     assert "not a Synthea CSV file name; expected one of: patients.csv, allergies.csv" in err.detail
-    assert "patient_expenses.csv" in err.detail
+    assert "patient_expenses.csv (or hitlab's own notes.csv)" in err.detail
 
 
 def test_row_with_too_few_fields(tmp_path, db):
