@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hitlab.checks.choice import choice_question, dict_code, mapping_question
-from hitlab.checks.sql import Scenario, scenario_checks, sql_question, table
+from hitlab.checks.sql import Scenario, sql_question, table
 
 q1 = choice_question(
     grade_id="lab00_standards_body",
@@ -131,14 +131,8 @@ q5 = sql_question(
     variable="encounters_2024_sql",
     columns=("ENCOUNTERCLASS", "encounters"),
     reference=_encounters_2024,
-    edge_cases=(
-        scenario_checks(
-            title="Q5 encounters by class in 2024",
-            columns=("ENCOUNTERCLASS", "encounters"),
-            scenarios=(_NEW_YEAR,),
-            reference=lambda frames: _encounters_2024(frames["encounters"]),
-        ),
-    ),
+    scenarios=(_NEW_YEAR,),
+    on_scenario=lambda frames: _encounters_2024(frames["encounters"]),
     hints=(
         "Keep only encounters whose START falls in 2024, then count per ENCOUNTERCLASS.",
         "year(START) = 2024 works in DuckDB; times are UTC TIMESTAMPs.",

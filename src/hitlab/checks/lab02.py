@@ -12,7 +12,7 @@ from functools import cache
 
 import pandas as pd
 
-from hitlab.checks.sql import Scenario, scenario_checks, sql_question, table
+from hitlab.checks.sql import Scenario, sql_question, table
 
 AS_OF = dt.date(2025, 12, 31)
 END = pd.Timestamp("2026-01-01 00:00:00")  # the end of the as-of day: open encounters count up to here
@@ -400,14 +400,8 @@ q5 = sql_question(
     variable="length_of_stay_sql",
     columns=LOS_COLUMNS,
     reference=lambda: _los(table("encounters")),
-    edge_cases=(
-        scenario_checks(
-            title="Q5 length of stay by class",
-            columns=LOS_COLUMNS,
-            scenarios=_LOS_SCENARIOS,
-            reference=lambda frames: _los(frames["encounters"]),
-        ),
-    ),
+    scenarios=_LOS_SCENARIOS,
+    on_scenario=lambda frames: _los(frames["encounters"]),
     hints=(
         "An encounter with no STOP is still going on: coalesce(STOP, timestamp '2026-01-01 00:00:00').",
         "Hours between two timestamps: epoch(stop - START) / 3600 (seconds in the interval divided by 3600).",
@@ -543,14 +537,8 @@ q6 = sql_question(
     variable="care_gap_sql",
     columns=("PATIENT",),
     reference=_care_gap,
-    edge_cases=(
-        scenario_checks(
-            title="Q6 diabetics without a recent HbA1c",
-            columns=("PATIENT",),
-            scenarios=_CARE_GAP_SCENARIOS,
-            reference=_care_gap,
-        ),
-    ),
+    scenarios=_CARE_GAP_SCENARIOS,
+    on_scenario=_care_gap,
     hints=(
         "Denominator first: living patients with a type 2 diabetes condition (SNOMED CT 44054006).",
         "Then remove those with an HbA1c (LOINC 4548-4) dated 2025-01-01 or later: NOT EXISTS or an anti join.",
@@ -811,15 +799,8 @@ q8 = sql_question(
     columns=READMISSION_COLUMNS,
     reference=lambda: _readmission(),
     rel=1e-3,
-    edge_cases=(
-        scenario_checks(
-            title="Q8 30-day readmission rate",
-            columns=READMISSION_COLUMNS,
-            scenarios=_READMISSION_SCENARIOS,
-            reference=lambda frames: _readmission(frames["encounters"], frames["patients"]),
-            rel=1e-3,
-        ),
-    ),
+    scenarios=_READMISSION_SCENARIOS,
+    on_scenario=lambda frames: _readmission(frames["encounters"], frames["patients"]),
     hints=(
         "Work on inpatient encounters only. For each stay, find the same patient's next inpatient stay with "
         "lead(START) and lead(ORGANIZATION) over (partition by PATIENT order by START).",
@@ -982,14 +963,8 @@ q9 = sql_question(
     variable="polypharmacy_sql",
     columns=POLYPHARMACY_COLUMNS,
     reference=lambda: _polypharmacy(),
-    edge_cases=(
-        scenario_checks(
-            title="Q9 polypharmacy on 2025-07-01",
-            columns=POLYPHARMACY_COLUMNS,
-            scenarios=_POLYPHARMACY_SCENARIOS,
-            reference=lambda frames: _polypharmacy(frames["medications"], frames["patients"]),
-        ),
-    ),
+    scenarios=_POLYPHARMACY_SCENARIOS,
+    on_scenario=lambda frames: _polypharmacy(frames["medications"], frames["patients"]),
     hints=(
         "Active at an instant t: START <= t and (STOP is null or STOP > t). A null STOP means still taking it.",
         "Count distinct RxNorm CODEs per patient (the same drug prescribed twice is one medication) and keep "

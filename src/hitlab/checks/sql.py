@@ -74,50 +74,6 @@ def table(name: str, dataset: str = "default"):
     return connection(dataset).cursor().table(name).df()
 
 
-def sql_question(
-    *,
-    grade_id: str,
-    title: str,
-    points: int,
-    variable: str,
-    columns: Sequence[str],
-    reference: Callable[[], list[tuple]],
-    hints: Sequence[str],
-    solution: str,
-    wrong: Sequence[str] = (),
-    alternatives: Sequence[str] = (),
-    ordered: bool = False,
-    rel: float = 1e-6,
-    key_columns: int = 1,
-    dataset: str = "default",
-    edge_cases: Sequence[Callable[[Any], None]] = (),
-) -> Question:
-    """A question whose answer is a SQL query returning ``columns``; order matters only if ``ordered``."""
-
-    def prepare(sql: Any) -> list[tuple]:
-        return execute(connection(dataset).cursor(), sql, title=title, columns=columns)
-
-    def compare(rows: list[tuple], expected: list[tuple]) -> None:
-        compare_rows(
-            rows, expected, columns=columns, ordered=ordered, title=title, rel=rel, key_columns=key_columns
-        )
-
-    return Question(
-        grade_id=grade_id,
-        title=title,
-        points=points,
-        variable=variable,
-        expected=reference,
-        compare=compare,
-        hints=hints,
-        solution_code=solution,
-        wrong=wrong,
-        alternatives=alternatives,
-        prepare=prepare,
-        edge_cases=edge_cases,
-    )
-
-
 # -- edge cases on made-up data -------------------------------------------------------------------------------
 
 
@@ -194,3 +150,61 @@ def scenario_checks(
             )
 
     return run
+
+
+def sql_question(
+    *,
+    grade_id: str,
+    title: str,
+    points: int,
+    variable: str,
+    columns: Sequence[str],
+    reference: Callable[[], list[tuple]],
+    hints: Sequence[str],
+    solution: str,
+    wrong: Sequence[str] = (),
+    alternatives: Sequence[str] = (),
+    ordered: bool = False,
+    rel: float = 1e-6,
+    key_columns: int = 1,
+    dataset: str = "default",
+    edge_cases: Sequence[Callable[[Any], None]] = (),
+    scenarios: Sequence[Scenario] = (),
+    on_scenario: Callable[[dict], list[tuple]] | None = None,
+) -> Question:
+    """A question whose answer is a SQL query returning ``columns``; order matters only if ``ordered``.
+
+    ``scenarios`` are edge cases on made-up data: the query must return there what ``on_scenario(frames)``
+    computes (see :func:`scenario_checks`), compared as on the real data.
+    """
+    if scenarios:
+        if on_scenario is None:
+            raise ValueError(f"{grade_id}: scenarios need on_scenario, the reference on made-up data")
+        edge_cases = (
+            scenario_checks(title=title, columns=columns, scenarios=scenarios, reference=on_scenario, rel=rel,
+                            key_columns=key_columns),
+            *edge_cases,
+        )  # fmt: skip
+
+    def prepare(sql: Any) -> list[tuple]:
+        return execute(connection(dataset).cursor(), sql, title=title, columns=columns)
+
+    def compare(rows: list[tuple], expected: list[tuple]) -> None:
+        compare_rows(
+            rows, expected, columns=columns, ordered=ordered, title=title, rel=rel, key_columns=key_columns
+        )
+
+    return Question(
+        grade_id=grade_id,
+        title=title,
+        points=points,
+        variable=variable,
+        expected=reference,
+        compare=compare,
+        hints=hints,
+        solution_code=solution,
+        wrong=wrong,
+        alternatives=alternatives,
+        prepare=prepare,
+        edge_cases=edge_cases,
+    )
