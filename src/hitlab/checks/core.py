@@ -35,7 +35,7 @@ from typing import Any
 
 from hitlab.checks.limits import TimeLimit, time_limit
 
-_RED, _YELLOW, _BOLD, _RESET = "\x1b[1;31m", "\x1b[1;33m", "\x1b[1m", "\x1b[0m"
+_RED, _YELLOW, _RESET = "\x1b[1;31m", "\x1b[1;33m", "\x1b[0m"
 
 
 class Incorrect(AssertionError):
@@ -90,15 +90,20 @@ def describe(value: Any) -> str:
     return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
 
 
-def learner_traceback(err: BaseException) -> str:
-    """The traceback of ``err`` cut to the learner's frames (their notebook cells and files), or ""."""
-    frames = [
+def _learners_frames(tb) -> list[traceback.FrameSummary]:
+    """The frames of traceback ``tb`` in the learner's code (notebook cells, their own files): not hitlab's,
+    not Python's or an installed library's."""
+    return [
         f
-        for f in traceback.extract_tb(err.__traceback__)
-        if not str(Path(f.filename).resolve()).startswith(_CHECKS)
+        for f in traceback.extract_tb(tb)
+        if not f.filename.startswith((sys.prefix, sys.base_prefix))
+        and not str(Path(f.filename).resolve()).startswith(_CHECKS)
     ]
-    stdlib = (sys.base_prefix, sys.prefix)
-    frames = [f for f in frames if not f.filename.startswith(stdlib) or "ipykernel" in f.filename]
+
+
+def learner_traceback(err: BaseException) -> str:
+    """The traceback of ``err`` cut to the learner's frames, or ""."""
+    frames = _learners_frames(err.__traceback__)
     if not frames:
         return ""
     return "Traceback (your code):\n" + "".join(traceback.format_list(frames))
@@ -107,6 +112,16 @@ def learner_traceback(err: BaseException) -> str:
 def learner_error(err: BaseException, what: str) -> Incorrect:
     """``err`` raised by the learner's code, as feedback: "<what> raised ZeroDivisionError: ..." with their frames."""
     return Incorrect(f"{what} raised {type(err).__name__}: {err}", learner_traceback(err))
+
+
+def _as_feedback(what: str, run: Callable[[], Any]) -> Any:
+    """``run()``, where the learner's code failing (anything but :class:`Incorrect`) becomes feedback."""
+    try:
+        return run()
+    except Incorrect:
+        raise
+    except Exception as err:
+        raise learner_error(err, what) from None
 
 
 def _undefined(variable: str) -> str:
@@ -118,8 +133,7 @@ def _undefined(variable: str) -> str:
             source = "".join(linecache.getlines(err.filename or "")) or (err.text or "")
             where = f" (line {err.lineno})" if err.lineno else ""
         else:  # the learner's frame: a cell, not IPython's or a library's
-            tb = traceback.extract_tb(getattr(sys, "last_traceback", None))
-            mine = [f for f in tb if not f.filename.startswith((sys.prefix, sys.base_prefix))]
+            mine = _learners_frames(getattr(sys, "last_traceback", None))
             source = "".join(linecache.getlines(mine[0].filename)) if mine else ""
             where = f" (line {mine[0].lineno})" if mine and mine[0].lineno else ""
         if variable in source:
@@ -203,20 +217,10 @@ class Question:
             warnings.simplefilter("ignore")  # a library warning must never reach stderr and fail a test cell
             try:
                 with time_limit(self.time_limit):
-                    try:
-                        value = self.prepare(answer)
-                    except Incorrect:
-                        raise
-                    except Exception as err:  # the learner's code failed: say how, as feedback
-                        raise learner_error(err, f"{self.title}: running your answer") from None
+                    value = _as_feedback(f"{self.title}: running your answer", lambda: self.prepare(answer))
                     self.compare(value, key)
                     for case in self.edge_cases:
-                        try:
-                            case(answer)
-                        except Incorrect:
-                            raise
-                        except Exception as err:
-                            raise learner_error(err, f"{self.title}: on an edge case, your answer") from None
+                        _as_feedback(f"{self.title}: on an edge case, your answer", lambda c=case: c(answer))
             except TimeLimit as err:
                 raise Incorrect(
                     f"{self.title}: the check stopped your answer after {err.seconds:g} s; it may be waiting "
