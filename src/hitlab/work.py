@@ -30,6 +30,7 @@ from pathlib import Path
 import nbformat
 from nbformat.corpus.words import generate_corpus_id
 
+from hitlab.course.notebooks import clear_outputs
 from hitlab.errors import HitlabError
 from hitlab.labserver import labs_dir, repo_root
 
@@ -388,9 +389,7 @@ def _plain(cell):
     """A copy of *cell* with no nbgrader metadata and no outputs (for cells placed outside the lab's grading)."""
     cell = copy.deepcopy(cell)
     cell.metadata.pop("nbgrader", None)
-    if cell.cell_type == "code":
-        cell.outputs = []
-        cell.execution_count = None
+    clear_outputs(cell)
     return cell
 
 
@@ -412,9 +411,7 @@ def merge(old, new, base=None, backup_name: str = "") -> tuple[object, Merge]:
     """
     result = copy.deepcopy(new)
     for cell in result.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
+        clear_outputs(cell)
     report = Merge()
     new_by_key = {k: c for c in result.cells if (k := _key(c))}
     base_by_key = {k: c for c in (base.cells if base is not None else []) if (k := _key(c))}

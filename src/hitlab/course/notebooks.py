@@ -56,12 +56,17 @@ def read(path: Path):
         raise CourseError(f"{path}: no such notebook") from None
 
 
+def clear_outputs(cell) -> None:
+    """Remove a code cell's outputs and execution count (other cells have none)."""
+    if cell.cell_type == "code":
+        cell.outputs = []
+        cell.execution_count = None
+
+
 def write(nb, path: Path) -> None:
     """Write deterministically: no outputs, no execution counts, nbformat's sorted, indented JSON."""
     for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
+        clear_outputs(cell)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
 
