@@ -1,0 +1,243 @@
+"""Lab 07's answer key: the worked solution of each graded item (the notebook's answer cell, with nbgrader's
+solution markers), other correct answers, and known-wrong answers that must lose exactly the item's points.
+An exam release leaves this module out; the questions then carry no solution text.
+"""
+
+from __future__ import annotations
+
+# -- Q1 ------------------------------------------------------------------------------------------------------
+
+RBAC = '''### BEGIN SOLUTION
+role_sql = {
+    # treatment: who the patient is and why they came; no SSN, no money
+    "clinician": """
+        select e.Id as encounter, e.PATIENT as patient, p.FIRST || ' ' || p.LAST as name,
+               p.BIRTHDATE as birthdate, e.START as start, e.DESCRIPTION as description,
+               e.REASONDESCRIPTION as reason
+        from encounters e
+        join patients p on p.Id = e.PATIENT
+    """,
+    # payment: codes and amounts, the SSN's last four digits to match a caller; no narrative
+    "billing": """
+        select e.Id as encounter, e.PATIENT as patient, p.FIRST || ' ' || p.LAST as name, e.START as start,
+               e.CODE as code, e.REASONCODE as reason_code, e.TOTAL_CLAIM_COST as claim_cost,
+               'XXX-XX-' || right(p.SSN, 4) as ssn_last4
+        from encounters e
+        join patients p on p.Id = e.PATIENT
+    """,
+    # research: no direct identifiers; birth year, ZIP3 (a string: ZIPs keep their leading zeros), visit day
+    "researcher": """
+        select year(p.BIRTHDATE) as birth_year, p.GENDER as gender, left(p.ZIP, 3) as zip3,
+               cast(e.START as date) as visit_date, e.ENCOUNTERCLASS as encounter_class,
+               e.REASONCODE as reason_code
+        from encounters e
+        join patients p on p.Id = e.PATIENT
+    """,
+}
+### END SOLUTION'''
+
+RBAC_WRONG_SSN = RBAC.replace("'XXX-XX-' || right(p.SSN, 4) as ssn_last4", "p.SSN as ssn_last4")
+RBAC_WRONG_ZIP = RBAC.replace(
+    "left(p.ZIP, 3) as zip3", "cast(cast(p.ZIP as integer) // 100 as varchar) as zip3"
+)
+
+# -- Q2 ------------------------------------------------------------------------------------------------------
+
+BREAK_GLASS = """### BEGIN SOLUTION
+from datetime import timezone
+
+
+def open_record(user, patient, care_team, audit, when, reason=None):
+    if not isinstance(user, dict) or user.get("role") not in ("clinician", "billing", "researcher") \\
+            or not user.get("id"):
+        raise ValueError("a user needs an id and a role: clinician, billing or researcher")
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError("`when` has no time zone: an audit trail needs unambiguous times")
+    clinician = user["role"] == "clinician"
+    related = (user["id"], patient) in care_team
+    emergency = isinstance(reason, str) and reason.strip() != ""
+    if clinician and related:
+        granted, purpose = True, "TREAT"        # the normal path
+    elif emergency:
+        granted, purpose = clinician, "ETREAT"  # break the glass: only a clinician, and always audited
+    else:
+        granted, purpose = False, "TREAT"
+    audit.append({                              # every attempt is recorded, granted or not
+        "TIMESTAMP": when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "USER": user["id"],
+        "PATIENT": patient,
+        "RESOURCE_TYPE": "Patient",
+        "ACTION": "R",
+        "PURPOSE": purpose,
+        "OUTCOME": "0" if granted else "4",
+        "REASON": reason.strip() if purpose == "ETREAT" else None,
+    })
+    return granted
+### END SOLUTION"""
+
+BREAK_GLASS_WRONG_ANYONE = BREAK_GLASS.replace(
+    'granted, purpose = clinician, "ETREAT"', 'granted, purpose = True, "ETREAT"'
+)
+BREAK_GLASS_WRONG_SILENT = BREAK_GLASS.replace(
+    "    audit.append({",
+    "    if not granted:\n        return False  # a refusal leaves no trace\n    audit.append({",
+)
+
+# -- Q6 ------------------------------------------------------------------------------------------------------
+
+AUTHORIZE = '''### BEGIN SOLUTION
+import re
+
+V1_WORDS = {"read": "rs", "write": "cud", "*": "cruds"}
+LETTER = {"create": "c", "read": "r", "update": "u", "delete": "d", "search": "s"}
+NO_DATA = {"openid", "fhirUser", "profile", "launch", "offline_access", "online_access"}
+RESOURCE_SCOPE = re.compile(r"(patient|user|system)/(\\*|[A-Z][A-Za-z]*)\\.([a-z*]+)(?:\\?(.*))?")
+
+
+def parse_scope(text):
+    """(context, type, letters, query pairs) for a resource scope; None for a valid scope granting no data."""
+    if text in NO_DATA or re.fullmatch(r"launch/[a-z]+", text):
+        return None
+    m = RESOURCE_SCOPE.fullmatch(text)
+    if not m:
+        raise ValueError(f"malformed scope {text!r}: expected context/Type.permissions")
+    context, type_, perms, query = m.groups()
+    if perms in V1_WORDS:
+        if query is not None:
+            raise ValueError(f"malformed scope {text!r}: a query needs v2 permissions, not {perms!r}")
+        letters = V1_WORDS[perms]
+    elif perms == "".join(ch for ch in "cruds" if ch in perms) and len(set(perms)) == len(perms):
+        letters = perms
+    else:
+        raise ValueError(f"malformed scope {text!r}: permissions must be letters of cruds in that order")
+    pairs = set()
+    if query is not None:
+        for item in query.split("&"):
+            name, eq, value = item.partition("=")
+            if not (eq and name and value):
+                raise ValueError(f"malformed scope {text!r}: query item {item!r} is not param=value")
+            pairs.add((name, value))
+    return context, type_, letters, pairs
+
+
+def authorize(granted, context, resource_type, interaction, params=None):
+    tokens = granted.split(" ") if granted else []
+    if "" in tokens:
+        raise ValueError(f"malformed scope string {granted!r}: separate scopes by single spaces")
+    scopes = [s for s in map(parse_scope, tokens) if s is not None]
+    if interaction not in LETTER:
+        raise ValueError(f"unknown interaction {interaction!r}")
+    asked = set((params or {}).items())
+    fitting = [s for s in scopes
+               if s[0] == context and s[1] in ("*", resource_type) and LETTER[interaction] in s[2]]
+    if not fitting:
+        return "deny"
+    if any(not query or query <= asked for _, _, _, query in fitting):
+        return "allow"
+    return "filter"  # only resources matching a scope's query may be returned
+### END SOLUTION'''
+
+AUTHORIZE_WRONG_IGNORES_QUERY = AUTHORIZE.replace(
+    "if any(not query or query <= asked for _, _, _, query in fitting):", "if fitting:"
+)
+AUTHORIZE_WRONG_V1_READ = AUTHORIZE.replace('"read": "rs", "write"', '"read": "r", "write"')
+
+# -- Q7 ------------------------------------------------------------------------------------------------------
+
+LEAST_PRIVILEGE = """### BEGIN SOLUTION
+least_privilege = {"patient_app": "C", "bulk_export": "B"}
+### END SOLUTION"""
+LEAST_PRIVILEGE_WRONG = 'least_privilege = {"patient_app": "B", "bulk_export": "A"}'
+
+# -- Q8 ------------------------------------------------------------------------------------------------------
+
+VALIDATE = """### BEGIN SOLUTION
+import jwt
+
+
+def validate_token(token, jwks, issuer, audience, required_scope):
+    header = jwt.get_unverified_header(token)  # DecodeError (an InvalidTokenError) for anything not a JWT
+    keys = {key.key_id: key for key in jwt.PyJWKSet.from_dict(jwks).keys}
+    if header.get("kid") not in keys:
+        raise jwt.InvalidTokenError(f"no key {header.get('kid')!r} in the key set")
+    claims = jwt.decode(
+        token,
+        keys[header["kid"]],
+        algorithms=["RS384", "ES384"],             # pinned: never the algorithm the token names
+        audience=audience,
+        issuer=issuer,
+        options={"require": ["exp", "iss", "aud"]},  # a token without exp would never expire
+    )
+    if required_scope not in str(claims.get("scope", "")).split(" "):
+        raise PermissionError(f"the token does not grant {required_scope}")  # valid token, not enough scope
+    return claims
+### END SOLUTION"""
+
+VALIDATE_WRONG_NO_SIGNATURE = """import jwt
+
+
+def validate_token(token, jwks, issuer, audience, required_scope):
+    claims = jwt.decode(token, options={"verify_signature": False})
+    aud = claims.get("aud")
+    if claims.get("iss") != issuer or audience not in (aud if isinstance(aud, list) else [aud]):
+        raise jwt.InvalidTokenError("wrong issuer or audience")
+    if required_scope not in claims.get("scope", "").split(" "):
+        raise PermissionError(required_scope)
+    return claims"""
+VALIDATE_WRONG_SUBSTRING = VALIDATE.replace(
+    'if required_scope not in str(claims.get("scope", "")).split(" "):',
+    'if required_scope not in str(claims.get("scope", "")):',
+)
+VALIDATE_WRONG_NO_EXP = VALIDATE.replace('options={"require": ["exp", "iss", "aud"]},', "")
+
+# -- Q11 -----------------------------------------------------------------------------------------------------
+
+PASSWORDS = """### BEGIN SOLUTION
+from argon2 import PasswordHasher
+from argon2.exceptions import VerifyMismatchError
+
+# OWASP's first argon2id configuration: 19 MiB (19456 KiB), 2 iterations, 1 lane; argon2id is the default type
+hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+
+
+def verify_password(stored, password):
+    try:
+        hasher.verify(stored, password)  # InvalidHashError (a ValueError) for a value that is no argon2 hash
+    except VerifyMismatchError:
+        return False, None
+    if hasher.check_needs_rehash(stored):  # other type or parameters than the policy's: upgrade it now,
+        return True, hasher.hash(password)  # the only moment the plain password is at hand
+    return True, None
+### END SOLUTION"""
+
+PASSWORDS_WRONG_SHA256 = """import hashlib
+
+
+def verify_password(stored, password):
+    return hashlib.sha256(password.encode()).hexdigest() == stored, None"""
+PASSWORDS_WRONG_DEFAULTS = PASSWORDS.replace(
+    "PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)", "PasswordHasher()"
+)
+
+# -- Q12 -----------------------------------------------------------------------------------------------------
+
+CONSENT = """### BEGIN SOLUTION
+from hitlab.checks import lab07
+
+SUD = lab07.sud_codes()
+
+
+def apply_consent(export, consents):
+    shared = []
+    for row in export:
+        sensitive = row.get("CODE") in SUD or row.get("REASONCODE") in SUD
+        # Part 2: SUD records leave only with the patient's consent; no consent on file means no
+        if not sensitive or consents.get(row["PATIENT"]) == "permit":
+            shared.append(row)
+    return shared
+### END SOLUTION"""
+
+CONSENT_WRONG_OPT_OUT_ONLY = CONSENT.replace(
+    'consents.get(row["PATIENT"]) == "permit"', 'consents.get(row["PATIENT"]) != "deny"'
+)
+CONSENT_WRONG_CODE_ONLY = CONSENT.replace(' or row.get("REASONCODE") in SUD', "")

@@ -1,0 +1,636 @@
+"""Lab 07's questions, as data: what each asks, its points, hints, how it is compared, and the edge cases a
+right answer must also get right. The expected values come from ``reference.py`` and the worked answers from
+``answers.py``, both imported only when needed, so that an exam release can leave them out.
+
+| Q  | grade id                   | pts | asks for                                                            |
+|----|----------------------------|-----|---------------------------------------------------------------------|
+| 1  | lab07_rbac_views           | 3   | `role_sql`: one SQL query per role, minimum-necessary columns        |
+| 2  | lab07_break_glass          | 3   | `open_record(...)`: emergency access that always writes an audit row |
+| 6  | lab07_authorize_scopes     | 3   | `authorize(...)`: SMART v1/v2 scopes → allow / filter / deny          |
+| 7  | lab07_least_privilege      | 2   | `least_privilege`: scopes for a patient app and for a bulk export    |
+| 8  | lab07_validate_token       | 3   | `validate_token(...)`: a JWT access token checked with PyJWT         |
+| 11 | lab07_password_storage     | 2   | `verify_password(...)`: argon2id verify and rehash                   |
+| 12 | lab07_consent_filter       | 2   | `apply_consent(...)`: 42 CFR Part 2 records leave only with consent  |
+
+Q13 (written, 3 points) is graded by hand; its rubric is in the notebook. The audit queries (Q3-Q5) and the
+exchanges over loopback (Q9, Q10) are defined further down when their data and servers are available.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+from datetime import datetime
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import jwt
+
+from hitlab.checks.core import Incorrect
+from hitlab.checks.function import Case, function_question
+from hitlab.checks.lab07 import materials as m
+from hitlab.checks.lab07.kinds import Call, calls_question, picks_question, role_sql_question
+
+try:  # the answer key; an exam release leaves it out
+    from hitlab.checks.lab07 import answers as _answers
+except ImportError:  # pragma: no cover - exercised by an exam release
+    _answers = None
+
+NOT_RELEASED = "The worked answer is not part of this release."
+
+
+def _key(name: str) -> str:
+    return getattr(_answers, name) if _answers is not None else NOT_RELEASED
+
+
+def _keys(*names: str) -> tuple[str, ...]:
+    return tuple(getattr(_answers, n) for n in names) if _answers is not None else ()
+
+
+def _ref():
+    """The reference implementations (absent from an exam release: the grader's install has them)."""
+    try:
+        from hitlab.checks.lab07 import reference
+    except ImportError:  # pragma: no cover - exercised by an exam release
+        raise RuntimeError("this release has no reference answers: `hitlab grade` checks this lab") from None
+    return reference
+
+
+# == the question table =======================================================================================
+
+q1 = role_sql_question(
+    grade_id="lab07_rbac_views",
+    title="Q1 role-based views with minimum-necessary masking",
+    points=3,
+    variable="role_sql",
+    columns=m.ROLE_COLUMNS,
+    reference=lambda patients, encounters: _ref().role_rows(patients, encounters),
+    scenarios=lambda: _rbac_scenarios(),
+    hints=(
+        "Each query joins `encounters` to `patients` (an inner join: an encounter whose patient is unknown "
+        "shows nowhere) and returns one row per encounter, with the role's columns named and ordered as asked.",
+        "Masking happens in SQL: `'XXX-XX-' || right(p.SSN, 4)` keeps the last four digits (and stays NULL "
+        "when the SSN is NULL); `left(p.ZIP, 3)` keeps ZIP3 as text; `year(p.BIRTHDATE)`; `cast(e.START as date)`.",
+        "A ZIP code is text: `02134` must give `021`; arithmetic on it drops the leading zero.",
+    ),
+    solution_code=_key("RBAC"),
+    wrong=_keys("RBAC_WRONG_SSN", "RBAC_WRONG_ZIP"),
+)
+
+q2 = calls_question(
+    grade_id="lab07_break_glass",
+    title="Q2 break the glass, with an audit record",
+    points=3,
+    name="open_record",
+    parameters=("user", "patient", "care_team", "audit", "when", "reason"),
+    reference=lambda *args: _ref().open_record(*args),
+    calls=lambda: _break_glass_calls(),
+    compare=lambda *a: _compare_break_glass(*a),
+    refusals={ValueError: ValueError},
+    hints=(
+        "Decide first (treatment relationship? clinician? a non-blank reason?), then append exactly one row "
+        "to `audit`, whatever the decision: a refused attempt is the row an auditor most wants to see.",
+        "A clinician on the care team reads with purpose TREAT; a clinician without a relationship but with a "
+        "reason breaks the glass (ETREAT); nobody else gets in, reason or not.",
+        "`when.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')` writes the time in UTC; a datetime "
+        "without tzinfo cannot be placed in time and is refused.",
+    ),
+    solution_code=_key("BREAK_GLASS"),
+    wrong=_keys("BREAK_GLASS_WRONG_ANYONE", "BREAK_GLASS_WRONG_SILENT"),
+)
+
+q6 = function_question(
+    grade_id="lab07_authorize_scopes",
+    title="Q6 SMART scopes: parse them and authorize a request",
+    points=3,
+    name="authorize",
+    parameters=("granted", "context", "resource_type", "interaction", "params"),
+    reference=lambda *args: _ref().authorize(*args),
+    cases=lambda: _authorize_cases(),
+    hints=(
+        "Split on single spaces and parse each scope: `context/Type.permissions[?query]`. Translate v1 words "
+        "first: `read` is `rs`, `write` is `cud`, `*` is `cruds`.",
+        "v2 permissions are a subset of `cruds` written in that order (`rs`, not `sr`); a query needs v2 "
+        "permissions. `openid`, `fhirUser`, `launch`, `launch/patient`, `offline_access` are valid but grant "
+        "no data.",
+        "A scope fits when its context equals the request's, its type is the request's or `*`, and its letters "
+        "include the interaction's letter. A fitting scope with a query allows only matching resources "
+        "(`filter`), unless the request's own parameters already include every `param=value` of it.",
+    ),
+    solution_code=_key("AUTHORIZE"),
+    wrong=_keys("AUTHORIZE_WRONG_IGNORES_QUERY", "AUTHORIZE_WRONG_V1_READ"),
+)
+
+q7 = picks_question(
+    grade_id="lab07_least_privilege",
+    title="Q7 least-privilege scopes",
+    points=2,
+    variable="least_privilege",
+    situations={
+        "patient_app": {
+            "A": "user/*.cruds offline_access",
+            "B": "patient/*.read launch/patient openid fhirUser offline_access",
+            "C": "launch/patient openid fhirUser patient/Patient.r "
+            "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory "
+            "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs",
+            "D": "system/Observation.rs system/Patient.r",
+        },
+        "bulk_export": {
+            "A": "system/*.read",
+            "B": "system/Patient.rs system/Encounter.rs system/Condition.rs",
+            "C": "user/Patient.rs user/Encounter.rs user/Condition.rs offline_access",
+            "D": "patient/*.rs launch/patient",
+            "E": "system/Patient.cruds system/Encounter.cruds system/Condition.cruds",
+        },
+    },
+    correct=lambda: {"patient_app": "C", "bulk_export": "B"} if _answers is not None else _ref_missing(),
+    why_not={
+        "patient_app": {
+            "A": "`user/` scopes reach every record the signed-in user may see, and `cruds` writes and deletes: "
+            "a patient's viewer needs neither.",
+            "B": "`patient/*.read` opens every resource type of the patient (notes, medications, "
+            "conditions...) where the app shows labs and vitals only; offline_access adds long-lived refresh "
+            "tokens the app does not need.",
+            "D": "`system/` scopes belong to backend services with no user; a patient-facing app would see "
+            "every patient's data.",
+        },
+        "bulk_export": {
+            "A": "`system/*.read` covers every resource type on the server, far more than the three the export "
+            "needs.",
+            "C": "Backend Services has no signed-in user: `user/` scopes (and refresh tokens) do not fit a "
+            "nightly job that authenticates with its own key.",
+            "D": "`patient/` scopes are bound to one patient chosen at launch; a population export is "
+            "system-level.",
+            "E": "An export only reads; `c`, `u` and `d` let the job change and delete records.",
+        },
+    },
+    hints=(
+        "Least privilege: the fewest resource types, the fewest permissions, and the narrowest context "
+        "(patient < user < system) that still do the job.",
+        "A SMART v2 scope can be narrowed with a query (`?category=...`); Backend Services clients use "
+        "`system/` scopes because no user is present.",
+    ),
+    solution_code=_key("LEAST_PRIVILEGE"),
+    wrong=_keys("LEAST_PRIVILEGE_WRONG"),
+)
+
+q8 = calls_question(
+    grade_id="lab07_validate_token",
+    title="Q8 validate a JWT access token",
+    points=3,
+    name="validate_token",
+    parameters=("token", "jwks", "issuer", "audience", "required_scope"),
+    reference=lambda *args: _ref().validate_token(*args),
+    calls=lambda: _token_calls(),
+    compare=lambda *a: _compare_claims(*a),
+    refusals={PermissionError: PermissionError, jwt.InvalidTokenError: jwt.InvalidTokenError},
+    hints=(
+        "`jwt.get_unverified_header(token)` gives the `kid` (and refuses what is not a JWT); pick that key from "
+        "`jwt.PyJWKSet.from_dict(jwks)`; an unknown kid is an invalid token.",
+        "`jwt.decode(token, key, algorithms=[...], audience=..., issuer=..., options={'require': [...]})`: pin "
+        "the algorithms yourself (never take them from the token) and require `exp`, or a token without one "
+        "never expires.",
+        "The scope claim is a space-separated list: compare whole tokens. A missing scope is not an invalid "
+        "token: raise PermissionError (HTTP 403, not 401).",
+    ),
+    solution_code=_key("VALIDATE"),
+    wrong=_keys("VALIDATE_WRONG_NO_SIGNATURE", "VALIDATE_WRONG_SUBSTRING", "VALIDATE_WRONG_NO_EXP"),
+)
+
+q11 = calls_question(
+    grade_id="lab07_password_storage",
+    title="Q11 password storage with argon2id",
+    points=2,
+    name="verify_password",
+    parameters=("stored", "password"),
+    reference=lambda *args: _ref().verify_password(*args),
+    calls=lambda: _password_calls(),
+    compare=lambda *a: _compare_passwords(*a),
+    refusals={ValueError: ValueError},
+    hints=(
+        "`argon2.PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)` is the policy (argon2id is its "
+        "default type). Its `verify` raises VerifyMismatchError for a wrong password.",
+        "After a successful verify, `check_needs_rehash(stored)` says whether the stored hash was made with other "
+        "parameters or another argon2 variant: then return a fresh `hash(password)` to store.",
+        "A stored value that is no argon2 hash (a legacy SHA-256 hex) makes `verify` raise InvalidHashError, a "
+        "ValueError: let it propagate.",
+    ),
+    solution_code=_key("PASSWORDS"),
+    wrong=_keys("PASSWORDS_WRONG_SHA256", "PASSWORDS_WRONG_DEFAULTS"),
+    call_limit=10.0,
+)
+
+q12 = calls_question(
+    grade_id="lab07_consent_filter",
+    title="Q12 consent-based filtering of an export (42 CFR Part 2)",
+    points=2,
+    name="apply_consent",
+    parameters=("export", "consents"),
+    reference=lambda *args: _ref().apply_consent(*args),
+    calls=lambda: _consent_calls(),
+    compare=lambda *a: _compare_export(*a),
+    refusals={},
+    hints=(
+        "A row is in the SUD category when its `CODE` or its `REASONCODE` is in `lab07.sud_codes()`: an "
+        "encounter whose reason is alcohol dependence reveals the diagnosis as surely as the condition row.",
+        "Part 2 is opt-in: an SUD row is shared only when the patient's consent is `permit`; `deny` and no "
+        "consent on file both withhold it. Every other row is shared, in the export's order.",
+    ),
+    solution_code=_key("CONSENT"),
+    wrong=_keys("CONSENT_WRONG_OPT_OUT_ONLY", "CONSENT_WRONG_CODE_ONLY"),
+)
+
+
+def _ref_missing():  # pragma: no cover - exercised by an exam release
+    raise RuntimeError("this release has no answer key: `hitlab grade` checks this lab")
+
+
+# == Q1 made-up tables ========================================================================================
+
+_PATIENT_COLUMNS = ("Id", "FIRST", "LAST", "BIRTHDATE", "GENDER", "SSN", "ZIP")
+_ENCOUNTER_COLUMNS = ("Id", "PATIENT", "START", "ENCOUNTERCLASS", "CODE", "DESCRIPTION", "REASONCODE",
+                      "REASONDESCRIPTION", "TOTAL_CLAIM_COST")  # fmt: skip
+
+
+def _rbac_scenarios() -> list[tuple[str, dict]]:
+    import pandas as pd
+
+    patients = pd.DataFrame(
+        [
+            ("p1", "Ana", "Lima", "1950-03-04", "F", "999-12-3456", "02134"),
+            ("p2", "Ben", "Ode", "1988-11-30", "M", None, None),
+            ("p3", "Cy", "Park", "2001-01-01", "M", "999-55-0007", "01002-1234"),
+            ("p4", "Dee", "Roe", "1999-07-07", "F", "999-00-1111", "60614"),
+        ],
+        columns=_PATIENT_COLUMNS,
+    )
+    encounters = pd.DataFrame(
+        [
+            ("e1", "p1", "2024-05-01 23:59:00", "ambulatory", "185349003", "Encounter for check up", None, None, 120.5),
+            ("e2", "p1", "2024-05-02 00:10:00", "emergency", "50849002", "Emergency room admission", "29857009",
+             "Chest pain (finding)", 980.0),
+            ("e3", "p2", "2023-01-15 08:00:00", "wellness", "410620009", "Well child visit", None, None, 0.0),
+            ("e4", "p3", "2022-06-30 12:00:00", "inpatient", "183452005", "Hospital admission", "22298006",
+             "Myocardial infarction (disorder)", 15000.25),
+            ("e5", "gone", "2024-01-01 00:00:00", "ambulatory", "185349003", "Encounter for check up", None, None, 50.0),
+        ],
+        columns=_ENCOUNTER_COLUMNS,
+    )  # fmt: skip
+    return [
+        ("a ZIP with a leading zero, a ZIP+4, a patient without SSN or ZIP, a patient with no encounter and an "
+         "encounter whose patient is unknown", {"patients": patients, "encounters": encounters}),
+    ]  # fmt: skip
+
+
+# == Q2 break the glass ========================================================================================
+
+_CARE_TEAM = frozenset({("dr-adams", "pat-1"), ("dr-adams", "pat-2"), ("dr-baker", "pat-3")})
+_EARLIER = {"TIMESTAMP": "2025-03-08T12:00:00Z", "USER": "dr-baker", "PATIENT": "pat-3", "RESOURCE_TYPE": "Patient",
+            "ACTION": "R", "PURPOSE": "TREAT", "OUTCOME": "0", "REASON": None}  # fmt: skip
+
+
+def _break_glass_calls() -> list[Call]:
+    ny = ZoneInfo("America/New_York")
+    at = datetime(2025, 3, 9, 6, 30, tzinfo=ny)  # the morning clocks went forward: 10:30 UTC
+    adams = {"id": "dr-adams", "role": "clinician"}
+    baker = {"id": "dr-baker", "role": "clinician"}
+    billing = {"id": "bill-1", "role": "billing"}
+    research = {"id": "res-1", "role": "researcher"}
+
+    def call(label: str, user: dict, patient: str, when: datetime = at, reason: str | None = None) -> Call:
+        return Call(label, lambda: (dict(user), patient, set(_CARE_TEAM), [dict(_EARLIER)], when, reason))
+
+    return [
+        call("a clinician opening a patient on their care team", adams, "pat-1"),
+        call("a clinician on the care team who also gives a reason", adams, "pat-2", reason="follow-up"),
+        call("a clinician opening a patient who is not theirs, without a reason", baker, "pat-1"),
+        call("a clinician breaking the glass with a reason (spaces around it)", baker, "pat-2",
+             reason="  unconscious in the ED, no relationship yet "),
+        call("a clinician giving a blank reason", baker, "pat-2", reason="   "),
+        call("a billing user giving an emergency reason", billing, "pat-1", reason="urgent"),
+        call("a researcher opening a record", research, "pat-3"),
+        call("a time given in Asia/Kolkata (+05:30)", adams, "pat-1",
+             when=datetime(2025, 1, 1, 3, 15, tzinfo=ZoneInfo("Asia/Kolkata"))),
+        call("a time without a time zone", adams, "pat-1", when=datetime(2025, 3, 9, 6, 30)),
+        call("a user whose role is 'admin'", {"id": "root", "role": "admin"}, "pat-1"),
+    ]  # fmt: skip
+
+
+def _compare_break_glass(got, expected, args, ref_args, label: str, title: str) -> None:
+    if not isinstance(got, bool):
+        raise Incorrect(f"{title}: on {label}, return True or False (access granted or not), got {got!r}.")
+    if got != expected:
+        raise Incorrect(f"{title}: on {label}, access should {'' if expected else 'not '}be granted.")
+    audit, ref_audit = args[3], ref_args[3]
+    if audit[:1] != ref_audit[:1]:
+        raise Incorrect(f"{title}: on {label}, the audit log's earlier rows changed: append, never rewrite.")
+    if len(audit) != len(ref_audit):
+        raise Incorrect(
+            f"{title}: on {label}, the call should add exactly one audit row; it added {len(audit) - 1}."
+        )
+    row, ref_row = audit[-1], ref_audit[-1]
+    if not isinstance(row, dict) or set(row) != set(ref_row):
+        keys = sorted(row) if isinstance(row, dict) else type(row).__name__
+        raise Incorrect(
+            f"{title}: on {label}, the audit row should have the keys {sorted(ref_row)}; yours: {keys}."
+        )
+    for key in ref_row:
+        if row[key] != ref_row[key]:
+            raise Incorrect(
+                f"{title}: on {label}, the audit row's {key} is {row[key]!r}, which is not right."
+            )
+
+
+# == Q6 scopes ==================================================================================================
+
+LAB = "category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+VITALS = "category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs"
+
+
+def _authorize_cases() -> list[Case]:
+    lab_value = LAB.split("=", 1)[1]
+    rows = [
+        ("v1 read allows a read", "patient/Observation.read", "patient", "Observation", "read", None),
+        ("v1 read allows a search", "patient/Observation.read", "patient", "Observation", "search", None),
+        ("v1 read does not allow a create", "patient/Observation.read", "patient", "Observation", "create", None),
+        ("v1 write allows an update", "system/Patient.write", "system", "Patient", "update", None),
+        ("v1 write does not allow a read", "system/Patient.write", "system", "Patient", "read", None),
+        ("v1 patient/*.* allows a delete", "patient/*.*", "patient", "Condition", "delete", None),
+        ("a patient scope used in the user context", "patient/Observation.rs", "user", "Observation", "read", None),
+        ("user/*.cruds allows a delete of any type", "user/*.cruds", "user", "Condition", "delete", None),
+        ("patient/*.rs does not allow an update", "patient/*.rs", "patient", "Patient", "update", None),
+        ("v2 .r allows a read but not a search (read)", "patient/Patient.r", "patient", "Patient", "read", None),
+        ("v2 .r allows a read but not a search (search)", "patient/Patient.r", "patient", "Patient", "search", None),
+        ("another resource type", "patient/Observation.rs", "patient", "Condition", "read", None),
+        ("a granular scope and a search with no parameters", f"patient/Observation.rs?{LAB}", "patient",
+         "Observation", "search", None),
+        ("a granular scope and a search for that category", f"patient/Observation.rs?{LAB}", "patient",
+         "Observation", "search", {"category": lab_value}),
+        ("a granular scope and a search for another category", f"patient/Observation.rs?{LAB}", "patient",
+         "Observation", "search", {"category": lab_value.replace("laboratory", "vital-signs")}),
+        ("a granular scope and a read", f"patient/Observation.rs?{LAB}", "patient", "Observation", "read", None),
+        ("a granular and an unrestricted scope together", f"patient/Observation.rs?{LAB} patient/Observation.rs",
+         "patient", "Observation", "search", None),
+        ("two granular scopes", f"patient/Observation.rs?{LAB} patient/Observation.rs?{VITALS}", "patient",
+         "Observation", "search", None),
+        ("identity and launch scopes only", "openid fhirUser launch/patient offline_access", "patient", "Patient",
+         "read", None),
+        ("no scopes at all", "", "patient", "Patient", "read", None),
+        ("permissions out of order (sr)", "patient/Observation.sr", "patient", "Observation", "read", None),
+        ("a repeated permission (rrs)", "patient/Observation.rrs", "patient", "Observation", "read", None),
+        ("an unknown permission letter (rx)", "patient/Observation.rx", "patient", "Observation", "read", None),
+        ("a lowercase resource type", "patient/observation.rs", "patient", "Observation", "read", None),
+        ("an unknown context (Patient/)", "Patient/Observation.read", "patient", "Observation", "read", None),
+        ("a scope with no permissions", "patient/Observation", "patient", "Observation", "read", None),
+        ("a v1 permission with a query", f"patient/Observation.read?{LAB}", "patient", "Observation", "read", None),
+        ("a query item without a value", "patient/Observation.rs?category", "patient", "Observation", "read", None),
+        ("two spaces between scopes", "patient/Patient.r  patient/Observation.rs", "patient", "Patient", "read",
+         None),
+        ("a leading space", " patient/Patient.r", "patient", "Patient", "read", None),
+        ("launch with a capitalized type", "launch/Patient", "patient", "Patient", "read", None),
+        ("a word that is no scope", "everything", "patient", "Patient", "read", None),
+    ]  # fmt: skip
+    return [Case(label, (granted, ctx, type_, interaction, params)) for label, granted, ctx, type_, interaction,
+            params in rows]  # fmt: skip
+
+
+# == Q8 tokens ====================================================================================================
+
+_REQUIRED = "system/Observation.rs"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _hand_signed(header: dict, payload: dict, secret: bytes | None) -> str:
+    head = _b64(json.dumps(header).encode())
+    body = _b64(json.dumps(payload).encode())
+    sig = "" if secret is None else _b64(hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest())
+    return f"{head}.{body}.{sig}"
+
+
+def _tampered() -> str:
+    head, _body, sig = m.mint(m.claims(scope="system/Patient.rs")).split(".")
+    return f"{head}.{_b64(json.dumps(m.claims(scope=f'system/*.cruds {_REQUIRED}')).encode())}.{sig}"
+
+
+def _confused() -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    pem = (
+        m.private_key("as")
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return _hand_signed({"alg": "HS256", "typ": "JWT", "kid": "as-key-1"}, m.claims(scope=_REQUIRED), pem)
+
+
+def _token_calls() -> list[Call]:
+    def call(label: str, token) -> Call:
+        return Call(label, lambda: (token(), m.jwks(), m.ISSUER, m.AUDIENCE, _REQUIRED))
+
+    now = lambda: int(datetime.now().timestamp())  # noqa: E731
+    return [
+        call("a valid token", lambda: m.mint(m.claims(scope=_REQUIRED))),
+        call("a valid token with several scopes and aud as a list",
+             lambda: m.mint(m.claims(scope=f"system/Patient.rs {_REQUIRED}", aud=["https://other.test", m.AUDIENCE]))),
+        call("an expired token", lambda: m.mint(m.claims(scope=_REQUIRED, exp=now() - 600, iat=now() - 900,
+                                                         nbf=now() - 900))),
+        call("a token not valid until half an hour from now (nbf)",
+             lambda: m.mint(m.claims(scope=_REQUIRED, nbf=now() + 1800, exp=now() + 3600))),
+        call("a token for another audience", lambda: m.mint(m.claims(scope=_REQUIRED, aud="https://other.test/fhir"))),
+        call("a token from another issuer", lambda: m.mint(m.claims(scope=_REQUIRED, iss="https://evil.test"))),
+        call("a token without exp", lambda: m.mint(m.claims(scope=_REQUIRED, exp=None))),
+        call("an unsigned token (alg none)",
+             lambda: _hand_signed({"alg": "none", "typ": "JWT", "kid": "as-key-1"}, m.claims(scope=_REQUIRED), None)),
+        call("key confusion: HS256 with the server's public key as the HMAC secret", _confused),
+        call("a tampered payload (scope widened, signature kept)", _tampered),
+        call("a token signed by another key under the server's kid",
+             lambda: m.mint(m.claims(scope=_REQUIRED), key="attacker", kid="as-key-1")),
+        call("a token with an unknown kid", lambda: m.mint(m.claims(scope=_REQUIRED), kid="rotated-away")),
+        call("'hello' (not a JWT)", lambda: "hello"),
+        call("an empty string", lambda: ""),
+        call("three dots-separated words (not a JWT)", lambda: "not.a.jwt"),
+        call("a valid token without the required scope", lambda: m.mint(m.claims(scope="system/Patient.rs"))),
+        call("a valid token whose only Observation scope is restricted to vital signs",
+             lambda: m.mint(m.claims(scope=f"{_REQUIRED}?{VITALS}"))),
+        call("a valid token with no scope claim", lambda: m.mint(m.claims(scope=None))),
+    ]  # fmt: skip
+
+
+def _compare_claims(got, expected, args, ref_args, label: str, title: str) -> None:
+    if not isinstance(got, dict):
+        raise Incorrect(
+            f"{title}: on {label}, return the token's claims as a dict, got {type(got).__name__}."
+        )
+    truth = _ref().validate_token(*args)  # the claims of the very token the learner received
+    if got != truth:
+        raise Incorrect(f"{title}: on {label}, the claims you returned are not the token's payload.")
+
+
+# == Q11 passwords ==================================================================================================
+
+_PASSWORD = "correct horse battery staple"
+_UNICODE = "pässwört-\N{LOCK}-合言葉"
+
+
+@cache
+def _hashes() -> dict[str, str]:
+    from argon2 import PasswordHasher, Type
+
+    policy = PasswordHasher(**m.ARGON2_POLICY)
+    return {
+        "policy": policy.hash(_PASSWORD),
+        "unicode": policy.hash(_UNICODE),
+        "old": PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash(_PASSWORD),
+        "argon2i": PasswordHasher(**m.ARGON2_POLICY, type=Type.I).hash(_PASSWORD),
+        "lighter": PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(_PASSWORD),
+    }
+
+
+def _password_calls() -> list[Call]:
+    h = _hashes()
+    legacy = hashlib.sha256(_PASSWORD.encode()).hexdigest()
+
+    def call(label: str, stored: str, password: str) -> Call:
+        return Call(label, lambda: (stored, password))
+
+    return [
+        call("a policy hash and the right password", h["policy"], _PASSWORD),
+        call("a policy hash and a wrong password", h["policy"], "correct horse battery stapler"),
+        call("a policy hash and the password in capitals", h["policy"], _PASSWORD.upper()),
+        call("a non-ASCII password", h["unicode"], _UNICODE),
+        call("a hash made with older, different parameters (m=65536, t=3, p=4) and the right password",
+             h["old"], _PASSWORD),
+        call("a hash made with older parameters and a wrong password", h["old"], "Tr0ub4dor&3"),
+        call("an argon2i (not argon2id) hash and the right password", h["argon2i"], _PASSWORD),
+        call("a hash made with weaker parameters (m=8192, t=1) and the right password", h["lighter"], _PASSWORD),
+        call("a legacy SHA-256 hex digest as the stored value", legacy, _PASSWORD),
+        call("an empty stored value", "", _PASSWORD),
+    ]  # fmt: skip
+
+
+def _compare_passwords(got, expected, args, ref_args, label: str, title: str) -> None:
+    if not isinstance(got, tuple | list) or len(got) != 2 or not isinstance(got[0], bool):
+        raise Incorrect(f"{title}: on {label}, return a pair (ok, new_hash_or_None), got {got!r}.")
+    ok, new = got
+    if ok != expected[0]:
+        raise Incorrect(f"{title}: on {label}, the password should {'' if expected[0] else 'not '}verify.")
+    if expected[1] is None and new is not None:
+        raise Incorrect(f"{title}: on {label}, nothing should be rehashed: return (…, None).")
+    if expected[1] is not None:
+        if not isinstance(new, str):
+            raise Incorrect(
+                f"{title}: on {label}, the stored hash does not follow the policy: return a new hash to store."
+            )
+        if not _ref().policy_hash_ok(new, args[1]):
+            raise Incorrect(
+                f"{title}: on {label}, your new hash is not an argon2id hash with the policy's parameters "
+                "(m=19456, t=2, p=1) for this password."
+            )
+
+
+# == Q12 consent ======================================================================================================
+
+
+@cache
+def _export_sample() -> tuple[tuple[dict, ...], tuple[str, ...]]:
+    """Rows of a real export (conditions, medications, encounters of 20 patients) and those patients."""
+    from hitlab.checks.sql import connection
+
+    con = connection().cursor()
+    ids = [r[0] for r in con.execute("select Id from patients order by Id").fetchall()]
+    chosen = sorted(random.Random(1207).sample(ids, 20))
+    rows: list[dict] = []
+    for table, kind, reason in (("conditions", "Condition", "null"), ("medications", "MedicationRequest", "REASONCODE"),
+                                ("encounters", "Encounter", "REASONCODE")):  # fmt: skip
+        got = con.execute(
+            f"select PATIENT, CODE, {reason} from {table} where PATIENT in ({', '.join('?' * len(chosen))}) "
+            "order by PATIENT, START, CODE",
+            chosen,
+        ).fetchall()
+        rows += [{"PATIENT": p, "TYPE": kind, "CODE": c, "REASONCODE": r} for p, c, r in got]
+    return tuple(rows), tuple(chosen)
+
+
+def _planted_export() -> tuple[list[dict], dict[str, str]]:
+    rows, people = _export_sample()
+    rng = random.Random(42)
+    export = [dict(r) for r in rows]
+    sud = [r for r in m.sud_table()]
+    conditions = [r["code"] for r in sud if r["kind"] == "condition"]
+    drugs = [r["code"] for r in sud if r["kind"] == "medication"]
+    for i, patient in enumerate(people[:8]):
+        planted = [
+            {"PATIENT": patient, "TYPE": "Condition", "CODE": conditions[i % len(conditions)], "REASONCODE": None},
+            {"PATIENT": patient, "TYPE": "MedicationRequest", "CODE": drugs[i % len(drugs)],
+             "REASONCODE": conditions[i % len(conditions)]},
+            {"PATIENT": patient, "TYPE": "Encounter", "CODE": "185347001", "REASONCODE": conditions[(i + 1) % len(conditions)]},
+        ]  # fmt: skip
+        for row in planted:
+            export.insert(rng.randrange(len(export) + 1), row)
+    consents = {people[0]: "permit", people[1]: "deny", people[2]: "permit", people[3]: "deny",
+                people[8]: "deny", people[9]: "permit"}  # fmt: skip  # 4-7: no consent on file
+    return export, consents
+
+
+def _consent_calls() -> list[Call]:
+    def fresh():
+        export, consents = _planted_export()
+        return export, consents
+
+    def nobody():
+        export, _ = _planted_export()
+        return export, {}
+
+    return [
+        Call("a real export of 20 patients with planted SUD rows and mixed consents", fresh),
+        Call("the same export when nobody has a consent on file", nobody),
+        Call("an empty export", lambda: ([], {"x": "deny"})),
+    ]
+
+
+def _describe_row(row: dict, consents: dict) -> str:
+    sud = m.sud_codes()
+    which = (
+        "an SUD code"
+        if row.get("CODE") in sud
+        else "an SUD reason"
+        if row.get("REASONCODE") in sud
+        else "no SUD code"
+    )
+    consent = consents.get(row.get("PATIENT"))
+    article = "an" if str(row.get("TYPE"))[:1] in "AEIOU" else "a"
+    return (f"{article} {row.get('TYPE')} row with {which} of a patient with "
+            f"{'consent ' + repr(consent) if consent else 'no consent on file'}")  # fmt: skip
+
+
+def _compare_export(got, expected, args, ref_args, label: str, title: str) -> None:
+    if not isinstance(got, list) or not all(isinstance(r, dict) for r in got):
+        raise Incorrect(f"{title}: on {label}, return the shared rows as a list of dicts.")
+    consents = args[1]
+    keyed = lambda rows: [tuple(sorted(r.items(), key=lambda kv: kv[0])) for r in rows]  # noqa: E731
+    mine, truth = keyed(got), keyed(expected)
+    for r, t in zip(mine, truth, strict=False):
+        if r != t:
+            if r not in truth:
+                raise Incorrect(
+                    f"{title}: on {label}, you shared {_describe_row(dict(r), consents)}, which must be withheld."
+                )
+            raise Incorrect(f"{title}: on {label}, you withheld {_describe_row(dict(t), consents)}, which may be shared "
+                            "(or changed the rows' order).")  # fmt: skip
+    if len(mine) > len(truth):
+        raise Incorrect(
+            f"{title}: on {label}, you shared {_describe_row(dict(mine[len(truth)]), consents)}, which must be withheld."
+        )
+    if len(mine) < len(truth):
+        raise Incorrect(
+            f"{title}: on {label}, you withheld {_describe_row(dict(truth[len(mine)]), consents)}, which may be shared."
+        )
+
+
+QUESTIONS = (q1, q2, q6, q7, q8, q11, q12)

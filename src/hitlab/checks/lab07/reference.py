@@ -1,0 +1,204 @@
+"""Reference implementations of lab 07's graded items, written independently of the solutions: masking in
+pandas rather than SQL, JWT checks with ``cryptography`` rather than PyJWT, argon2 through its low-level API
+and a parser of the PHC string. An exam release leaves this module out (with ``answers.py``); the questions
+import it only when a check computes its expected values.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+import pandas as pd
+
+from hitlab.checks.lab07.materials import ALGORITHMS, ARGON2_POLICY, ROLES, sud_codes
+
+# -- Q1 role-based views with minimum-necessary masking -----------------------------------------------------
+
+
+def _py(value: Any) -> Any:
+    """A pandas cell as DuckDB's ``fetchall`` gives it: None for missing, datetime for timestamps."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+def role_rows(patients: pd.DataFrame, encounters: pd.DataFrame) -> dict[str, list[tuple]]:
+    """Each role's rows: one per encounter whose patient is in ``patients`` (an inner join)."""
+    both = encounters.merge(
+        patients, left_on="PATIENT", right_on="Id", how="inner", suffixes=("", "_patient")
+    )
+    out: dict[str, list[tuple]] = {role: [] for role in ROLES}
+    for e in both.itertuples(index=False):
+        first, last = _py(e.FIRST), _py(e.LAST)
+        name = None if first is None or last is None else f"{first} {last}"
+        birth = _py(e.BIRTHDATE)
+        birth_date = birth.date() if isinstance(birth, datetime) else birth
+        start = _py(e.START)
+        ssn, zip_ = _py(e.SSN), _py(e.ZIP)
+        out["clinician"].append(
+            (e.Id, e.PATIENT, name, birth_date, start, _py(e.DESCRIPTION), _py(e.REASONDESCRIPTION))
+        )
+        out["billing"].append(
+            (e.Id, e.PATIENT, name, start, _py(e.CODE), _py(e.REASONCODE), _py(e.TOTAL_CLAIM_COST),
+             None if ssn is None else "XXX-XX-" + ssn[-4:])
+        )  # fmt: skip
+        out["researcher"].append(
+            (None if birth_date is None else birth_date.year, _py(e.GENDER), None if zip_ is None else zip_[:3],
+             None if start is None else start.date(), _py(e.ENCOUNTERCLASS), _py(e.REASONCODE))
+        )  # fmt: skip
+    return out
+
+
+# -- Q2 break the glass -------------------------------------------------------------------------------------
+
+
+def open_record(
+    user: dict, patient: str, care_team: set, audit: list, when: datetime, reason: str | None = None
+) -> bool:
+    if not isinstance(user, dict) or user.get("role") not in ROLES or not user.get("id"):
+        raise ValueError(f"a user is a dict with an id and a role of {', '.join(ROLES)}")
+    if not isinstance(when, datetime) or when.utcoffset() is None:
+        raise ValueError("`when` must be a datetime with a time zone: audit times are unambiguous")
+    emergency = isinstance(reason, str) and reason.strip() != ""
+    related = (user["id"], patient) in care_team
+    clinician = user["role"] == "clinician"
+    granted = clinician and (related or emergency)
+    purpose = "TREAT" if (related and clinician) or not emergency else "ETREAT"
+    audit.append({
+        "TIMESTAMP": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "USER": user["id"],
+        "PATIENT": patient,
+        "RESOURCE_TYPE": "Patient",
+        "ACTION": "R",
+        "PURPOSE": purpose,
+        "OUTCOME": "0" if granted else "4",
+        "REASON": reason.strip() if purpose == "ETREAT" else None,
+    })  # fmt: skip
+    return granted
+
+
+# -- Q6 SMART scopes: the infrastructure's parser and decision --------------------------------------------------
+
+
+def authorize(
+    granted: str, context: str, resource_type: str, interaction: str, params: dict | None = None
+) -> str:
+    from hitlab.security import scopes
+
+    decision = scopes.decide(granted, resource_type, interaction, params=params or {}, context=context)
+    if not decision.allowed:
+        return "deny"
+    return "filter" if decision.filters else "allow"
+
+
+# -- Q8 JWT access tokens, checked with cryptography directly (not PyJWT) -------------------------------------
+
+
+class TokenRejected(jwt.InvalidTokenError):
+    """The reference's refusal of an invalid token (PyJWT's class, so the checks expect the same family)."""
+
+
+def _b64(part: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    except (binascii.Error, ValueError) as err:
+        raise TokenRejected(f"bad base64url: {err}") from None
+
+
+def validate_token(token: str, jwks: dict, issuer: str, audience: str, required_scope: str) -> dict:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    if not isinstance(token, str) or token.count(".") != 2:
+        raise TokenRejected("not a compact JWS")
+    head, body, sig = token.split(".")
+    try:
+        header, payload = json.loads(_b64(head)), json.loads(_b64(body))
+    except ValueError:
+        raise TokenRejected("header or payload is not JSON") from None
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise TokenRejected("header and payload must be JSON objects")
+    if header.get("alg") not in ALGORITHMS or header.get("alg") != "RS384":
+        raise TokenRejected(f"algorithm {header.get('alg')!r} not accepted")
+    jwk = next((k for k in jwks.get("keys", []) if k.get("kid") == header.get("kid")), None)
+    if jwk is None or jwk.get("kty") != "RSA":
+        raise TokenRejected("no RSA key with that kid")
+    n = int.from_bytes(_b64(jwk["n"]), "big")
+    e = int.from_bytes(_b64(jwk["e"]), "big")
+    try:
+        rsa.RSAPublicNumbers(e, n).public_key().verify(
+            _b64(sig), f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA384()
+        )
+    except InvalidSignature:
+        raise TokenRejected("bad signature") from None
+    now = time.time()
+    if not isinstance(payload.get("exp"), int | float) or payload["exp"] <= now:
+        raise TokenRejected("expired or no exp")
+    if "nbf" in payload and payload["nbf"] > now:
+        raise TokenRejected("not yet valid")
+    if payload.get("iss") != issuer:
+        raise TokenRejected("wrong issuer")
+    aud = payload.get("aud")
+    if audience not in (aud if isinstance(aud, list) else [aud]):
+        raise TokenRejected("wrong audience")
+    if required_scope not in str(payload.get("scope", "")).split(" "):
+        raise PermissionError(f"the token does not grant {required_scope}")
+    return payload
+
+
+# -- Q11 password storage ----------------------------------------------------------------------------------------
+
+
+def _phc(stored: str) -> dict:
+    """The parts of an argon2 PHC string ``$argon2id$v=19$m=..,t=..,p=..$salt$hash``."""
+    parts = stored.split("$") if isinstance(stored, str) else []
+    if len(parts) != 6 or parts[0] != "" or parts[1] not in ("argon2id", "argon2i", "argon2d"):
+        raise ValueError("not an argon2 hash")
+    params = dict(item.split("=", 1) for item in parts[3].split(",") if "=" in item)
+    return {"type": parts[1], "version": parts[2], **{k: int(v) for k, v in params.items()}}
+
+
+def verify_password(stored: str, password: str) -> tuple[bool, str | None]:
+    from argon2 import PasswordHasher, Type
+    from argon2.exceptions import VerificationError
+    from argon2.low_level import verify_secret
+
+    info = _phc(stored)
+    kind = {"argon2id": Type.ID, "argon2i": Type.I, "argon2d": Type.D}[info["type"]]
+    try:
+        verify_secret(stored.encode(), password.encode("utf-8"), kind)
+    except VerificationError:
+        return False, None
+    current = (info["type"] == "argon2id" and info["version"] == "v=19" and info.get("m") == ARGON2_POLICY["memory_cost"]
+               and info.get("t") == ARGON2_POLICY["time_cost"] and info.get("p") == ARGON2_POLICY["parallelism"])  # fmt: skip
+    return True, None if current else PasswordHasher(**ARGON2_POLICY, type=Type.ID).hash(password)
+
+
+def policy_hash_ok(new_hash: str, password: str) -> bool:
+    """Whether ``new_hash`` is an argon2id hash with the policy's parameters that verifies ``password``."""
+    try:
+        ok, again = verify_password(new_hash, password)
+    except ValueError:
+        return False
+    return ok and again is None
+
+
+# -- Q12 consent ---------------------------------------------------------------------------------------------------
+
+
+def apply_consent(export: list[dict], consents: dict[str, str]) -> list[dict]:
+    sud = sud_codes()
+    return [
+        row
+        for row in export
+        if consents.get(row["PATIENT"]) == "permit" or not ({row.get("CODE"), row.get("REASONCODE")} & sud)
+    ]
