@@ -1,13 +1,40 @@
-"""Security infrastructure for lab07 (security and access).
+"""Security infrastructure for lab07 (security and access): SMART scopes, SMART Backend Services on
+loopback, and TLS with a local CA. Everything listens on 127.0.0.1 only, writes only under
+:func:`tempfile.gettempdir`, and leaves no thread or socket behind after ``stop()`` (or the ``with`` block).
 
-- :mod:`hitlab.security.scopes`: parse SMART App Launch 2.2 scopes (v1 and v2 syntax) and decide whether a
-  FHIR request is allowed (the reference the lab's checks use).
+Modules:
 
->>> from hitlab.security import parse_scopes, decide
->>> decide(parse_scopes("system/Observation.rs"), "Observation", "search").allowed
-True
+- :mod:`hitlab.security.scopes`: parse SMART App Launch 2.2 scopes (v1 ``patient/Observation.read`` and v2
+  ``patient/Observation.rs?category=...``) and decide whether a FHIR request is allowed; the reference the
+  lab's checks use.
+- :mod:`hitlab.security.keys`: RSA / EC P-384 key pairs and their public JWK / JWK Set (with ``kid``).
+- :mod:`hitlab.security.smart`: :class:`SmartServer`, an OAuth 2.0 authorization server (client-credentials
+  grant with RFC 7523 JWT client assertions) and a FHIR API over a :class:`~hitlab.fhirstore.FhirStore`
+  that enforces the token's scopes with 401/403; :func:`client_assertion` signs an assertion.
+- :mod:`hitlab.security.tls`: :func:`make_pki` (a CA and good, wrong-host, expired and untrusted server
+  certificates as PEM files), :class:`HttpsServer` and :class:`MllpTlsServer` (TLS 1.2+), and a verifying
+  reference client :func:`tls_send_and_receive`.
+
+>>> from hitlab.security import SmartServer, client_assertion, generate_rsa_key, jwk_set, public_jwk
+>>> key = generate_rsa_key()
+>>> with SmartServer(bundles=bundles) as server:
+...     server.register_client("my-app", jwk_set(public_jwk(key, alg="RS384")), "system/*.rs")
+...     assertion = client_assertion("my-app", server.token_url, key)
+...     ...   # POST it to server.token_url, then GET server.fhir_base + "/Patient" with the bearer token
+
+>>> from hitlab.security import make_pki, MllpTlsServer, tls_send_and_receive
+>>> with make_pki() as pki, MllpTlsServer(pki.server_cert, pki.server_key) as server:
+...     ack = tls_send_and_receive(server.port, message, cafile=pki.ca_cert)
 """
 
+from hitlab.security.keys import (
+    generate_ec_key,
+    generate_rsa_key,
+    jwk_set,
+    private_pem,
+    public_jwk,
+    public_pem,
+)
 from hitlab.security.scopes import (
     Decision,
     Scope,
@@ -19,15 +46,55 @@ from hitlab.security.scopes import (
     parse_scope,
     parse_scopes,
 )
+from hitlab.security.smart import (
+    ASSERTION_TYPE,
+    ClientRegistration,
+    OAuthError,
+    SmartServer,
+    TokenError,
+    client_assertion,
+)
+from hitlab.security.tls import (
+    CertificateAuthority,
+    HttpsServer,
+    MllpTlsServer,
+    Pki,
+    ack,
+    client_context,
+    make_ca,
+    make_pki,
+    tls_send_and_receive,
+)
 
 __all__ = [
+    "ASSERTION_TYPE",
+    "CertificateAuthority",
+    "ClientRegistration",
     "Decision",
+    "HttpsServer",
+    "MllpTlsServer",
+    "OAuthError",
+    "Pki",
     "Scope",
     "ScopeError",
+    "SmartServer",
+    "TokenError",
+    "ack",
+    "client_assertion",
+    "client_context",
     "covers",
     "decide",
     "format_scopes",
+    "generate_ec_key",
+    "generate_rsa_key",
+    "jwk_set",
+    "make_ca",
+    "make_pki",
     "matches_query",
     "parse_scope",
     "parse_scopes",
+    "private_pem",
+    "public_jwk",
+    "public_pem",
+    "tls_send_and_receive",
 ]
