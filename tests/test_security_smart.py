@@ -532,3 +532,21 @@ def test_binds_loopback_only(server):
 def test_requests_are_logged(server):
     _get(server.fhir_base + "/Patient/p1")
     assert server.requests[-1] == ("GET", "/fhir/Patient/p1", 401)
+
+
+def test_smart_server_over_tls(rsa_key):
+    from hitlab.security import tls
+
+    with tls.make_pki() as pki, SmartServer(bundles=[BUNDLE], tls=(pki.server_cert, pki.server_key)) as srv:
+        assert srv.token_url.startswith("https://127.0.0.1:")
+        srv.register_client("tls-client", keys.jwk_set(keys.public_jwk(rsa_key)), "system/*.rs")
+        ctx = tls.client_context(pki.ca_cert)
+        form = _token_form(client_assertion("tls-client", srv.token_url, rsa_key), "system/Patient.rs")
+        req = urllib.request.Request(srv.token_url, data=urllib.parse.urlencode(form).encode())
+        with urllib.request.urlopen(req, context=ctx, timeout=5) as r:
+            token = json.load(r)["access_token"]
+        req = urllib.request.Request(
+            srv.fhir_base + "/Patient/p1", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(req, context=ctx, timeout=5) as r:
+            assert json.load(r)["id"] == "p1"
