@@ -36,8 +36,8 @@ def _existing(src: str | Path) -> Path:
 def load_csv(src: str | Path, db: Target) -> LoadReport:
     """Load a Synthea CSV set (a directory of ``*.csv`` or a ``.zip`` of them, Synthea 2.5.0 to 3.4.0) into
     ``db`` (a DuckDB file path or an open connection), as the canonical 3.4.0 schema: all 19 tables, files
-    missing from the set giving empty tables, plus hitlab's own ``notes`` table when the set has a
-    ``notes.csv``. Other files in the directory are skipped and listed in ``report.skipped``."""
+    missing from the set giving empty tables, plus hitlab's own ``notes``, ``staff``, ``vip_patients`` and
+    ``access_log`` tables when the set has their files. Other files in the directory are skipped and listed in ``report.skipped``."""
     path = _existing(src)
     report = LoadReport(source=str(path), kind="synthea-csv")
     with connection(db) as conn, transaction(conn):

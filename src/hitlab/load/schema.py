@@ -146,7 +146,9 @@ YEAR_COLUMNS = {("payer_transitions", "START_YEAR"): 0, ("payer_transitions", "E
 
 
 #: hitlab's own tables, written by its generator and loaded when present (real Synthea output has none):
-#: ``notes`` holds the clinical notes whose planted identifiers ``note_phi.json`` labels.
+#: ``notes`` holds the clinical notes whose planted identifiers ``note_phi.json`` labels; ``staff``,
+#: ``vip_patients`` and ``access_log`` (AuditEvent-shaped, ``TIMESTAMP`` naive UTC like every other time) hold
+#: the EHR access log whose planted inappropriate accesses ``access_log_truth.json`` lists.
 HITLAB_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "notes": (
         ("Id", VARCHAR),
@@ -156,6 +158,26 @@ HITLAB_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("TYPE_CODE", VARCHAR),
         ("TYPE_DESCRIPTION", VARCHAR),
         ("TEXT", VARCHAR),
+    ),
+    "staff": (
+        ("Id", VARCHAR),
+        ("NAME", VARCHAR),
+        ("ROLE", VARCHAR),
+        ("ORGANIZATION", VARCHAR),
+        ("PROVIDER", VARCHAR),
+        ("PATIENT", VARCHAR),
+    ),
+    "vip_patients": (("PATIENT", VARCHAR), ("REASON", VARCHAR)),
+    "access_log": (
+        ("Id", VARCHAR),
+        ("TIMESTAMP", TIMESTAMP),
+        ("USER", VARCHAR),
+        ("PATIENT", VARCHAR),
+        ("RESOURCE_TYPE", VARCHAR),
+        ("ACTION", VARCHAR),
+        ("PURPOSE", VARCHAR),
+        ("OUTCOME", VARCHAR),
+        ("ENCOUNTER", VARCHAR),
     ),
 }
 

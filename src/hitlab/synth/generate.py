@@ -6,6 +6,7 @@ Output (``out`` is created; a previous hitlab dataset there is replaced, anythin
     out/fhir/*.json       FHIR R4 transaction bundles (one per patient) + hospital/practitioner batch bundles
     out/hl7v2/*.hl7       HL7 v2.5.1 feed, one file per patient
     out/note_phi.json     the identifiers planted in the clinical notes: labelled character spans per note
+    out/access_log_truth.json  the inappropriate accesses planted in csv/access_log.csv, per category (with csv)
     out/manifest.json     generator, seed, format versions, counts, checksums, planted defects
 """
 
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from hitlab import __version__
 from hitlab.errors import DatasetError
+from hitlab.synth.access_log import TRUTH as ACCESS_LOG_TRUTH
+from hitlab.synth.access_log import AccessLogBuilder
 from hitlab.synth.csv_writer import SYNTHEA_VERSION, CsvWriter
 from hitlab.synth.defects import DefectPlanter
 from hitlab.synth.fhir_writer import FhirWriter
@@ -29,7 +32,7 @@ from hitlab.synth.reference import world
 from hitlab.synth.simulate import AS_OF, START, simulate_patient
 
 FORMATS = ("csv", "fhir", "hl7v2")
-GENERATOR_REVISION = 4
+GENERATOR_REVISION = 5
 """Bumped whenever the generator's output changes, so datasets built by an older one are rebuilt."""
 IDENTIFIERS = {
     "patient": "patients.csv Id = FHIR Patient.id (and Patient.identifier system .../sid/patient) = PID-3 "
@@ -39,6 +42,8 @@ IDENTIFIERS = {
     "organization|Id; MSH-4 and PV1-39 carry its initials",
     "provider": "providers.csv Id = FHIR Practitioner.id; Practitioner.identifier (NPI) = PV1-7.1 and OBR-16.1",
     "note": "notes.csv Id = FHIR DocumentReference.id = note_phi.json notes[].id",
+    "access": "access_log.csv Id = AuditEvent.id (hitlab.synth.access_log.audit_event) = access_log_truth.json "
+    "categories[*][]; access_log USER = staff.csv Id; staff PROVIDER = providers.csv Id",
     "observation": "observations.csv rows = FHIR Observations (blood pressure: one Observation with two "
     "components for the two CSV rows) = OBX segments (lab results only), matched by encounter, code and time",
 }
@@ -53,7 +58,7 @@ def _prepare(out: Path) -> None:
             raise DatasetError(
                 f"{out}: not empty and not a hitlab dataset (no manifest.json); refusing to write"
             )
-        for name in (*FORMATS, NOTE_PHI, "manifest.json"):
+        for name in (*FORMATS, NOTE_PHI, ACCESS_LOG_TRUTH, "manifest.json"):
             target = out / name
             if target.is_dir():
                 shutil.rmtree(target)
@@ -135,10 +140,13 @@ def generate(
     if "hl7v2" in formats:
         writers.append(Hl7v2Writer(out / "hl7v2"))
     note_records: list[dict] = []
+    access = AccessLogBuilder(w, seed) if "csv" in formats else None
     for index in _progress(range(patients), patients, progress):
         record = simulate_patient(w, seed, index)
         for writer in writers:
             writer.write(record)
+        if access is not None:
+            access.add(record)
         note_records.extend(
             {
                 "id": n.id,
@@ -163,6 +171,12 @@ def generate(
     for writer in writers:
         writer.close()
         counts.update(writer.counts())
+    access_log = None
+    if access is not None:
+        log = access.build()
+        counts.update(log.write_csv(out / "csv"))
+        (out / ACCESS_LOG_TRUTH).write_text(json.dumps(log.truth(seed), indent=1) + "\n", encoding="utf-8")
+        access_log = log.summary()
     manifest = {
         "generator": "hitlab",
         "generator_version": __version__,
@@ -201,6 +215,7 @@ def generate(
             "offsets": SPAN_OFFSETS,
             "synthetic": "notes are filled-in templates; every name, date, number and address in them is generated",
         },
+        "access_log": access_log,
         "files": _checksums(out),
     }
     (out / "manifest.json").write_text(
