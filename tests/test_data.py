@@ -37,6 +37,7 @@ def test_connect_builds_on_first_use_and_opens_read_only(small_datasets):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["seed"] == 3 and manifest["defects"] is None
     assert sorted(p.name for p in folder.iterdir()) == [
+        "access_log_truth.json",
         "csv",
         "fhir",
         "hitlab.duckdb",

@@ -132,7 +132,10 @@ def test_unknown_file(tmp_path, db):
     err = failing_load(src, db)
     assert err.path == str(src / "nicknames.csv")
     assert "not a Synthea CSV file name; expected one of: patients.csv, allergies.csv" in err.detail
-    assert "patient_expenses.csv (or hitlab's own notes.csv)" in err.detail
+    assert (
+        "patient_expenses.csv (or hitlab's own notes.csv, staff.csv, vip_patients.csv, access_log.csv)"
+        in err.detail
+    )
 
 
 def test_row_with_too_few_fields(tmp_path, db):
