@@ -222,7 +222,7 @@ PASSWORDS_WRONG_DEFAULTS = PASSWORDS.replace(
 # -- Q12 -----------------------------------------------------------------------------------------------------
 
 CONSENT = """### BEGIN SOLUTION
-from hitlab.checks import lab07
+import hitlab.checks.lab07 as lab07
 
 SUD = lab07.sud_codes()
 
@@ -241,3 +241,30 @@ CONSENT_WRONG_OPT_OUT_ONLY = CONSENT.replace(
     'consents.get(row["PATIENT"]) == "permit"', 'consents.get(row["PATIENT"]) != "deny"'
 )
 CONSENT_WRONG_CODE_ONLY = CONSENT.replace(' or row.get("REASONCODE") in SUD', "")
+
+# -- Q3 ------------------------------------------------------------------------------------------------------
+
+NO_RELATIONSHIP = '''### BEGIN SOLUTION
+no_relationship_sql = """
+select a.Id, a."USER", a.PATIENT
+from access_log a
+join staff s on s.Id = a."USER"
+where s.ROLE = 'clinician'
+  and a.PURPOSE <> 'ETREAT'                      -- break the glass is reviewed separately
+  and not exists (
+      select 1
+      from encounters e
+      where e.PATIENT = a.PATIENT
+        and e.PROVIDER = s.PROVIDER
+        and a."TIMESTAMP" between e.START - interval 7 days and e.STOP + interval 30 days
+  )
+"""
+### END SOLUTION'''
+
+NO_RELATIONSHIP_WRONG_ANY_TIME = NO_RELATIONSHIP.replace(
+    '        and a."TIMESTAMP" between e.START - interval 7 days and e.STOP + interval 30 days\n', ""
+)
+NO_RELATIONSHIP_WRONG_STRICT = NO_RELATIONSHIP.replace(
+    'a."TIMESTAMP" between e.START - interval 7 days and e.STOP + interval 30 days',
+    'a."TIMESTAMP" > e.START - interval 7 days and a."TIMESTAMP" < e.STOP + interval 30 days',
+)

@@ -33,6 +33,7 @@ from hitlab.checks.core import Incorrect
 from hitlab.checks.function import Case, function_question
 from hitlab.checks.lab07 import materials as m
 from hitlab.checks.lab07.kinds import Call, calls_question, picks_question, role_sql_question
+from hitlab.checks.sql import Scenario, scenario_checks, sql_question, table
 
 try:  # the answer key; an exam release leaves it out
     from hitlab.checks.lab07 import answers as _answers
@@ -100,6 +101,30 @@ q2 = calls_question(
     ),
     solution_code=_key("BREAK_GLASS"),
     wrong=_keys("BREAK_GLASS_WRONG_ANYONE", "BREAK_GLASS_WRONG_SILENT"),
+)
+
+q3 = sql_question(
+    grade_id="lab07_audit_no_relationship",
+    title="Q3 audit: accesses without a treatment relationship",
+    points=3,
+    variable="no_relationship_sql",
+    columns=("Id", "USER", "PATIENT"),
+    reference=lambda: _ref().no_relationship(
+        {name: table(name) for name in ("staff", "access_log", "encounters")}
+    ),
+    scenarios=(),  # set below: the made-up logs are built after the table
+    on_scenario=None,
+    hints=(
+        "Start from `access_log` joined to `staff` (clinicians only) and keep the rows for which no encounter "
+        "justifies the access: `not exists (select 1 from encounters e where ...)`.",
+        "An encounter justifies it when it is the same patient, its `PROVIDER` is the user's `staff.PROVIDER`, "
+        "and the access time lies between `START - interval 7 days` and `STOP + interval 30 days`, bounds "
+        "included (`between`).",
+        "Break-the-glass rows (`PURPOSE = 'ETREAT'`) are reviewed separately; failed attempts count. `USER` and "
+        "`TIMESTAMP` are SQL keywords: quote them.",
+    ),
+    solution=_key("NO_RELATIONSHIP"),
+    wrong=_keys("NO_RELATIONSHIP_WRONG_ANY_TIME", "NO_RELATIONSHIP_WRONG_STRICT"),
 )
 
 q6 = function_question(
@@ -546,10 +571,10 @@ def _export_sample() -> tuple[tuple[dict, ...], tuple[str, ...]]:
     ids = [r[0] for r in con.execute("select Id from patients order by Id").fetchall()]
     chosen = sorted(random.Random(1207).sample(ids, 20))
     rows: list[dict] = []
-    for table, kind, reason in (("conditions", "Condition", "null"), ("medications", "MedicationRequest", "REASONCODE"),
+    for name, kind, reason in (("conditions", "Condition", "null"), ("medications", "MedicationRequest", "REASONCODE"),
                                 ("encounters", "Encounter", "REASONCODE")):  # fmt: skip
         got = con.execute(
-            f"select PATIENT, CODE, {reason} from {table} where PATIENT in ({', '.join('?' * len(chosen))}) "
+            f"select PATIENT, CODE, {reason} from {name} where PATIENT in ({', '.join('?' * len(chosen))}) "
             "order by PATIENT, START, CODE",
             chosen,
         ).fetchall()
@@ -633,4 +658,43 @@ def _compare_export(got, expected, args, ref_args, label: str, title: str) -> No
         )
 
 
-QUESTIONS = (q1, q2, q6, q7, q8, q11, q12)
+# == Q3 made-up access logs =======================================================================================
+
+_STAFF = ("Id", "ROLE", "PROVIDER", "ORGANIZATION")
+_ENC = ("Id", "PATIENT", "PROVIDER", "START", "STOP")
+_LOG = ("Id", "TIMESTAMP", "USER", "PATIENT", "PURPOSE", "OUTCOME")
+_AUDIT_COLUMNS = {"staff": _STAFF, "encounters": _ENC, "access_log": _LOG}
+_AUDIT_STAFF = (("u1", "clinician", "prov-1", "org-1"), ("u2", "clinician", "prov-2", "org-1"),
+                ("u3", "billing", None, "org-1"))  # fmt: skip
+_VISIT = ("e1", "p1", "prov-1", "2025-10-10 09:00:00", "2025-10-12 17:00:00")
+
+
+def _audit_scenario(what: str, *log: tuple, encounters: tuple = (_VISIT,)) -> Scenario:
+    rows = tuple((f"a{i}", *row) for i, row in enumerate(log))
+    return Scenario(
+        what, {"staff": _AUDIT_STAFF, "encounters": encounters, "access_log": rows}, _AUDIT_COLUMNS
+    )
+
+
+_NO_RELATIONSHIP_SCENARIOS = (
+    _audit_scenario(
+        "accesses exactly at the window's bounds and one second outside them",
+        ("2025-10-03 09:00:00", "u1", "p1", "TREAT", "0"),  # START - 7 days: justified
+        ("2025-10-03 08:59:59", "u1", "p1", "TREAT", "0"),
+        ("2025-11-11 17:00:00", "u1", "p1", "TREAT", "0"),  # STOP + 30 days: justified
+        ("2025-11-11 17:00:01", "u1", "p1", "TREAT", "0"),
+    ),
+    _audit_scenario(
+        "a break-the-glass access, a failed attempt, a billing user and another clinician's patient",
+        ("2025-12-01 03:00:00", "u2", "p1", "ETREAT", "0"),
+        ("2025-10-11 10:00:00", "u2", "p1", "TREAT", "4"),
+        ("2025-12-01 10:00:00", "u3", "p1", "HPAYMT", "0"),
+        ("2025-10-11 10:00:00", "u1", "p2", "TREAT", "0"),
+    ),
+)
+q3.edge_cases = (
+    scenario_checks(title=q3.title, columns=("Id", "USER", "PATIENT"), scenarios=_NO_RELATIONSHIP_SCENARIOS,
+                    reference=lambda frames: _ref().no_relationship(frames)),
+)  # fmt: skip
+
+QUESTIONS = (q1, q2, q3, q6, q7, q8, q11, q12)

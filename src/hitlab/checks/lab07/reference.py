@@ -202,3 +202,27 @@ def apply_consent(export: list[dict], consents: dict[str, str]) -> list[dict]:
         for row in export
         if consents.get(row["PATIENT"]) == "permit" or not ({row.get("CODE"), row.get("REASONCODE")} & sud)
     ]
+
+
+# -- Q3 audit: accesses without a treatment relationship ------------------------------------------------------
+
+BEFORE, AFTER = pd.Timedelta(days=7), pd.Timedelta(days=30)
+
+
+def no_relationship(frames: dict) -> list[tuple]:
+    """Accesses by a clinician, not break-the-glass, with no encounter of that patient held by the user's
+    provider whose [START - 7 days, STOP + 30 days] contains the access time (bounds included)."""
+    staff, log, enc = frames["staff"], frames["access_log"], frames["encounters"]
+    provider_of = {r.Id: r.PROVIDER for r in staff.itertuples(index=False) if r.ROLE == "clinician"}
+    windows: dict[tuple, list[tuple]] = {}
+    for e in enc.itertuples(index=False):
+        if pd.notna(e.START) and pd.notna(e.STOP):
+            windows.setdefault((e.PATIENT, e.PROVIDER), []).append((e.START - BEFORE, e.STOP + AFTER))
+    out = []
+    for a in log.itertuples(index=False):
+        if a.USER not in provider_of or a.PURPOSE == "ETREAT":
+            continue
+        spans = windows.get((a.PATIENT, provider_of[a.USER]), [])
+        if not any(lo <= a.TIMESTAMP <= hi for lo, hi in spans):
+            out.append((a.Id, a.USER, a.PATIENT))
+    return out
