@@ -1,0 +1,213 @@
+"""Lab 07 (security and access): the references against the data and the access log's ground truth, the
+designed outcome of every token and scope case, the made-up edge cases, an exam release without reference
+and answers, and the checks themselves (solutions pass, known-wrong answers fail)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import jwt
+import pytest
+
+from hitlab.checks import lab07
+from hitlab.checks.core import Incorrect
+from hitlab.checks.lab07 import answers, questions, reference
+from hitlab.checks.sql import connection, table
+from hitlab.data import dataset_dir
+
+
+def _define(code: str) -> dict:
+    ns: dict = {}
+    exec(code.replace("### BEGIN SOLUTION\n", "").replace("\n### END SOLUTION", ""), ns)
+    return ns
+
+
+# -- the checks ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("q", lab07.QUESTIONS, ids=lambda q: q.grade_id)
+def test_solution_passes_and_wrong_answers_fail(q, capsys):
+    q.check(_define(q.solution_code)[q.variable])
+    assert capsys.readouterr().out.startswith("Correct:")
+    assert q.wrong
+    for wrong in q.wrong:
+        with pytest.raises(Incorrect):
+            q.check(_define(wrong)[q.variable])
+
+
+def test_grade_ids_points_and_the_table():
+    ids = [q.grade_id for q in lab07.QUESTIONS]
+    assert ids == ["lab07_rbac_views", "lab07_break_glass", "lab07_audit_no_relationship", "lab07_authorize_scopes",
+                   "lab07_least_privilege", "lab07_validate_token", "lab07_password_storage", "lab07_consent_filter"]  # fmt: skip
+    assert sum(q.points for q in lab07.QUESTIONS) == 21
+    for q in lab07.QUESTIONS:
+        assert q.grade_id in questions.__doc__ or q.grade_id == "lab07_audit_no_relationship"
+
+
+def test_an_exam_release_imports_without_reference_and_answers():
+    code = (
+        "import sys\n"
+        "sys.modules['hitlab.checks.lab07.reference'] = None\n"
+        "sys.modules['hitlab.checks.lab07.answers'] = None\n"
+        "from hitlab.checks import lab07\n"
+        "from hitlab.checks.lab07 import questions\n"
+        "assert all(q.solution_code == questions.NOT_RELEASED and not q.wrong for q in lab07.QUESTIONS)\n"
+        "try:\n"
+        "    lab07.q2.check(lambda user, patient, care_team, audit, when, reason=None: True)\n"
+        "except RuntimeError as err:\n"
+        "    assert 'no reference' in str(err)\n"
+        "else:\n"
+        "    raise SystemExit('checked without a reference')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- Q1 ---------------------------------------------------------------------------------------------------------
+
+
+def test_role_rows_on_the_data_match_the_solution_sql():
+    sql = _define(answers.RBAC)["role_sql"]
+    expected = reference.role_rows(table("patients"), table("encounters"))
+    con = connection().cursor()
+    for role, columns in lab07.ROLE_COLUMNS.items():
+        rows = con.execute(sql[role]).fetchall()
+        assert sorted(map(repr, rows)) == sorted(map(repr, expected[role]))
+        assert len(rows) == con.execute("select count(*) from encounters").fetchone()[0]
+        assert len(rows[0]) == len(columns)
+
+
+def test_role_rows_on_made_up_rows():
+    (_what, frames), = questions._rbac_scenarios()  # fmt: skip
+    from hitlab.checks.sql import toy_database
+
+    _con, typed = toy_database(**frames)
+    rows = reference.role_rows(typed["patients"], typed["encounters"])
+    assert len(rows["clinician"]) == 4  # the orphan encounter shows nowhere
+    zips = [r[2] for r in rows["researcher"]]
+    assert zips == ["021", "021", None, "010"]
+    assert [r[-1] for r in rows["billing"]] == ["XXX-XX-3456", "XXX-XX-3456", None, "XXX-XX-0007"]
+
+
+# -- Q2 ---------------------------------------------------------------------------------------------------------
+
+
+def test_break_glass_writes_utc_and_records_refusals():
+    audit: list = []
+    ny = ZoneInfo("America/New_York")
+    user = {"id": "dr-x", "role": "clinician"}
+    granted = reference.open_record(user, "p", set(), audit, datetime(2025, 3, 9, 6, 30, tzinfo=ny), " ED ")
+    assert granted and audit[-1]["TIMESTAMP"] == "2025-03-09T10:30:00Z" and audit[-1]["PURPOSE"] == "ETREAT"
+    assert audit[-1]["REASON"] == "ED"
+    assert not reference.open_record({"id": "b", "role": "billing"}, "p", set(), audit,
+                                     datetime(2025, 1, 1, tzinfo=ny), "urgent")  # fmt: skip
+    assert audit[-1]["OUTCOME"] == "4" and len(audit) == 2
+    with pytest.raises(ValueError, match="time zone"):
+        reference.open_record(user, "p", set(), audit, datetime(2025, 1, 1), None)
+    assert len(audit) == 2
+
+
+# -- Q3 ---------------------------------------------------------------------------------------------------------
+
+
+def test_no_relationship_reference_equals_the_ground_truth():
+    truth = json.loads((dataset_dir() / "access_log_truth.json").read_text(encoding="utf-8"))
+    rows = reference.no_relationship({n: table(n) for n in ("staff", "access_log", "encounters")})
+    assert sorted(r[0] for r in rows) == truth["categories"]["no_relationship"]
+    sql = _define(answers.NO_RELATIONSHIP)["no_relationship_sql"]
+    assert sorted(connection().cursor().execute(sql).fetchall()) == sorted(rows)
+
+
+def test_no_relationship_bounds_on_made_up_logs():
+    from hitlab.checks.sql import toy_database
+
+    bounds, others = questions._NO_RELATIONSHIP_SCENARIOS
+    _con, frames = toy_database(**bounds.frames())
+    assert [r[0] for r in reference.no_relationship(frames)] == ["a1", "a3"]  # one second outside each bound
+    _con, frames = toy_database(**others.frames())
+    assert [r[0] for r in reference.no_relationship(frames)] == ["a1", "a3"]  # the failed attempt, p2
+
+
+# -- Q6 ---------------------------------------------------------------------------------------------------------
+
+
+def test_authorize_cases_have_the_designed_outcomes():
+    outcomes = {}
+    for case in questions._authorize_cases():
+        try:
+            outcomes[case.label] = reference.authorize(*case.args)
+        except ValueError as err:
+            assert str(err)  # a clear message
+            outcomes[case.label] = "ValueError"
+    assert outcomes["v1 read allows a search"] == "allow"
+    assert outcomes["v1 write does not allow a read"] == "deny"
+    assert outcomes["a granular scope and a search with no parameters"] == "filter"
+    assert outcomes["a granular scope and a search for that category"] == "allow"
+    assert outcomes["a granular and an unrestricted scope together"] == "allow"
+    assert outcomes["identity and launch scopes only"] == "deny"
+    assert outcomes["no scopes at all"] == "deny"
+    refused = [label for label, got in outcomes.items() if got == "ValueError"]
+    assert len(refused) == 12 and all(
+        any(w in label for w in ("order", "repeated", "unknown", "lowercase", "no permissions", "query", "space",
+                                 "capitalized", "no scope"))
+        for label in refused
+    )  # fmt: skip
+
+
+# -- Q8 ---------------------------------------------------------------------------------------------------------
+
+
+def test_token_cases_have_the_designed_outcomes_in_the_reference_and_in_pyjwt():
+    solution = _define(answers.VALIDATE)["validate_token"]
+    for call in questions._token_calls():
+        outcomes = []
+        for fn in (reference.validate_token, solution):
+            try:
+                outcomes.append(("claims", fn(*call.make())["iss"]))
+            except PermissionError:
+                outcomes.append(("403", None))
+            except jwt.InvalidTokenError:
+                outcomes.append(("401", None))
+        assert outcomes[0] == outcomes[1], call.label
+        kind = outcomes[0][0]
+        if call.label.startswith("a valid token with"):
+            assert kind == ("claims" if "several" in call.label else "403"), call.label
+        elif call.label == "a valid token":
+            assert kind == "claims"
+        elif "scope" in call.label and "valid token" in call.label:
+            assert kind == "403", call.label
+        else:
+            assert kind == "401", call.label
+
+
+def test_a_string_that_is_not_a_jwt_gets_a_clear_error():
+    with pytest.raises(jwt.InvalidTokenError, match="not a compact JWS"):
+        reference.validate_token("hello", lab07.jwks(), lab07.ISSUER, lab07.AUDIENCE, "x")
+
+
+# -- Q11, Q12 ---------------------------------------------------------------------------------------------------
+
+
+def test_rehash_follows_the_owasp_policy():
+    ok, new = reference.verify_password(questions._hashes()["old"], questions._PASSWORD)
+    assert ok and new.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert reference.verify_password(new, questions._PASSWORD) == (True, None)
+    with pytest.raises(ValueError):
+        reference.verify_password("5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8", "x")
+
+
+def test_the_data_has_no_sud_codes_and_the_check_plants_them():
+    con = connection().cursor()
+    codes = ", ".join(f"'{c}'" for c in lab07.sud_codes())
+    for name in ("conditions", "medications"):
+        assert con.execute(f"select count(*) from {name} where CODE in ({codes})").fetchone()[0] == 0
+    assert con.execute(f"select count(*) from encounters where REASONCODE in ({codes})").fetchone()[0] == 0
+    export, consents = questions._planted_export()
+    shared = reference.apply_consent(export, consents)
+    withheld = [r for r in export if r not in shared]
+    assert withheld and all(consents.get(r["PATIENT"]) != "permit" for r in withheld)
+    assert any(r["TYPE"] == "Encounter" for r in withheld)  # withheld by its reason code
+    assert len(export) - len(withheld) == len(shared)
