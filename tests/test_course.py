@@ -24,6 +24,22 @@ def copy_course(tmp_path: Path, lab: str) -> Path:
     return root
 
 
+def test_the_guides_list_exactly_the_labs_there_are():
+    """The README's lab table says "yes" for every lab in ``solutions/`` and no other; the learner's guide and
+    the instructor's table of written items name each of them."""
+    import re
+
+    rows = re.findall(
+        r"^\| (\d\d) \| `(\w+)` \|.*\| (yes|not yet) \|$", (ROOT / "README.md").read_text(), re.M
+    )
+    assert sorted(f"lab{n}_{slug}" for n, slug, available in rows if available == "yes") == LABS
+    guide = (ROOT / "labs" / "README.md").read_text()
+    graders = (ROOT / "graders" / "README.md").read_text()
+    for lab in LABS:
+        assert f"`{lab}`" in guide, lab
+        assert f"| {lab} | `{lab[:5]}_" in graders, lab
+
+
 def test_every_lab_lints_clean():
     assert lint() == []
 
