@@ -41,11 +41,12 @@ def test_solution_passes_and_wrong_answers_fail(q, capsys):
 
 def test_grade_ids_points_and_the_table():
     ids = [q.grade_id for q in lab07.QUESTIONS]
-    assert ids == ["lab07_rbac_views", "lab07_break_glass", "lab07_audit_no_relationship", "lab07_authorize_scopes",
+    assert ids == ["lab07_rbac_views", "lab07_break_glass", "lab07_audit_no_relationship",
+                   "lab07_audit_after_hours_bulk", "lab07_audit_vip_coworker", "lab07_authorize_scopes",
                    "lab07_least_privilege", "lab07_validate_token", "lab07_password_storage", "lab07_consent_filter"]  # fmt: skip
-    assert sum(q.points for q in lab07.QUESTIONS) == 21
+    assert sum(q.points for q in lab07.QUESTIONS) == 27
     for q in lab07.QUESTIONS:
-        assert q.grade_id in questions.__doc__ or q.grade_id == "lab07_audit_no_relationship"
+        assert q.grade_id in questions.__doc__
 
 
 def test_an_exam_release_imports_without_reference_and_answers():
@@ -129,6 +130,104 @@ def test_no_relationship_bounds_on_made_up_logs():
     assert [r[0] for r in reference.no_relationship(frames)] == ["a1", "a3"]  # one second outside each bound
     _con, frames = toy_database(**others.frames())
     assert [r[0] for r in reference.no_relationship(frames)] == ["a1", "a3"]  # the failed attempt, p2
+
+
+# -- Q4, Q5 -----------------------------------------------------------------------------------------------------
+
+
+def _truth() -> dict:
+    return json.loads((dataset_dir() / "access_log_truth.json").read_text(encoding="utf-8"))["categories"]
+
+
+def _audit_frames() -> dict:
+    return {n: table(n) for n in ("staff", "access_log", "encounters", "vip_patients")}
+
+
+def test_after_hours_reference_equals_the_ground_truth_and_the_solution_in_any_session_time_zone():
+    import duckdb
+
+    rows = reference.after_hours_bulk(_audit_frames())
+    assert sorted(r[0] for r in rows) == _truth()["after_hours_bulk"]
+    nights = {(u, str(n)) for _, u, n in rows}
+    assert ("u387079", "2025-11-01") in nights and len(nights) == 3  # the night the clocks go back
+    sql = _define(answers.AFTER_HOURS)["after_hours_sql"]
+    con = duckdb.connect(str(dataset_dir() / "hitlab.duckdb"), read_only=True)
+    try:
+        for zone in ("UTC", "Asia/Tokyo", "America/Los_Angeles"):
+            con.execute(f"set TimeZone = '{zone}'")
+            assert sorted(con.execute(sql).fetchall()) == sorted(rows), zone
+    finally:
+        con.close()
+
+
+def test_vip_and_coworker_reference_equals_the_ground_truth_and_the_solution():
+    rows = reference.vip_and_coworker(_audit_frames())
+    truth = _truth()
+    for category in ("vip", "coworker"):
+        assert sorted(r[0] for r in rows if r[3] == category) == truth[category]
+    sql = _define(answers.SNOOPING)["snooping_sql"]
+    assert sorted(connection().cursor().execute(sql).fetchall()) == sorted(rows)
+
+
+def _on_scenarios(scenarios, ref) -> list[dict]:
+    from hitlab.checks.sql import toy_database
+
+    out = []
+    for s in scenarios:
+        _con, frames = toy_database(**s.frames())
+        out.append(ref(frames))
+    return out
+
+
+def test_made_up_nights_have_the_designed_outcomes():
+    import collections
+
+    got = [collections.Counter((u, str(n)) for _, u, n in rows)
+           for rows in _on_scenarios(questions._bulk_scenarios(), reference.after_hours_bulk)]  # fmt: skip
+    midnight, bounds, dst, threshold = got
+    assert midnight == {("u1", "2025-11-10"): 20}  # u2's 24 patients are split 12 + 12 over two nights
+    assert bounds == {("u1", "2025-12-02"): 20, ("u2", "2025-12-02"): 20}  # 22:00:00 and 05:59:59 count
+    assert dst == {("u1", "2025-11-01"): 20}
+    assert threshold == {("u2", "2025-12-05"): 20}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        (
+            """timezone('America/New_York', timezone('UTC', "TIMESTAMP"))""",
+            """"TIMESTAMP" - interval 5 hours""",
+        ),
+        (
+            """timezone('America/New_York', timezone('UTC', "TIMESTAMP"))""",
+            """"TIMESTAMP" - interval 4 hours""",
+        ),
+        ("hour(local_time) >= 22 or hour(local_time) < 6", "hour(local_time) > 22 or hour(local_time) < 6"),
+        ("hour(local_time) >= 22 or hour(local_time) < 6", "hour(local_time) >= 22 or hour(local_time) <= 6"),
+        ("cast(local_time - interval 6 hours as date)", "cast(local_time as date)"),
+        (">= 20", "> 20"),
+    ],
+    ids=[
+        "fixed EST offset",
+        "fixed EDT offset",
+        "22:xx excluded",
+        "06:xx included",
+        "calendar date",
+        "over 20",
+    ],
+)
+def test_plausible_mistakes_lose_q4(change):
+    wrong = answers.AFTER_HOURS.replace(*change)
+    assert wrong != answers.AFTER_HOURS
+    with pytest.raises(Incorrect):
+        lab07.q4.check(_define(wrong)["after_hours_sql"])
+
+
+def test_made_up_snooping_logs_have_the_designed_outcomes():
+    first, second = _on_scenarios(questions._SNOOP_SCENARIOS, reference.vip_and_coworker)
+    assert [(r[0], r[3]) for r in first] == [("a1", "vip"), ("a2", "vip"), ("a5", "vip")]
+    assert [(r[0], r[3]) for r in second] == [("a1", "coworker"), ("a2", "coworker"), ("a6", "vip"),
+                                              ("a6", "coworker")]  # fmt: skip  # not a4 (research), a5, a6 twice
 
 
 # -- Q6 ---------------------------------------------------------------------------------------------------------

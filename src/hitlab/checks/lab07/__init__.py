@@ -28,10 +28,10 @@ from hitlab.checks.lab07.materials import (
     sud_codes,
     sud_table,
 )
-from hitlab.checks.lab07.questions import QUESTIONS, q1, q2, q3, q6, q7, q8, q11, q12
+from hitlab.checks.lab07.questions import QUESTIONS, q1, q2, q3, q4, q5, q6, q7, q8, q11, q12
 
 __all__ = [
     "ALGORITHMS", "ARGON2_POLICY", "AUDIENCE", "ISSUER", "OUTCOMES", "PURPOSES", "QUESTIONS", "ROLES",
-    "ROLE_COLUMNS", "claims", "jwks", "mint", "private_key", "public_jwk", "q1", "q2", "q3", "q6", "q7", "q8", "q11",
+    "ROLE_COLUMNS", "claims", "jwks", "mint", "private_key", "public_jwk", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q11",
     "q12", "sud_codes", "sud_table",
 ]  # fmt: skip

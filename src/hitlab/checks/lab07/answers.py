@@ -268,3 +268,89 @@ NO_RELATIONSHIP_WRONG_STRICT = NO_RELATIONSHIP.replace(
     'a."TIMESTAMP" between e.START - interval 7 days and e.STOP + interval 30 days',
     'a."TIMESTAMP" > e.START - interval 7 days and a."TIMESTAMP" < e.STOP + interval 30 days',
 )
+
+# -- Q4 ------------------------------------------------------------------------------------------------------
+
+AFTER_HOURS = '''### BEGIN SOLUTION
+after_hours_sql = """
+with local as (
+    -- TIMESTAMP is naive UTC: say so (inner call), then ask for New York's wall clock (outer call)
+    select Id, "USER", PATIENT,
+           timezone('America/New_York', timezone('UTC', "TIMESTAMP")) as local_time
+    from access_log
+),
+late as (
+    select Id, "USER", PATIENT,
+           cast(local_time - interval 6 hours as date) as NIGHT   -- 22:00-06:00 belongs to the evening's date
+    from local
+    where hour(local_time) >= 22 or hour(local_time) < 6
+),
+bulk as (
+    select "USER", NIGHT
+    from late
+    group by "USER", NIGHT
+    having count(distinct PATIENT) >= 20                            -- patients, not rows
+)
+select late.Id, late."USER", late.NIGHT
+from late
+join bulk using ("USER", NIGHT)
+"""
+### END SOLUTION'''
+
+AFTER_HOURS_WRONG_ONE_TIMEZONE = AFTER_HOURS.replace(
+    """timezone('America/New_York', timezone('UTC', "TIMESTAMP"))""",
+    """timezone('America/New_York', "TIMESTAMP")""",
+)
+AFTER_HOURS_WRONG_COUNT_ROWS = AFTER_HOURS.replace("count(distinct PATIENT)", "count(*)")
+
+# -- Q5 ------------------------------------------------------------------------------------------------------
+
+SNOOPING = '''### BEGIN SOLUTION
+snooping_sql = """
+with a as (
+    select l.Id, l."USER", l.PATIENT, l."TIMESTAMP" as ts, l.PURPOSE, s.ROLE, s.ORGANIZATION, s.PROVIDER
+    from access_log l
+    join staff s on s.Id = l."USER"
+),
+justified as (
+    select Id from a where PURPOSE = 'ETREAT'                          -- break the glass: reviewed apart
+    union
+    select Id from a where ROLE = 'researcher' and PURPOSE = 'HRESCH'
+    union
+    select a.Id                                                        -- treatment relationship (Q3)
+    from a join encounters e
+      on e.PATIENT = a.PATIENT and e.PROVIDER = a.PROVIDER
+     and a.ts between e.START - interval 7 days and e.STOP + interval 30 days
+    where a.ROLE = 'clinician'
+    union
+    select a.Id                                                        -- billing a recent encounter
+    from a join encounters e
+      on e.PATIENT = a.PATIENT and e.ORGANIZATION = a.ORGANIZATION
+     and e.START between a.ts - interval 90 days and a.ts
+    where a.ROLE = 'billing' and a.PURPOSE in ('HPAYMT', 'HOPERAT')
+),
+suspect as (
+    select * from a where Id not in (select Id from justified)
+)
+select Id, "USER", PATIENT, 'vip' as CATEGORY
+from suspect
+where PATIENT in (select PATIENT from vip_patients)
+union all
+select Id, "USER", PATIENT, 'coworker' as CATEGORY
+from suspect
+where exists (
+    select 1 from staff c
+    where c.PATIENT = suspect.PATIENT
+      and c.ORGANIZATION = suspect.ORGANIZATION                       -- the same organization
+      and c.Id <> suspect."USER"                                      -- another user, not oneself
+)
+"""
+### END SOLUTION'''
+
+SNOOPING_WRONG_ANY_ORGANIZATION = SNOOPING.replace(
+    "      and c.ORGANIZATION = suspect.ORGANIZATION                       -- the same organization\n", ""
+)
+SNOOPING_WRONG_EVERY_VIP_READ = SNOOPING.replace(
+    "from suspect\nwhere PATIENT in (select PATIENT from vip_patients)",
+    "from a\nwhere PATIENT in (select PATIENT from vip_patients)",
+)

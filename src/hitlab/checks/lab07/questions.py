@@ -6,14 +6,17 @@ right answer must also get right. The expected values come from ``reference.py``
 |----|----------------------------|-----|---------------------------------------------------------------------|
 | 1  | lab07_rbac_views           | 3   | `role_sql`: one SQL query per role, minimum-necessary columns        |
 | 2  | lab07_break_glass          | 3   | `open_record(...)`: emergency access that always writes an audit row |
+| 3  | lab07_audit_no_relationship | 3  | `no_relationship_sql`: accesses without a treatment relationship     |
+| 4  | lab07_audit_after_hours_bulk | 3 | `after_hours_sql`: after-hours reads of 20+ patients in a night      |
+| 5  | lab07_audit_vip_coworker   | 3   | `snooping_sql`: unjustified reads of VIP and coworker records        |
 | 6  | lab07_authorize_scopes     | 3   | `authorize(...)`: SMART v1/v2 scopes → allow / filter / deny          |
 | 7  | lab07_least_privilege      | 2   | `least_privilege`: scopes for a patient app and for a bulk export    |
 | 8  | lab07_validate_token       | 3   | `validate_token(...)`: a JWT access token checked with PyJWT         |
 | 11 | lab07_password_storage     | 2   | `verify_password(...)`: argon2id verify and rehash                   |
 | 12 | lab07_consent_filter       | 2   | `apply_consent(...)`: 42 CFR Part 2 records leave only with consent  |
 
-Q13 (written, 3 points) is graded by hand; its rubric is in the notebook. The audit queries (Q3-Q5) and the
-exchanges over loopback (Q9, Q10) are defined further down when their data and servers are available.
+Q13 (written, 3 points) is graded by hand; its rubric is in the notebook. The audit queries (Q3-Q5) are
+defined further down, after the made-up logs they are also checked on.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import hashlib
 import hmac
 import json
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -697,4 +700,184 @@ q3.edge_cases = (
                     reference=lambda frames: _ref().no_relationship(frames)),
 )  # fmt: skip
 
-QUESTIONS = (q1, q2, q3, q6, q7, q8, q11, q12)
+
+# == Q4, Q5 the audit queries, with their made-up logs =============================================================
+
+_NY = ZoneInfo("America/New_York")
+_BULK_COLUMNS = ("Id", "USER", "NIGHT")
+_SNOOP_COLUMNS = ("Id", "USER", "PATIENT", "CATEGORY")
+
+
+def _utc(local: str, fold: int = 0) -> str:
+    """A New York wall-clock time as the log writes it: naive UTC (``fold=1``: the second 01:xx of the night
+    the clocks go back)."""
+    wall = datetime.fromisoformat(local).replace(tzinfo=_NY, fold=fold)
+    return wall.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _night_log(what: str, reads: list[tuple[str, str, str]]) -> Scenario:
+    """``reads``: (user, patient, UTC time) rows of a made-up log; every user is a billing clerk."""
+    users = sorted({u for u, _, _ in reads})
+    rows = tuple((f"a{i}", ts, user, patient, "HPAYMT", "0") for i, (user, patient, ts) in enumerate(reads))
+    return Scenario(
+        what,
+        {"staff": tuple((u, "billing", None, "org-1") for u in users), "encounters": (), "access_log": rows},
+        _AUDIT_COLUMNS,
+    )
+
+
+def _spread(user: str, patients: list[str], first: str, minutes: int = 7) -> list[tuple[str, str, str]]:
+    """One read per patient, ``minutes`` apart from the local time ``first`` on."""
+    start = datetime.fromisoformat(first)
+    return [(user, p, _utc((start + timedelta(minutes=minutes * i)).isoformat(sep=" "))) for i, p in
+            enumerate(patients)]  # fmt: skip
+
+
+def _people(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}{i:02d}" for i in range(n)]
+
+
+def _bulk_scenarios() -> tuple[Scenario, ...]:
+    nineteen = _people("p", 19)
+    return (
+        _night_log(
+            "a night that crosses midnight (10 patients before, 10 after) and a user whose 24 patients are split "
+            "over two nights",
+            _spread("u1", _people("p", 10), "2025-11-10 23:00:00")
+            + _spread("u1", _people("q", 10), "2025-11-11 00:30:00")
+            + _spread("u2", _people("p", 12), "2025-11-12 22:30:00")
+            + _spread("u2", _people("r", 12), "2025-11-14 02:00:00"),
+        ),
+        _night_log(
+            "reads at exactly 22:00:00, 05:59:59, 06:00:00 and 21:59:59 local time, each the 20th patient of its "
+            "user's night",
+            [
+                read
+                for user, night, edge in (
+                    ("u1", "2025-12-02", "2025-12-02 22:00:00"),
+                    ("u2", "2025-12-02", "2025-12-03 05:59:59"),
+                    ("u3", "2025-12-03", "2025-12-03 06:00:00"),  # 06:00 - 6 h is the 3rd: that night's 20th
+                    ("u4", "2025-12-02", "2025-12-02 21:59:59"),
+                )
+                for read in (*_spread(user, nineteen, f"{night} 23:00:00"), (user, "x", _utc(edge)))
+            ],
+        ),
+        _night_log(
+            "the night of 1-2 November 2025, when the clocks go back at 02:00 (22:00 is then 02:00 UTC, 05:00 is "
+            "10:00 UTC)",
+            _spread("u1", _people("p", 3), "2025-11-01 22:00:00", minutes=15)
+            + [("u1", f"m{i}", _utc(f"2025-11-02 01:{10 * i:02d}:00", fold=i % 2)) for i in range(6)]
+            + _spread("u1", _people("n", 8), "2025-11-02 02:05:00", minutes=20)
+            + _spread("u1", _people("z", 3), "2025-11-02 05:00:00", minutes=20)
+            + _spread("u2", _people("d", 20), "2025-11-02 06:00:00", minutes=20),
+        ),
+        _night_log(
+            "a user with 19 distinct patients and one repeated read, one with exactly 20 patients, and one who "
+            "opens 5 records 10 times each",
+            _spread("u1", [*nineteen, nineteen[4]], "2025-12-05 22:10:00")
+            + _spread("u2", _people("p", 20), "2025-12-05 22:10:00")
+            + _spread("u3", _people("p", 5) * 10, "2025-12-05 22:10:00", minutes=3),
+        ),
+    )
+
+
+q4 = sql_question(
+    grade_id="lab07_audit_after_hours_bulk",
+    title="Q4 audit: after-hours bulk reads",
+    points=3,
+    variable="after_hours_sql",
+    columns=_BULK_COLUMNS,
+    reference=lambda: _ref().after_hours_bulk({"access_log": table("access_log")}),
+    scenarios=_bulk_scenarios(),
+    on_scenario=lambda frames: _ref().after_hours_bulk(frames),
+    hints=(
+        "Work in three steps (a `with` query): each access's local time; the after-hours accesses with their "
+        "night; the (user, night) pairs with at least 20 distinct patients, joined back to their accesses.",
+        "`TIMESTAMP` is a naive timestamp meaning UTC. One `timezone(zone, ts)` call reads `ts` as a time *in* "
+        "that zone; you need two calls: first say the value is UTC, then ask for New York's wall clock.",
+        "After hours is `hour(local) >= 22 or hour(local) < 6`; the night is `cast(local - interval 6 hours as "
+        "date)`; count patients with `count(distinct PATIENT)`, not rows.",
+    ),
+    solution=_key("AFTER_HOURS"),
+    wrong=_keys("AFTER_HOURS_WRONG_ONE_TIMEZONE", "AFTER_HOURS_WRONG_COUNT_ROWS"),
+)
+
+_SNOOP_STAFF_COLUMNS = ("Id", "ROLE", "PROVIDER", "ORGANIZATION", "PATIENT")
+_SNOOP_ENC_COLUMNS = ("Id", "PATIENT", "PROVIDER", "ORGANIZATION", "START", "STOP")
+_SNOOP_COLUMNS_OF = {"staff": _SNOOP_STAFF_COLUMNS, "encounters": _SNOOP_ENC_COLUMNS, "access_log": _LOG,
+                     "vip_patients": ("PATIENT", "REASON")}  # fmt: skip
+_SNOOP_STAFF = (
+    ("u1", "clinician", "prov-1", "org-1", None),  # the VIP's own clinician
+    ("u2", "clinician", "prov-2", "org-1", "pat-nurse"),  # also a patient: a coworker of u1, u3, u4
+    ("u3", "billing", None, "org-1", None),
+    ("u4", "researcher", None, "org-1", None),
+    ("u5", "clinician", "prov-5", "org-2", None),  # another organization
+    ("u6", "clinician", "prov-6", "org-2", "pat-vip-staff"),  # a VIP who works at org-2
+)
+_SNOOP_VISITS = (
+    ("e1", "pat-vip", "prov-1", "org-1", "2025-10-10 09:00:00", "2025-10-10 10:00:00"),
+    ("e2", "pat-nurse", "prov-1", "org-1", "2025-11-20 09:00:00", "2025-11-20 09:30:00"),
+)
+
+
+def _snoop(what: str, *log: tuple) -> Scenario:
+    return Scenario(
+        what,
+        {"staff": _SNOOP_STAFF, "encounters": _SNOOP_VISITS, "access_log": tuple((f"a{i}", *r) for i, r in
+                                                                                 enumerate(log)),
+         "vip_patients": (("pat-vip", "public figure"), ("pat-vip-staff", "hospital executive"))},
+        _SNOOP_COLUMNS_OF,
+    )  # fmt: skip
+
+
+_SNOOP_SCENARIOS = (
+    _snoop(
+        "a VIP read by their own clinician during the visit, by a clinician with no relationship, in a failed "
+        "attempt, by break the glass, and by billing with and without a recent encounter at its organization",
+        ("2025-10-10 09:30:00", "u1", "pat-vip", "TREAT", "0"),
+        ("2025-10-10 09:30:00", "u5", "pat-vip", "TREAT", "0"),
+        ("2025-10-11 02:00:00", "u5", "pat-vip", "TREAT", "4"),
+        ("2025-10-12 03:00:00", "u5", "pat-vip", "ETREAT", "0"),
+        ("2025-11-01 10:00:00", "u3", "pat-vip", "HPAYMT", "0"),
+        ("2026-01-09 10:00:00", "u3", "pat-vip", "HPAYMT", "0"),
+    ),
+    _snoop(
+        "a coworker's record opened by a colleague, by a researcher outside and inside research, by the coworker "
+        "themself, by a clinician of another organization, and a VIP who is also staff",
+        ("2025-12-01 12:00:00", "u1", "pat-nurse", "TREAT", "0"),  # within the visit's window: justified
+        ("2026-01-20 12:00:00", "u1", "pat-nurse", "TREAT", "0"),  # long after: a coworker's record
+        ("2025-12-02 12:00:00", "u4", "pat-nurse", "HOPERAT", "0"),
+        ("2025-12-02 12:05:00", "u4", "pat-nurse", "HRESCH", "0"),
+        ("2025-12-03 12:00:00", "u2", "pat-nurse", "TREAT", "0"),  # their own record: not another user's
+        ("2025-12-04 12:00:00", "u5", "pat-nurse", "TREAT", "0"),  # org-2: not a coworker
+        ("2025-12-05 12:00:00", "u5", "pat-vip-staff", "TREAT", "0"),  # VIP and coworker of u5: two rows
+    ),
+)
+
+q5 = sql_question(
+    grade_id="lab07_audit_vip_coworker",
+    title="Q5 audit: VIP and coworker snooping",
+    points=3,
+    variable="snooping_sql",
+    columns=_SNOOP_COLUMNS,
+    reference=lambda: _ref().vip_and_coworker(
+        {name: table(name) for name in ("staff", "access_log", "encounters", "vip_patients")}
+    ),
+    scenarios=_SNOOP_SCENARIOS,
+    on_scenario=lambda frames: _ref().vip_and_coworker(frames),
+    hints=(
+        "First the *justified* accesses (four ways: break the glass, a clinician's treatment relationship as "
+        "in Q3, billing for a recent encounter at the user's organization, research by a researcher); then "
+        "the remaining ones that touch a VIP, and those that touch a coworker, one `union all`.",
+        'A coworker is a patient who is the `staff.PATIENT` of another user (`c.Id <> a."USER"`) of the '
+        "*same* `ORGANIZATION` as the user: a clinician across town reading a stranger's chart is not "
+        "coworker snooping.",
+        "Billing is justified when `PURPOSE in ('HPAYMT', 'HOPERAT')` and the patient has an encounter at the "
+        "user's organization with `START between TIMESTAMP - interval 90 days and TIMESTAMP`.",
+    ),
+    solution=_key("SNOOPING"),
+    wrong=_keys("SNOOPING_WRONG_ANY_ORGANIZATION", "SNOOPING_WRONG_EVERY_VIP_READ"),
+    key_columns=1,
+)
+
+QUESTIONS = (q1, q2, q3, q4, q5, q6, q7, q8, q11, q12)

@@ -226,3 +226,87 @@ def no_relationship(frames: dict) -> list[tuple]:
         if not any(lo <= a.TIMESTAMP <= hi for lo, hi in spans):
             out.append((a.Id, a.USER, a.PATIENT))
     return out
+
+
+# -- Q4 audit: after-hours bulk reads --------------------------------------------------------------------------
+
+LOCAL_ZONE = "America/New_York"
+NIGHT_STARTS, NIGHT_ENDS, BULK_PATIENTS = 22, 6, 20
+
+
+def after_hours_bulk(frames: dict) -> list[tuple]:
+    """(Id, USER, NIGHT) of every after-hours access of a user in a night in which that user's after-hours
+    accesses reach ``BULK_PATIENTS`` distinct patients. The UTC timestamps are made aware in pandas and
+    converted to New York wall-clock time; the night is the wall-clock date six hours earlier."""
+    log = frames["access_log"]
+    if log.empty:
+        return []
+    wall = (
+        pd.to_datetime(log["TIMESTAMP"]).dt.tz_localize("UTC").dt.tz_convert(LOCAL_ZONE).dt.tz_localize(None)
+    )
+    late = (wall.dt.hour >= NIGHT_STARTS) | (wall.dt.hour < NIGHT_ENDS)
+    rows = log.loc[late, ["Id", "USER", "PATIENT"]].assign(NIGHT=(wall[late] - pd.Timedelta(hours=6)).dt.date)
+    patients = rows.groupby(["USER", "NIGHT"])["PATIENT"].nunique()
+    bulk = set(patients[patients >= BULK_PATIENTS].index)
+    return [(r.Id, r.USER, r.NIGHT) for r in rows.itertuples(index=False) if (r.USER, r.NIGHT) in bulk]
+
+
+# -- Q5 audit: VIP and coworker records ----------------------------------------------------------------------
+
+BILLING_DAYS = pd.Timedelta(days=90)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+def justified_ids(frames: dict) -> set[str]:
+    """The accesses some relationship justifies (data/README.md, "What counts as inappropriate"): break the
+    glass; a clinician's treatment relationship; billing staff paying or operating for an encounter at their
+    organization that started in the 90 days before; a researcher doing research."""
+    staff, log, enc = frames["staff"], frames["access_log"], frames["encounters"]
+    users = {r.Id: r for r in staff.itertuples(index=False)}
+    treated: dict[tuple, list[tuple]] = {}
+    started: dict[tuple, list] = {}
+    for e in enc.itertuples(index=False):
+        if pd.notna(e.START) and pd.notna(e.STOP):
+            treated.setdefault((e.PATIENT, e.PROVIDER), []).append((e.START - BEFORE, e.STOP + AFTER))
+        if pd.notna(e.START):
+            started.setdefault((e.PATIENT, e.ORGANIZATION), []).append(e.START)
+    out = set()
+    for a in log.itertuples(index=False):
+        u = users.get(a.USER)
+        if u is None:
+            continue
+        ok = a.PURPOSE == "ETREAT" or (u.ROLE == "researcher" and a.PURPOSE == "HRESCH")
+        if not ok and u.ROLE == "clinician":
+            ok = any(lo <= a.TIMESTAMP <= hi for lo, hi in treated.get((a.PATIENT, _text(u.PROVIDER)), []))
+        if not ok and u.ROLE == "billing" and a.PURPOSE in ("HPAYMT", "HOPERAT"):
+            ok = any(a.TIMESTAMP - BILLING_DAYS <= s <= a.TIMESTAMP
+                     for s in started.get((a.PATIENT, _text(u.ORGANIZATION)), []))  # fmt: skip
+        if ok:
+            out.add(a.Id)
+    return out
+
+
+def vip_and_coworker(frames: dict) -> list[tuple]:
+    """(Id, USER, PATIENT, CATEGORY) of every unjustified access to a VIP (``vip``) or to the record of another
+    staff member of the user's organization (``coworker``); an access in both categories gives two rows."""
+    staff, log = frames["staff"], frames["access_log"]
+    ok = justified_ids(frames)
+    users = {r.Id: r for r in staff.itertuples(index=False)}
+    vips = {p for p in frames["vip_patients"]["PATIENT"] if _text(p)}
+    staff_of: dict[tuple, set[str]] = {}
+    for s in staff.itertuples(index=False):
+        if _text(s.PATIENT) and _text(s.ORGANIZATION):
+            staff_of.setdefault((s.PATIENT, s.ORGANIZATION), set()).add(s.Id)
+    out = []
+    for a in log.itertuples(index=False):
+        u = users.get(a.USER)
+        if u is None or a.Id in ok:
+            continue
+        if a.PATIENT in vips:
+            out.append((a.Id, a.USER, a.PATIENT, "vip"))
+        if staff_of.get((a.PATIENT, _text(u.ORGANIZATION)), set()) - {a.USER}:
+            out.append((a.Id, a.USER, a.PATIENT, "coworker"))
+    return out
