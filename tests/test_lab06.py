@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
+from nbclient import NotebookClient
 
 from hitlab.checks import lab06
 from hitlab.checks.core import Incorrect
 from hitlab.checks.lab06 import reference as R
+
+RELEASE = (
+    Path(__file__).resolve().parents[1] / "labs" / "lab06_deidentification" / "lab06_deidentification.ipynb"
+)
 
 
 def _define(code: str) -> dict:
@@ -147,3 +154,28 @@ def test_a_scrubber_that_reads_invalid_utf8_loses():
 
     with pytest.raises(Incorrect, match="invalid UTF-8"):
         lab06.q10.check(find_phi)
+
+
+def test_defined_names_what_is_missing(capsys):
+    assert lab06.defined({"find_phi": len}, "find_phi") and capsys.readouterr().out == ""
+    assert not lab06.defined({"anonymize": len}, "anonymize", "k_anonymity", "l_diversity")
+    assert (
+        capsys.readouterr().out
+        == "Define `k_anonymity`, `l_diversity` above first, then run this cell again.\n"
+    )
+
+
+@pytest.mark.notebook
+def test_the_release_runs_top_to_bottom_failing_only_in_exercise_cells(tmp_path):
+    """A learner who runs the untouched release sees errors only where an answer or its check is missing; the
+    demonstration cells say what to define first."""
+    nb = nbformat.read(RELEASE, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
+    failed = {
+        c.id for c in nb.cells if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)
+    }
+    exercises = {c.id for c in nb.cells if "nbgrader" in c.metadata}
+    assert failed and failed <= exercises
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert printed.count("above first, then run this cell again.") == 3

@@ -129,6 +129,16 @@ def unseen_notes(seed: int = UNSEEN_SEED, count: int = UNSEEN_PATIENTS) -> tuple
     return tuple(out)
 
 
+def defined(namespace: dict, *names: str) -> bool:
+    """Whether every one of ``names`` is defined in ``namespace`` (a notebook passes ``globals()``). A
+    demonstration cell that uses the learner's functions runs only when this is true; otherwise it says what to
+    define first, so the notebook runs top to bottom before the exercises are answered."""
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        print(f"Define {', '.join(f'`{name}`' for name in missing)} above first, then run this cell again.")
+    return not missing
+
+
 def note_text(note: str | bytes) -> str:
     """A note as text: bytes are decoded as UTF-8; invalid bytes raise ``ValueError`` naming the offset."""
     if isinstance(note, bytes):
