@@ -70,6 +70,10 @@ def test_binder_build(tmp_path):
     run(["bash", "binder/postBuild"], env, 1800)
 
     assert "hitlab" in run([str(venv / "bin" / "hitlab"), "--version"], env, 60)
+    # every lab's checks import with what Binder installed (a dependency missing from requirements.txt fails)
+    labs = sorted(p.name[:5] for p in (REPO / "solutions").iterdir() if p.is_dir())
+    imports = "; ".join(f"import hitlab.checks.{lab}" for lab in labs)
+    run([str(venv / "bin" / "python"), "-c", imports], env, 120)
 
     data = tmp_path / "data"
     assert list(data.rglob("*.duckdb")), f"no .duckdb file under {data}"
@@ -93,3 +97,16 @@ def test_binder_build(tmp_path):
         contents = lab_server.get("/api/contents/work")
         assert contents.status_code == 200
         assert "lab00_orientation" in {item["name"] for item in contents.json()["content"]}
+
+
+def test_binder_pins_every_runtime_dependency():
+    """binder/requirements.txt pins (==) each of pyproject.toml's runtime dependencies, extras included."""
+    import tomllib
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.match(r"[A-Za-z0-9_.\-]+(\[[^\]]*\])?", d).group(0).lower() for d in declared}
+    lines = (REPO / "binder" / "requirements.txt").read_text().splitlines()
+    pinned = {
+        line.split("==")[0].strip().lower() for line in lines if "==" in line and not line.startswith("#")
+    }
+    assert names == pinned
