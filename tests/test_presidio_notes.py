@@ -1,6 +1,6 @@
 """tools/presidio_notes.py: Presidio's pattern recognizers on lab 06's notes, scored by the lab's span scorer.
 The figures are the ones lab 06's notebook quotes; the run must not touch the network. Skipped only when
-presidio-analyzer is not installed (it is an optional extra, not a dependency of hitlab)."""
+presidio-analyzer is not installed (a dev tool: `make test` installs it; a learner's install does not need it)."""
 
 from __future__ import annotations
 
