@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -43,8 +44,9 @@ def test_grade_ids_points_and_the_table():
     ids = [q.grade_id for q in lab07.QUESTIONS]
     assert ids == ["lab07_rbac_views", "lab07_break_glass", "lab07_audit_no_relationship",
                    "lab07_audit_after_hours_bulk", "lab07_audit_vip_coworker", "lab07_authorize_scopes",
-                   "lab07_least_privilege", "lab07_validate_token", "lab07_password_storage", "lab07_consent_filter"]  # fmt: skip
-    assert sum(q.points for q in lab07.QUESTIONS) == 27
+                   "lab07_least_privilege", "lab07_validate_token", "lab07_smart_backend", "lab07_tls_client",
+                   "lab07_password_storage", "lab07_consent_filter"]  # fmt: skip
+    assert sum(q.points for q in lab07.QUESTIONS) == 32
     for q in lab07.QUESTIONS:
         assert q.grade_id in questions.__doc__
 
@@ -285,6 +287,84 @@ def test_token_cases_have_the_designed_outcomes_in_the_reference_and_in_pyjwt():
 def test_a_string_that_is_not_a_jwt_gets_a_clear_error():
     with pytest.raises(jwt.InvalidTokenError, match="not a compact JWS"):
         reference.validate_token("hello", lab07.jwks(), lab07.ISSUER, lab07.AUDIENCE, "x")
+
+
+# -- Q9, Q10 ---------------------------------------------------------------------------------------------------
+
+
+def test_the_lab_reference_reads_what_the_store_holds_and_the_session_stops_every_server():
+    before = threading.active_count()
+    with questions._smart_session() as plan:
+        session_patients = {c.label: c.args[-1] for c in plan}
+        first = plan[0]
+        srv_args = first.ref_args
+        got = reference.fetch_lab_results(*srv_args)
+        from hitlab.checks import lab04
+
+        store = lab04.store()
+        assert got and [r["id"] for r in got] == [
+            r["id"] for r in reference.lab_results_in(store, srv_args[-1])
+        ]
+        assert reference.lab_results_in(store, session_patients["a patient without lab results"]) == []
+        assert threading.active_count() > before
+    assert threading.active_count() == before
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ('"exp": now + 300, "jti": str(uuid.uuid4())', '"exp": now + 300'),
+        ('"exp": now + 300', '"exp": now + 3600'),
+        ('algorithm="RS384", headers={"kid": kid}', 'algorithm="RS384"'),
+        ('"scope": f"system/Observation.rs?category={LAB}"', '"scope": "system/Observation.rs"'),
+        (
+            "    if status != 200:\n        raise PermissionError",
+            "    if False:\n        raise PermissionError",
+        ),
+    ],
+    ids=["no jti", "an hour-long assertion", "no kid", "all Observations", "token errors ignored"],
+)
+def test_more_wrong_smart_clients_lose_q9_and_leave_no_thread(change):
+    before = threading.active_count()
+    wrong = answers.SMART_CLIENT.replace(*change)
+    assert wrong != answers.SMART_CLIENT
+    with pytest.raises(Incorrect):
+        lab07.q9.check(_define(wrong)["fetch_lab_results"])
+    assert threading.active_count() == before
+
+
+def test_a_client_that_hangs_or_crashes_is_stopped_and_the_servers_too():
+    import time
+
+    before = threading.active_count()
+
+    def hangs(token_url, fhir_base, client_id, private_key_pem, kid, patient):
+        time.sleep(60)
+
+    def crashes(token_url, fhir_base, client_id, private_key_pem, kid, patient):
+        raise ZeroDivisionError("oops")
+
+    lab07.q9.time_limit, saved = 30.0, lab07.q9.time_limit
+    try:
+        with pytest.raises(Incorrect, match="did not finish"):
+            lab07.q9.check(hangs)
+    finally:
+        lab07.q9.time_limit = saved
+    with pytest.raises(Incorrect, match="ZeroDivisionError"):
+        lab07.q9.check(crashes)
+    assert threading.active_count() == before
+
+
+def test_a_tls_client_reading_once_or_trusting_no_one_loses_q10():
+    before = threading.active_count()
+    once = answers.TLS_CLIENT.replace("            while END not in data:", "            for _ in range(1):")
+    assert once != answers.TLS_CLIENT
+    with pytest.raises(Incorrect, match="20 kB"):
+        lab07.q10.check(_define(once)["send_over_tls"])
+    framed = answers.TLS_CLIENT.replace("data[data.index(START) + 1 : data.index(END)]", "data")
+    with pytest.raises(Incorrect, match="MLLP"):
+        lab07.q10.check(_define(framed)["send_over_tls"])
+    assert threading.active_count() == before
 
 
 # -- Q11, Q12 ---------------------------------------------------------------------------------------------------

@@ -354,3 +354,105 @@ SNOOPING_WRONG_EVERY_VIP_READ = SNOOPING.replace(
     "from suspect\nwhere PATIENT in (select PATIENT from vip_patients)",
     "from a\nwhere PATIENT in (select PATIENT from vip_patients)",
 )
+
+# -- Q9 ------------------------------------------------------------------------------------------------------
+
+SMART_CLIENT = """### BEGIN SOLUTION
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import jwt
+
+LAB = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+
+
+def call(request):
+    \"\"\"(status, JSON body) of an HTTP request, 4xx and 5xx included.\"\"\"
+    try:
+        with direct.open(request, timeout=5) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+def fetch_lab_results(token_url, fhir_base, client_id, private_key_pem, kid, patient):
+    now = int(time.time())
+    assertion = jwt.encode(
+        {"iss": client_id, "sub": client_id, "aud": token_url,  # aud: the token endpoint (RFC 7523 3)
+         "exp": now + 300, "jti": str(uuid.uuid4())},           # at most 5 minutes; never reused
+        private_key_pem, algorithm="RS384", headers={"kid": kid},
+    )
+    form = urllib.parse.urlencode({
+        "grant_type": "client_credentials",
+        "scope": f"system/Observation.rs?category={LAB}",      # the least scope that does the job
+        "client_assertion_type": JWT_BEARER,
+        "client_assertion": assertion,
+    }).encode()
+    status, token = call(urllib.request.Request(
+        token_url, data=form, headers={"Content-Type": "application/x-www-form-urlencoded"}))
+    if status != 200:
+        raise PermissionError(f"token endpoint refused: {token.get('error')}: {token.get('error_description')}")
+    query = urllib.parse.urlencode({"patient": patient, "category": LAB})
+    status, bundle = call(urllib.request.Request(
+        f"{fhir_base}/Observation?{query}",
+        headers={"Authorization": f"Bearer {token['access_token']}", "Accept": "application/fhir+json"}))
+    if status in (401, 403):
+        raise PermissionError(f"FHIR API answered {status}: {bundle['issue'][0].get('diagnostics')}")
+    if status != 200:
+        raise RuntimeError(f"FHIR API answered {status}")
+    return [entry["resource"] for entry in bundle.get("entry", [])]
+### END SOLUTION"""
+
+SMART_CLIENT_WRONG_RS256 = SMART_CLIENT.replace('algorithm="RS384"', 'algorithm="RS256"')
+SMART_CLIENT_WRONG_AUD = SMART_CLIENT.replace('"aud": token_url,', '"aud": fhir_base,')
+SMART_CLIENT_WRONG_FIXED_JTI = SMART_CLIENT.replace('"jti": str(uuid.uuid4())', '"jti": f"{client_id}-1"')
+SMART_CLIENT_WRONG_IGNORES_403 = SMART_CLIENT.replace(
+    "    if status in (401, 403):\n        raise PermissionError",
+    "    if False:\n        raise PermissionError",
+).replace('    if status != 200:\n        raise RuntimeError(f"FHIR API answered {status}")\n', "")
+SMART_CLIENT_WRONG_BROAD_SCOPE = SMART_CLIENT.replace(
+    '"scope": f"system/Observation.rs?category={LAB}",', '"scope": "system/*.rs",'
+)
+
+# -- Q10 -----------------------------------------------------------------------------------------------------
+
+TLS_CLIENT = """### BEGIN SOLUTION
+import socket
+import ssl
+
+START, END = b"\\x0b", b"\\x1c\\r"  # MLLP: start block, then end block and carriage return
+
+
+def send_over_tls(port, message, cafile, server_hostname):
+    context = ssl.create_default_context(cafile=cafile)  # trust this CA only; chain and host name checked
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=server_hostname) as conn:  # refuses a bad certificate
+            conn.sendall(START + message.encode("utf-8") + END)
+            data = b""
+            while END not in data:  # a reply may arrive in several pieces
+                chunk = conn.recv(4096)
+                if not chunk:
+                    raise ConnectionError("the server closed the connection before a complete reply")
+                data += chunk
+    return data[data.index(START) + 1 : data.index(END)].decode("utf-8")
+### END SOLUTION"""
+
+TLS_CLIENT_WRONG_NO_HOSTNAME = TLS_CLIENT.replace(
+    "    context.minimum_version = ssl.TLSVersion.TLSv1_2\n",
+    "    context.minimum_version = ssl.TLSVersion.TLSv1_2\n    context.check_hostname = False\n",
+)
+TLS_CLIENT_WRONG_CERT_NONE = TLS_CLIENT.replace(
+    "    context.minimum_version = ssl.TLSVersion.TLSv1_2\n",
+    "    context.minimum_version = ssl.TLSVersion.TLSv1_2\n    context.check_hostname = False\n"
+    "    context.verify_mode = ssl.CERT_NONE\n",
+)
+TLS_CLIENT_WRONG_SYSTEM_STORE = TLS_CLIENT.replace(
+    "ssl.create_default_context(cafile=cafile)", "ssl.create_default_context()"
+)

@@ -1,6 +1,7 @@
 """Question kinds lab 07 needs beyond ``hitlab.checks.function``: calls that get fresh arguments each time
 (what the learner's function writes into them is checked too, as an audit log), refusals of several kinds
-(an invalid token is not a missing scope), SQL per role, and picks explained option by option."""
+(an invalid token is not a missing scope), SQL per role, picks explained option by option, and calls
+against servers the check starts on loopback and always stops."""
 
 from __future__ import annotations
 
@@ -169,4 +170,78 @@ def picks_question(
     return Question(
         grade_id=grade_id, title=title, points=points, variable=variable, expected=lambda: dict(correct()),
         compare=compare, hints=hints, solution_code=solution_code, wrong=wrong,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LiveCall:
+    """One call of the learner's function against servers running on loopback: ``args`` for the learner,
+    ``ref_args`` for the reference (its own client, key or connection; default the same), ``after(got)``
+    further checks of a result the reference agrees with (raising :class:`Incorrect`), and ``why()`` what the
+    servers saw: a sentence appended to a failure's message, and the evidence in it (the server's words),
+    left out when the learner's own error message already quotes them."""
+
+    label: str
+    args: tuple
+    ref_args: tuple | None = None
+    after: Callable[[Any], None] | None = None
+    why: Callable[[], tuple[str, str]] | None = None
+
+
+def live_question(
+    *, grade_id: str, title: str, points: int, name: str, parameters: Sequence[str], reference: Callable,
+    session: Callable[[], Any], compare: Callable[..., None], refusals: Mapping[type, type], hints: Sequence[str],
+    solution_code: str, wrong: Sequence[str] = (), alternatives: Sequence[str] = (), call_limit: float = 10.0,
+) -> Question:  # fmt: skip
+    """The learner defines ``name(*parameters)``, which talks to servers. ``session()`` is a context manager
+    that starts the servers (on 127.0.0.1), yields the :class:`LiveCall` s to make, and stops every server
+    when the check ends, however it ends. On each call the reference runs first; where it raises a key of
+    ``refusals`` the learner's function must raise the mapped exception, elsewhere ``compare(got, expected,
+    label, title)`` and then ``call.after(got)`` must pass."""
+
+    def explained(err: Incorrect, call: LiveCall) -> Incorrect:
+        extra, evidence = call.why() if call.why is not None else ("", "")
+        if extra and evidence not in str(err):  # unless the learner's own message already says it
+            return Incorrect(f"{err} {extra}", err.detail)
+        return err
+
+    def check(fn: Any, _plan: Any) -> None:
+        _signature_ok(fn, name, parameters, title)
+        with session() as plan:
+            for call in plan:
+                expected, ref_err = _call(reference, Case(call.label, call.ref_args or call.args))
+                must_raise = None
+                if ref_err is not None:
+                    must_raise = next((v for k, v in refusals.items() if isinstance(ref_err, k)), None)
+                    if must_raise is None:
+                        raise RuntimeError(
+                            f"{grade_id}: the reference failed on {call.label}: {ref_err!r}"
+                        ) from ref_err
+                try:
+                    got, err = _call(fn, Case(call.label, call.args), call_limit)
+                except TimeLimit:
+                    raise Incorrect(
+                        f"{title}: on {call.label}, your function did not finish within {call_limit:g} s; the "
+                        "check stopped it (set a timeout on every connection)."
+                    ) from None
+                if must_raise is not None:
+                    if err is None:
+                        raise Incorrect(
+                            f"{title}: {call.label} should be refused with {exception_name(must_raise)}, but your "
+                            f"function returned {_short(got)}."
+                        )
+                    if not isinstance(err, must_raise):
+                        raise explained(learner_error(
+                            err, f"{title}: {call.label} should be refused with {exception_name(must_raise)}; "
+                            "your function"), call)  # fmt: skip
+                    continue
+                if err is not None:
+                    raise explained(learner_error(err, f"{title}: on {call.label}, your function"), call)
+                compare(got, expected, call.label, title)
+                if call.after is not None:
+                    call.after(got)
+
+    return Question(
+        grade_id=grade_id, title=title, points=points, variable=name, expected=lambda: grade_id,
+        compare=check, hints=hints, solution_code=solution_code, wrong=wrong, alternatives=alternatives,
     )  # fmt: skip

@@ -12,11 +12,14 @@ right answer must also get right. The expected values come from ``reference.py``
 | 6  | lab07_authorize_scopes     | 3   | `authorize(...)`: SMART v1/v2 scopes → allow / filter / deny          |
 | 7  | lab07_least_privilege      | 2   | `least_privilege`: scopes for a patient app and for a bulk export    |
 | 8  | lab07_validate_token       | 3   | `validate_token(...)`: a JWT access token checked with PyJWT         |
+| 9  | lab07_smart_backend        | 3   | `fetch_lab_results(...)`: SMART Backend Services on a loopback server |
+| 10 | lab07_tls_client           | 2   | `send_over_tls(...)`: MLLP over TLS, the server verified             |
 | 11 | lab07_password_storage     | 2   | `verify_password(...)`: argon2id verify and rehash                   |
 | 12 | lab07_consent_filter       | 2   | `apply_consent(...)`: 42 CFR Part 2 records leave only with consent  |
 
-Q13 (written, 3 points) is graded by hand; its rubric is in the notebook. The audit queries (Q3-Q5) are
-defined further down, after the made-up logs they are also checked on.
+Q13 (written, 3 points) is graded by hand; its rubric is in the notebook. The audit queries (Q3-Q5) and the
+exchanges (Q9, Q10) are defined further down, after the made-up logs and the loopback servers they use; the
+servers run only while a check runs.
 """
 
 from __future__ import annotations
@@ -26,16 +29,18 @@ import hashlib
 import hmac
 import json
 import random
+import ssl
 from datetime import datetime, timedelta
 from functools import cache
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import jwt
 
 from hitlab.checks.core import Incorrect
-from hitlab.checks.function import Case, function_question
+from hitlab.checks.function import Case, _short, function_question
 from hitlab.checks.lab07 import materials as m
-from hitlab.checks.lab07.kinds import Call, calls_question, picks_question, role_sql_question
+from hitlab.checks.lab07.kinds import Call, calls_question, live_question, picks_question, role_sql_question
 from hitlab.checks.sql import Scenario, scenario_checks, sql_question, table
 
 try:  # the answer key; an exam release leaves it out
@@ -880,4 +885,276 @@ q5 = sql_question(
     key_columns=1,
 )
 
-QUESTIONS = (q1, q2, q3, q4, q5, q6, q7, q8, q11, q12)
+
+# == Q9 SMART Backend Services on loopback =========================================================================
+
+_LAB_SCOPE = (
+    "system/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+)
+_VITALS_SCOPE = (
+    "system/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs"
+)
+
+
+class _SmartSession:
+    """A SmartServer over the lab04 store with the clients of Q9's calls, each registered twice (the
+    learner's key, and ``ref-...`` with the reference's key), a record of every token request, and one
+    patient whose record the FHIR API refuses with 403 whatever the token says."""
+
+    CLIENTS: ClassVar[dict[str, str]] = {
+        "lab-app": "system/*.rs",
+        "labs-only": _LAB_SCOPE,
+        "vitals-only": _VITALS_SCOPE,
+    }
+
+    def __init__(self) -> None:
+        from hitlab.security import SmartServer, generate_rsa_key, private_pem, public_jwk
+
+        self.server = SmartServer()
+        self.keys = {who: generate_rsa_key() for who in ("learner", "reference")}
+        self.jwks = {who: public_jwk(k, alg="RS384") for who, k in self.keys.items()}
+        self.pems = {who: private_pem(k).decode() for who, k in self.keys.items()}
+        self.token_requests: list[tuple[str | None, str | None, str | None]] = []  # client, scope, error
+        with_labs = {o["subject"]["reference"].removeprefix("Patient/") for o in self.server.store.resources("Observation")
+                     if any(c.get("code") == "laboratory" for cat in o.get("category", []) for c in cat["coding"])}  # fmt: skip
+        everyone = sorted(p["id"] for p in self.server.store.resources("Patient"))
+        labs = [p for p in everyone if p in with_labs]
+        self.patients = {"first": labs[0], "second": labs[1], "restricted": labs[2],
+                         "no labs": next(p for p in everyone if p not in with_labs)}  # fmt: skip
+        token, fhir = self.server.token_response, self.server.fhir_response
+        self.server.token_response = lambda form: self._recorded(token, form)
+        self.server.fhir_response = lambda *a: self._restricted(fhir, *a)
+
+    def _recorded(self, token_response, form: dict) -> dict:
+        import jwt
+
+        from hitlab.security import OAuthError
+
+        try:
+            client = jwt.decode(form.get("client_assertion", [""])[0], options={"verify_signature": False})[
+                "iss"
+            ]
+        except Exception:
+            client = None
+        scope = form.get("scope", [None])[0]
+        try:
+            body = token_response(form)
+        except OAuthError as err:
+            self.token_requests.append((client, scope, f"{err.code}: {err.description}"))
+            raise
+        self.token_requests.append((client, scope, None))
+        return body
+
+    def _restricted(self, fhir_response, method: str, path: str, headers: dict, body):
+        from urllib.parse import unquote
+
+        from hitlab.fhirstore import outcome
+
+        if self.patients["restricted"] in unquote(path):
+            why = "this patient restricted access to their record"
+            return 403, {"WWW-Authenticate": f'Bearer realm="hitlab", error="insufficient_scope", '
+                                             f'error_description="{why}"'}, outcome("error", "forbidden", why)  # fmt: skip
+        return fhir_response(method, path, headers, body)
+
+    def last_answer(self, client: str) -> tuple[str, str]:
+        """What the token endpoint last said to ``client``, for feedback: (sentence, the server's words)."""
+        mine = [r for r in self.token_requests if r[0] == client]
+        if not mine:
+            return ("The token endpoint received no request from this client (is the assertion's iss the "
+                    "client_id?).", "token endpoint")  # fmt: skip
+        error = mine[-1][2]
+        return (f"The token endpoint answered: {error}.", error) if error else ("", "")
+
+    def least_scope(self, client: str, label: str) -> None:
+        from hitlab.security import covers, parse_scope, parse_scopes
+
+        lab = parse_scope(_LAB_SCOPE)
+        asked = [r[1] for r in self.token_requests if r[0] == client]
+        for text in asked[-1:]:
+            try:
+                scopes = parse_scopes(text or "")
+            except ValueError:
+                scopes = []
+            if not scopes or not all(covers(lab, sc) for sc in scopes):
+                raise Incorrect(
+                    f"{q9.title}: on {label}, your token request asked for {text!r}, more than reading this "
+                    "patient's laboratory results needs. Ask for the least scope that does the job."
+                )
+
+    def calls(self) -> list:
+        from hitlab.checks.lab07.kinds import LiveCall
+
+        srv = self.server
+
+        def call(label: str, client: str, patient: str, *, after=None) -> LiveCall:
+            def args(who: str, cid: str) -> tuple:
+                return (srv.token_url, srv.fhir_base, cid, self.pems[who], self.jwks[who]["kid"],
+                        self.patients[patient])  # fmt: skip
+
+            return LiveCall(label, args("learner", client), args("reference", f"ref-{client}"), after=after,
+                            why=lambda: self.last_answer(client))  # fmt: skip
+
+        least = lambda label: lambda got: self.least_scope("lab-app", label)  # noqa: E731
+        return [
+            call("a client allowed system/*.rs, for a patient with lab results", "lab-app", "first",
+                 after=least("a client allowed system/*.rs")),
+            call("a second call by the same client (a new assertion: the server refuses a replayed jti)", "lab-app",
+                 "second", after=least("the second call")),
+            call("a patient without lab results", "lab-app", "no labs"),
+            call("a client allowed only laboratory Observations", "labs-only", "first"),
+            call("a client allowed only vital signs (the token endpoint refuses the scope)", "vitals-only", "first"),
+            call("a patient whose record is restricted (the FHIR API answers 403)", "lab-app", "restricted"),
+            call("a client the server does not know", "unknown-app", "first"),
+        ]  # fmt: skip
+
+
+def _smart_session():
+    from contextlib import contextmanager
+
+    from hitlab.security import jwk_set
+
+    @contextmanager
+    def running():
+        session = _SmartSession()
+        with session.server as srv:
+            for client, allowed in _SmartSession.CLIENTS.items():
+                srv.register_client(client, jwk_set(session.jwks["learner"]), allowed)
+                srv.register_client(f"ref-{client}", jwk_set(session.jwks["reference"]), allowed)
+            yield session.calls()
+
+    return running()
+
+
+def _compare_lab_results(got, expected, label: str, title: str) -> None:
+    if not isinstance(got, list) or not all(isinstance(r, dict) for r in got):
+        raise Incorrect(
+            f"{title}: on {label}, return the Observation resources as a list of dicts, got {_short(got)}."
+        )
+    ids = lambda rows: [(r.get("resourceType"), r.get("id")) for r in rows]  # noqa: E731
+    if sorted(ids(got), key=str) != sorted(ids(expected), key=str):
+        if any(t != "Observation" for t, _ in ids(got)):
+            raise Incorrect(
+                f"{title}: on {label}, return the resources of the Bundle's entries, not the Bundle."
+            )
+        raise Incorrect(
+            f"{title}: on {label}, you returned {len(got)} resources; the search finds {len(expected)}."
+        )
+    if sorted(got, key=lambda r: r["id"]) != sorted(expected, key=lambda r: r["id"]):
+        raise Incorrect(
+            f"{title}: on {label}, your resources are not exactly the ones the FHIR API returned."
+        )
+
+
+q9 = live_question(
+    grade_id="lab07_smart_backend",
+    title="Q9 a SMART Backend Services client",
+    points=3,
+    name="fetch_lab_results",
+    parameters=("token_url", "fhir_base", "client_id", "private_key_pem", "kid", "patient"),
+    reference=lambda *args: _ref().fetch_lab_results(*args),
+    session=_smart_session,
+    compare=lambda *a: _compare_lab_results(*a),
+    refusals={PermissionError: PermissionError},
+    hints=(
+        "Three steps: sign an assertion with `jwt.encode(claims, private_key_pem, algorithm='RS384', "
+        "headers={'kid': kid})`; POST it as a form to the token endpoint with `urllib.request`; GET the search "
+        "with `Authorization: Bearer <access_token>` and return `[e['resource'] for e in bundle['entry']]`.",
+        "The assertion (RFC 7523): `iss` and `sub` are the client_id, `aud` is the *token URL* (not the FHIR "
+        "base), `exp` at most five minutes ahead, and a new random `jti` each time (`uuid.uuid4()`): the "
+        "server refuses one it has seen. The form: `grant_type=client_credentials`, `scope`, "
+        "`client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`, `client_assertion`.",
+        "`urllib.request.urlopen` raises `urllib.error.HTTPError` for a 4xx answer: catch it and raise "
+        "PermissionError (with the server's `error_description` or OperationOutcome) for 400 from the token "
+        "endpoint and for 401 and 403 from the FHIR API. The least scope is a v2 granular one: "
+        "`system/Observation.rs?category=<system>|laboratory`.",
+    ),
+    solution_code=_key("SMART_CLIENT"),
+    wrong=_keys(
+        "SMART_CLIENT_WRONG_RS256",
+        "SMART_CLIENT_WRONG_AUD",
+        "SMART_CLIENT_WRONG_FIXED_JTI",
+        "SMART_CLIENT_WRONG_IGNORES_403",
+        "SMART_CLIENT_WRONG_BROAD_SCOPE",
+    ),
+)
+
+
+# == Q10 TLS on loopback ============================================================================================
+
+_ADT = ("MSH|^~\\&|REGADT|MCH|IFENG|MCH|20251201083000||ADT^A01^ADT_A01|MSG00042|P|2.5.1\r"
+        "EVN|A01|20251201083000\rPID|1||MRN12345^^^MCH^MR||DOE^JANE||19800101|F")  # fmt: skip
+
+
+def _tls_session():
+    from contextlib import ExitStack, contextmanager
+
+    from hitlab.checks.lab07.kinds import LiveCall
+    from hitlab.security import MllpTlsServer, ack, make_pki
+
+    def long_reply(message: str) -> list[str]:
+        return [ack(message) + "\rNTE|1||" + "x" * 20000]
+
+    @contextmanager
+    def running():
+        with make_pki() as pki, ExitStack() as stack:
+
+            def serve(cert: str, key: str, **kw) -> int:
+                return stack.enter_context(MllpTlsServer(cert, key, **kw)).port
+
+            good = serve(pki.server_cert, pki.server_key)
+            long = serve(pki.server_cert, pki.server_key, reply=long_reply)
+            wrong = serve(pki.wrong_host_cert, pki.wrong_host_key)
+            expired = serve(pki.expired_cert, pki.expired_key)
+            untrusted = serve(pki.untrusted_cert, pki.untrusted_key)
+            ca = pki.ca_cert
+            yield [
+                LiveCall("the lab's server, named localhost", (good, _ADT, ca, "localhost")),
+                LiveCall("the lab's server, named by its address 127.0.0.1", (good, _ADT, ca, "127.0.0.1")),
+                LiveCall("a 20 kB reply (longer than one TLS record: it arrives in pieces)",
+                         (long, _ADT, ca, "localhost")),
+                LiveCall("a server whose certificate names only wrong-host.example", (wrong, _ADT, ca, "localhost")),
+                LiveCall("a server whose certificate expired yesterday", (expired, _ADT, ca, "localhost")),
+                LiveCall("a server whose certificate comes from a CA you were not given",
+                         (untrusted, _ADT, ca, "localhost")),
+            ]  # fmt: skip
+
+    return running()
+
+
+def _compare_reply(got, expected, label: str, title: str) -> None:
+    if not isinstance(got, str):
+        raise Incorrect(f"{title}: on {label}, return the reply as a str (decoded, without the MLLP framing), got "
+                        f"{_short(got)}.")  # fmt: skip
+    if got != expected:
+        framed = got.startswith("\x0b") or got.endswith("\x1c\r") or got.endswith("\x1c")
+        if framed:
+            raise Incorrect(f"{title}: on {label}, strip the MLLP start and end bytes from the reply.")
+        raise Incorrect(f"{title}: on {label}, your reply ({len(got)} characters) is not the server's "
+                        f"({len(expected)} characters): read until the MLLP end block.")  # fmt: skip
+
+
+q10 = live_question(
+    grade_id="lab07_tls_client",
+    title="Q10 a TLS client that verifies the server",
+    points=2,
+    name="send_over_tls",
+    parameters=("port", "message", "cafile", "server_hostname"),
+    reference=lambda *args: _ref().send_over_tls(*args),
+    session=_tls_session,
+    compare=lambda *a: _compare_reply(*a),
+    refusals={ssl.SSLError: ssl.SSLError},
+    hints=(
+        "`ssl.create_default_context(cafile=cafile)` trusts that CA only and checks both the chain and the "
+        "host name; wrap the TCP socket with `context.wrap_socket(sock, server_hostname=server_hostname)`.",
+        "Change nothing that turns checks off: `check_hostname = False` or `verify_mode = ssl.CERT_NONE` "
+        "make the client talk to anyone who answers. Set `minimum_version = ssl.TLSVersion.TLSv1_2`.",
+        "MLLP frames a message as `b'\\x0b' + message + b'\\x1c\\r'`; read with `recv` in a loop until the "
+        "end block arrives, then return what is between the start and end bytes, decoded.",
+    ),
+    solution_code=_key("TLS_CLIENT"),
+    wrong=_keys(
+        "TLS_CLIENT_WRONG_NO_HOSTNAME", "TLS_CLIENT_WRONG_CERT_NONE", "TLS_CLIENT_WRONG_SYSTEM_STORE"
+    ),
+)
+
+QUESTIONS = (q1, q2, q3, q4, q5, q6, q7, q8, q9, q10, q11, q12)

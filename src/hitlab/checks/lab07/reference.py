@@ -310,3 +310,78 @@ def vip_and_coworker(frames: dict) -> list[tuple]:
         if staff_of.get((a.PATIENT, _text(u.ORGANIZATION)), set()) - {a.USER}:
             out.append((a.Id, a.USER, a.PATIENT, "coworker"))
     return out
+
+
+# -- Q9 SMART Backend Services -------------------------------------------------------------------------------
+
+LAB_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+LAB_SCOPE = f"system/Observation.rs?category={LAB_CATEGORY}"
+
+
+def _http(method: str, url: str, *, form: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    headers = {"Accept": "application/json"}
+    if form is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
+    try:
+        with opener.open(
+            urllib.request.Request(url, data=data, headers=headers, method=method), timeout=5
+        ) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+def fetch_lab_results(
+    token_url: str, fhir_base: str, client_id: str, private_key_pem: str, kid: str, patient: str
+) -> list[dict]:
+    """The infrastructure's assertion (``hitlab.security.client_assertion``), the client-credentials grant for
+    the lab scope only, one search; any refusal is a PermissionError."""
+    import urllib.parse
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from hitlab.security import ASSERTION_TYPE, client_assertion
+
+    key = load_pem_private_key(private_key_pem.encode(), password=None)
+    status, body = _http("POST", token_url, form={
+        "grant_type": "client_credentials", "scope": LAB_SCOPE, "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": client_assertion(client_id, token_url, key, kid=kid),
+    })  # fmt: skip
+    if status != 200:
+        raise PermissionError(f"token endpoint: {body.get('error')}: {body.get('error_description')}")
+    query = urllib.parse.urlencode({"patient": patient, "category": LAB_CATEGORY})
+    status, bundle = _http("GET", f"{fhir_base}/Observation?{query}", token=body["access_token"])
+    if status in (401, 403):
+        raise PermissionError(f"FHIR API: {status}")
+    if status != 200:
+        raise RuntimeError(f"FHIR API: {status}")
+    return [e["resource"] for e in bundle.get("entry", []) if e.get("search", {}).get("mode") != "include"]
+
+
+def lab_results_in(store: Any, patient: str) -> list[dict]:
+    """The same results straight from a FhirStore, without HTTP or tokens: the patient's Observations with a
+    laboratory category, in the store's order."""
+    system, code = LAB_CATEGORY.split("|")
+    return [
+        o for o in store.resources("Observation")
+        if o.get("subject", {}).get("reference") == f"Patient/{patient}"
+        and any(c.get("system") == system and c.get("code") == code
+                for cat in o.get("category", []) for c in cat.get("coding", []))
+    ]  # fmt: skip
+
+
+# -- Q10 TLS ------------------------------------------------------------------------------------------------------
+
+
+def send_over_tls(port: int, message: str, cafile: str, server_hostname: str) -> str:
+    from hitlab.security import tls_send_and_receive
+
+    return tls_send_and_receive(port, message, cafile, server_hostname)
