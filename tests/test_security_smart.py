@@ -18,7 +18,14 @@ import pytest
 
 from hitlab.fhirstore import FhirStore
 from hitlab.security import keys
-from hitlab.security.smart import ASSERTION_TYPE, OAuthError, SmartServer, TokenError, client_assertion
+from hitlab.security.smart import (
+    ASSERTION_TYPE,
+    OAuthError,
+    SmartServer,
+    TokenError,
+    TokenRequest,
+    client_assertion,
+)
 
 LAB = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 CAT = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -550,3 +557,34 @@ def test_smart_server_over_tls(rsa_key):
         )
         with urllib.request.urlopen(req, context=ctx, timeout=5) as r:
             assert json.load(r)["id"] == "p1"
+
+
+def test_token_requests_are_recorded_granted_or_refused(server, rsa_key):
+    before = len(server.token_requests)
+    _token(server, rsa_key, "system/Patient.rs launch", client="narrow")
+    form = _token_form(client_assertion("narrow", server.token_url, rsa_key), "system/Observation.rs")
+    assert _error(server, form)[:2] == (400, "invalid_scope")
+    _post(server.token_url, _token_form("not-a-jwt"))
+    assert server.token_requests[before:] == [
+        TokenRequest("narrow", "system/Patient.rs launch", "system/Patient.rs", None),
+        TokenRequest("narrow", "system/Observation.rs", None,
+                     "invalid_scope: none of the requested scopes (system/Observation.rs) is allowed for client "
+                     "narrow (pre-authorized: system/Patient.rs)"),
+        TokenRequest(None, "system/Observation.rs", None,
+                     "invalid_client: client_assertion is not a JWT: expected three dot-separated parts, got 1"),
+    ]  # fmt: skip
+
+
+def test_a_restricted_patient_is_refused_whatever_the_token(rsa_key):
+    with SmartServer(bundles=[BUNDLE]) as srv:
+        srv.register_client("c", keys.jwk_set(keys.public_jwk(rsa_key)), "system/*.rs")
+        token = _token(srv, rsa_key, "system/*.rs", client="c")["access_token"]
+        assert _get(srv.fhir_base + "/Patient/p1", token)[0] == 200
+        srv.restrict("p1", "the patient restricted access to their record")
+        for path in ("/Patient/p1", "/Observation?subject=Patient/p1", "/Observation?subject=Patient%2Fp1"):
+            status, headers, body = _get(srv.fhir_base + path, token)
+            assert (status, body["issue"][0]["code"], body["issue"][0]["diagnostics"]) == (
+                403, "forbidden", "the patient restricted access to their record"
+            ), path  # fmt: skip
+            assert "WWW-Authenticate" not in headers  # the token is fine: no OAuth error to report
+        assert _get(srv.fhir_base + "/Patient/p1")[0] == 401  # no token: 401 comes first

@@ -52,6 +52,7 @@ from hitlab.security.smart import (
     OAuthError,
     SmartServer,
     TokenError,
+    TokenRequest,
     client_assertion,
 )
 from hitlab.security.tls import (
@@ -79,6 +80,7 @@ __all__ = [
     "ScopeError",
     "SmartServer",
     "TokenError",
+    "TokenRequest",
     "ack",
     "client_assertion",
     "client_context",

@@ -53,7 +53,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -104,6 +104,18 @@ class OAuthError(HitlabError):
 
 class TokenError(HitlabError):
     """An access token the resource server refuses (RFC 6750 ``invalid_token``)."""
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """One request to the token endpoint, as the server saw it: the client it claimed to be (the assertion's
+    unverified ``iss``, ``None`` if unreadable), the scope it asked for, what was granted, or the OAuth error
+    (``"invalid_client: ..."``)."""
+
+    client_id: str | None
+    scope: str | None
+    granted: str | None
+    error: str | None
 
 
 @dataclass
@@ -179,6 +191,10 @@ class SmartServer(LoopbackService):
         self.clients: dict[str, ClientRegistration] = {}
         self.requests: list[tuple[str, str, int]] = []
         """Every request served: (method, path, status)."""
+        self.token_requests: list[TokenRequest] = []
+        """Every token request, granted or refused, in order."""
+        self.restricted: dict[str, str] = {}
+        """Patients whose records the FHIR API refuses (403) whatever the token says: id -> reason."""
         self._lock = threading.Lock()
 
     # -- URLs ---------------------------------------------------------------------------------------------
@@ -313,8 +329,34 @@ class SmartServer(LoopbackService):
             raise TokenError(f"the access token's scope is malformed: {err}") from None
         return claims
 
+    def restrict(self, patient_id: str, reason: str) -> None:
+        """Refuse every FHIR request that names ``patient_id`` (a read of the Patient, a search by
+        ``patient=``/``subject=``) with 403 and ``reason``, as a patient's restriction on their record would."""
+        with self._lock:
+            self.restricted[patient_id] = reason
+
     def token_response(self, form: dict[str, list[str]]) -> dict:
-        """The token endpoint on already-parsed form parameters; raises :class:`OAuthError`."""
+        """The token endpoint on already-parsed form parameters; raises :class:`OAuthError`. Every request is
+        recorded in :attr:`token_requests`."""
+        assertion = form.get("client_assertion", [""])[0]
+        try:
+            client_id = jwt.decode(assertion, options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError:
+            client_id = None
+        scope = form.get("scope", [None])[0]
+        try:
+            body = self._token_response(form)
+        except OAuthError as err:
+            with self._lock:
+                self.token_requests.append(
+                    TokenRequest(client_id, scope, None, f"{err.code}: {err.description}")
+                )
+            raise
+        with self._lock:
+            self.token_requests.append(TokenRequest(client_id, scope, body["scope"], None))
+        return body
+
+    def _token_response(self, form: dict[str, list[str]]) -> dict:
         for name, values in form.items():
             if len(values) > 1:
                 raise OAuthError("invalid_request", f"parameter {name} is repeated")
@@ -462,6 +504,11 @@ class SmartServer(LoopbackService):
                           resource=body if interaction in ("create", "update") else None)  # fmt: skip
         if not decision.allowed:
             return _forbidden(decision.reason, f"system/{type_}.{_letter(interaction)}")
+        named = unquote(path)
+        with self._lock:
+            refused = next((why for pid, why in self.restricted.items() if pid in named), None)
+        if refused is not None:
+            return 403, {}, outcome("error", "forbidden", refused)
         with self._lock:
             response = self.store.request(method, path, body=body, headers=headers)
         status, rbody, rheaders = response.status, response.body, dict(response.headers)

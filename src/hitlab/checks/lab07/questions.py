@@ -898,8 +898,9 @@ _VITALS_SCOPE = (
 
 class _SmartSession:
     """A SmartServer over the lab04 store with the clients of Q9's calls, each registered twice (the
-    learner's key, and ``ref-...`` with the reference's key), a record of every token request, and one
-    patient whose record the FHIR API refuses with 403 whatever the token says."""
+    learner's key, and ``ref-...`` with the reference's key), and one patient whose record the FHIR API
+    refuses with 403 whatever the token says (``SmartServer.restrict``); the server's ``token_requests`` say
+    what each client asked for and was told."""
 
     CLIENTS: ClassVar[dict[str, str]] = {
         "lab-app": "system/*.rs",
@@ -914,62 +915,28 @@ class _SmartSession:
         self.keys = {who: generate_rsa_key() for who in ("learner", "reference")}
         self.jwks = {who: public_jwk(k, alg="RS384") for who, k in self.keys.items()}
         self.pems = {who: private_pem(k).decode() for who, k in self.keys.items()}
-        self.token_requests: list[tuple[str | None, str | None, str | None]] = []  # client, scope, error
         with_labs = {o["subject"]["reference"].removeprefix("Patient/") for o in self.server.store.resources("Observation")
                      if any(c.get("code") == "laboratory" for cat in o.get("category", []) for c in cat["coding"])}  # fmt: skip
         everyone = sorted(p["id"] for p in self.server.store.resources("Patient"))
         labs = [p for p in everyone if p in with_labs]
         self.patients = {"first": labs[0], "second": labs[1], "restricted": labs[2],
                          "no labs": next(p for p in everyone if p not in with_labs)}  # fmt: skip
-        token, fhir = self.server.token_response, self.server.fhir_response
-        self.server.token_response = lambda form: self._recorded(token, form)
-        self.server.fhir_response = lambda *a: self._restricted(fhir, *a)
-
-    def _recorded(self, token_response, form: dict) -> dict:
-        import jwt
-
-        from hitlab.security import OAuthError
-
-        try:
-            client = jwt.decode(form.get("client_assertion", [""])[0], options={"verify_signature": False})[
-                "iss"
-            ]
-        except Exception:
-            client = None
-        scope = form.get("scope", [None])[0]
-        try:
-            body = token_response(form)
-        except OAuthError as err:
-            self.token_requests.append((client, scope, f"{err.code}: {err.description}"))
-            raise
-        self.token_requests.append((client, scope, None))
-        return body
-
-    def _restricted(self, fhir_response, method: str, path: str, headers: dict, body):
-        from urllib.parse import unquote
-
-        from hitlab.fhirstore import outcome
-
-        if self.patients["restricted"] in unquote(path):
-            why = "this patient restricted access to their record"
-            return 403, {"WWW-Authenticate": f'Bearer realm="hitlab", error="insufficient_scope", '
-                                             f'error_description="{why}"'}, outcome("error", "forbidden", why)  # fmt: skip
-        return fhir_response(method, path, headers, body)
+        self.server.restrict(self.patients["restricted"], "this patient restricted access to their record")
 
     def last_answer(self, client: str) -> tuple[str, str]:
         """What the token endpoint last said to ``client``, for feedback: (sentence, the server's words)."""
-        mine = [r for r in self.token_requests if r[0] == client]
+        mine = [r for r in self.server.token_requests if r.client_id == client]
         if not mine:
             return ("The token endpoint received no request from this client (is the assertion's iss the "
                     "client_id?).", "token endpoint")  # fmt: skip
-        error = mine[-1][2]
+        error = mine[-1].error
         return (f"The token endpoint answered: {error}.", error) if error else ("", "")
 
     def least_scope(self, client: str, label: str) -> None:
         from hitlab.security import covers, parse_scope, parse_scopes
 
         lab = parse_scope(_LAB_SCOPE)
-        asked = [r[1] for r in self.token_requests if r[0] == client]
+        asked = [r.scope for r in self.server.token_requests if r.client_id == client]
         for text in asked[-1:]:
             try:
                 scopes = parse_scopes(text or "")
