@@ -389,8 +389,10 @@ def test_two_graders_into_one_postgresql_gradebook(tmp_path, postgres_db):
 
 def test_every_lab_grades_in_the_sandbox(tmp_path):
     """The sandbox must not change a score: a correct and a blank submission of every other lab (lab 03 runs an
-    MLLP listener on the kernel's own loopback; lab 04 reads the dataset's files) get exactly their points."""
-    labs = ["lab02", "lab03", "lab04", "lab05"]
+    MLLP listener on the kernel's own loopback; lab 04 reads the dataset's files; lab 06 writes notes for another
+    population; lab 07 runs a SMART authorization server, a FHIR API and TLS servers on loopback, with keys and
+    certificates in the kernel's temporary folder) get exactly their points."""
+    labs = ["lab02", "lab03", "lab04", "lab05", "lab06", "lab07"]
     expected = make_cohort(tmp_path / "submitted", labs, per_lab=2, seed=2)
     run = grade(tmp_path / "submitted", tmp_path / "out", labs, workers=2)
     assert {(o.student, o.lab, o.status) for o in run.graded} == {(s, lab, "graded") for s, lab in expected}
