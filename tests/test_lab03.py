@@ -9,6 +9,7 @@ import warnings
 
 import pytest
 
+from course_proof import prove_grading
 from hitlab.checks import lab03
 from hitlab.hl7 import mllp
 from hitlab.hl7.er7 import component, escape, field, segments, unescape
@@ -596,3 +597,11 @@ def test_the_hl7apy_solutions_read_what_parse_message_refuses():
                 parse_message(message, find_groups=False)
             assert ns["patient_identifiers"](message) == lab03.patient_identifiers(message), label
             assert ns["admission_summary"](message) == lab03.admission_summary(message), label
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_verify_proves_the_grading():
+    """``hitlab course verify lab03``: solution full marks, released zero, each known-wrong answer loses exactly
+    its points (real nbgrader runs)."""
+    prove_grading("lab03")

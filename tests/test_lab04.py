@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from course_proof import prove_grading
 from hitlab.checks import Incorrect, lab04
 from hitlab.checks.function import Case
 from hitlab.checks.lab04 import (
@@ -236,3 +237,11 @@ def test_case_labels_name_the_real_files():
     assert "a Bundle holding uscore-blood-pressure.json" in labels
     assert f"Synthea's {SYNTHEA_SAMPLE}" in labels
     assert isinstance(lab04._reference_cases()[0], Case)
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_verify_proves_the_grading():
+    """``hitlab course verify lab04``: solution full marks, released zero, each known-wrong answer loses exactly
+    its points (real nbgrader runs)."""
+    prove_grading("lab04")

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import pytest
 
+from course_proof import prove_grading
 from hitlab.checks import lab05
 from hitlab.checks.core import Incorrect
 from hitlab.data import dataset_dir
@@ -605,3 +606,11 @@ def test_every_message_of_the_generated_feed_maps_to_valid_resources():
         for message in read_messages(path):
             mapped += _map_and_validate(message)
     assert mapped["Patient"] > 10_000 and mapped["Encounter"] > 10_000 and mapped["Observation"] > 10_000
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_verify_proves_the_grading():
+    """``hitlab course verify lab05``: solution full marks, released zero, each known-wrong answer loses exactly
+    its points (real nbgrader runs)."""
+    prove_grading("lab05")

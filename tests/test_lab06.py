@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
+from course_proof import prove_grading
 from hitlab.checks import lab06
 from hitlab.checks.core import Incorrect
 from hitlab.checks.lab06 import reference as R
@@ -179,3 +180,11 @@ def test_the_release_runs_top_to_bottom_failing_only_in_exercise_cells(tmp_path)
     assert failed and failed <= exercises
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert printed.count("above first, then run this cell again.") == 3
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_verify_proves_the_grading():
+    """``hitlab course verify lab06``: solution full marks, released zero, each known-wrong answer loses exactly
+    its points (real nbgrader runs)."""
+    prove_grading("lab06")

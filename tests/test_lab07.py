@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import jwt
 import pytest
 
+from course_proof import prove_grading
 from hitlab.checks import lab07
 from hitlab.checks.core import Incorrect
 from hitlab.checks.lab07 import answers, questions, reference
@@ -390,3 +391,11 @@ def test_the_data_has_no_sud_codes_and_the_check_plants_them():
     assert withheld and all(consents.get(r["PATIENT"]) != "permit" for r in withheld)
     assert any(r["TYPE"] == "Encounter" for r in withheld)  # withheld by its reason code
     assert len(export) - len(withheld) == len(shared)
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_verify_proves_the_grading():
+    """``hitlab course verify lab07``: solution full marks, released zero, each known-wrong answer loses exactly
+    its points (real nbgrader runs)."""
+    prove_grading("lab07")

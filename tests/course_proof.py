@@ -1,0 +1,25 @@
+"""The grading proof of one lab (a helper for the tests, not a test): run where the lab's own tests run, so the
+suite's workers share the labs' long ``hitlab course verify`` runs instead of one worker taking them all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hitlab.course import verify
+
+TESTS = Path(__file__).resolve().parent
+
+
+def prove_grading(lab: str) -> None:
+    """Solution: full marks; released: zero; each known-wrong answer: loses exactly its points."""
+    (report,) = verify([lab])
+    assert report.ok, report.summary()
+    assert report.runs["solution"] and sum(report.runs["solution"].values()) == report.max_auto > 0
+    assert sum(report.runs["released"].values()) == 0
+    assert any(name.startswith("wrong-") for name in report.runs)
+
+
+def proven_in_own_file(lab: str) -> bool:
+    """Whether ``tests/test_labNN.py`` proves ``lab`` itself (with :func:`prove_grading`)."""
+    own = TESTS / f"test_{lab[:5]}.py"
+    return own.is_file() and f'prove_grading("{lab[:5]}")' in own.read_text()
