@@ -1,8 +1,9 @@
-"""Exercises whose answer is a value: a choice, a mapping of items to categories, a number."""
+"""Exercises whose answer is a value: a choice (or one for each of several situations), a mapping of items to
+categories, a number."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from hitlab.checks.core import Incorrect, Question, compare_value
@@ -12,26 +13,70 @@ def _norm(value: Any) -> Any:
     return value.strip().casefold() if isinstance(value, str) else value
 
 
+def _judge_pick(
+    pick: Any, options: Mapping[str, str], correct: str, why_not: Mapping[str, str], title: str,
+    situation: str | None = None,
+) -> None:  # fmt: skip
+    """One pick by letter among ``options`` (case and spaces ignored): a wrong letter gets that option's own
+    explanation from ``why_not``; ``situation`` names which of several picks this is."""
+    letter = _norm(pick)
+    letter = letter.upper() if isinstance(letter, str) else None
+    if letter not in options:
+        if situation is None:
+            raise Incorrect(f"{title}: answer with one of the letters {', '.join(options)}, got {pick!r}.")
+        raise Incorrect(f"{title}: for {situation!r} answer one of {', '.join(options)}, got {pick!r}.")
+    if letter != correct:
+        where = "" if situation is None else f"for {situation!r}, "
+        raise Incorrect(f"{title}: {where}not {letter}. {why_not.get(letter, 'Read the options again.')}")
+
+
+def picks_question(
+    *, grade_id: str, title: str, points: int, variable: str, situations: Mapping[str, Mapping[str, str]],
+    correct: Callable[[], Mapping[str, str]], why_not: Mapping[str, Mapping[str, str]], hints: Sequence[str],
+    solution_code: str, wrong: Sequence[str] = (), alternatives: Sequence[str] = (),
+) -> Question:  # fmt: skip
+    """For each of several situations, pick one of its options by letter (the answer is a dict, situation ->
+    letter); a wrong pick gets that option's own explanation. ``correct()`` gives the key (it can live with a
+    lab's answers, out of an exam release)."""
+
+    def compare(answer: Any, expected: Mapping[str, str]) -> None:
+        if not isinstance(answer, Mapping):
+            raise Incorrect(f"{title}: `{variable}` should be a dict with the keys {', '.join(situations)}.")
+        for situation, options in situations.items():
+            if situation not in answer:
+                raise Incorrect(f"{title}: {situation!r} has no pick yet.")
+            _judge_pick(answer[situation], options, expected[situation], why_not[situation], title, situation)
+
+    return Question(
+        grade_id=grade_id, title=title, points=points, variable=variable, expected=lambda: dict(correct()),
+        compare=compare, hints=hints, solution_code=solution_code, wrong=wrong, alternatives=alternatives,
+    )  # fmt: skip
+
+
 def choice_question(
     *, grade_id: str, title: str, points: int, variable: str, options: Mapping[str, str], correct: str,
     why_not: Mapping[str, str], hints: Sequence[str], wrong: Sequence[str] = (), alternatives: Sequence[str] = (),
 ) -> Question:  # fmt: skip
-    """Pick one option by its letter; a wrong pick gets that option's own explanation of why not."""
-
-    def compare(answer: Any, expected: str) -> None:
-        letter = _norm(answer)
-        if not isinstance(letter, str) or letter.upper() not in options:
-            raise Incorrect(f"{title}: answer with one of the letters {', '.join(options)}, got {answer!r}.")
-        if letter.upper() != expected:
-            raise Incorrect(
-                f"{title}: not {letter.upper()}. {why_not.get(letter.upper(), 'Read the options again.')}"
-            )
-
+    """Pick one option by its letter; a wrong pick gets that option's own explanation of why not (the one
+    situation of :func:`picks_question`, answered by a bare letter)."""
     return Question(
         grade_id=grade_id, title=title, points=points, variable=variable, expected=lambda: correct,
-        compare=compare, hints=hints, solution_code=f'{variable} = "{correct}"  # {options[correct]}',
-        wrong=wrong, alternatives=alternatives,
+        compare=lambda answer, expected: _judge_pick(answer, options, expected, why_not, title), hints=hints,
+        solution_code=f'{variable} = "{correct}"  # {options[correct]}', wrong=wrong, alternatives=alternatives,
     )  # fmt: skip
+
+
+def check_keys(
+    got: Mapping, keys: Collection[str], *, missing: Callable[[str], str], extra: Callable[[str], str]
+) -> None:
+    """A dict answer has every one of ``keys`` and no other: else :class:`Incorrect` saying ``missing(key)``
+    for the first key it lacks, or ``extra(key)`` for the first it should not have."""
+    absent = [k for k in keys if k not in got]
+    if absent:
+        raise Incorrect(missing(absent[0]))
+    unknown = [k for k in got if k not in keys]
+    if unknown:
+        raise Incorrect(extra(unknown[0]))
 
 
 def dict_code(variable: str, mapping: Mapping[str, str]) -> str:
@@ -52,12 +97,10 @@ def mapping_question(
             raise Incorrect(
                 f"{title}: expected a dict mapping each item to a label, got {type(got).__name__}."
             )
-        missing = [k for k in expected if k not in got]
-        if missing:
-            raise Incorrect(f"{title}: {missing[0]!r} has no label yet (copy the keys from the prompt).")
-        extra = [k for k in got if k not in expected]
-        if extra:
-            raise Incorrect(f"{title}: {extra[0]!r} is not one of the items.")
+        check_keys(
+            got, expected, missing=lambda k: f"{title}: {k!r} has no label yet (copy the keys from the prompt).",
+            extra=lambda k: f"{title}: {k!r} is not one of the items.",
+        )  # fmt: skip
         for item, label in expected.items():
             given = _norm(got[item])
             if given not in allowed_norm:

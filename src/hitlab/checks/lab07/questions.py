@@ -37,10 +37,12 @@ from zoneinfo import ZoneInfo
 
 import jwt
 
+from hitlab.checks.choice import picks_question
 from hitlab.checks.core import Incorrect
-from hitlab.checks.function import Case, _short, function_question
+from hitlab.checks.function import Call, Case, _short, calls_question, function_question
 from hitlab.checks.lab07 import materials as m
-from hitlab.checks.lab07.kinds import Call, calls_question, live_question, picks_question, role_sql_question
+from hitlab.checks.lab07.kinds import role_sql_question
+from hitlab.checks.live import LiveCall, live_question
 from hitlab.checks.sql import Scenario, scenario_checks, sql_question, table
 
 try:  # the answer key; an exam release leaves it out
@@ -949,8 +951,6 @@ class _SmartSession:
                 )
 
     def calls(self) -> list:
-        from hitlab.checks.lab07.kinds import LiveCall
-
         srv = self.server
 
         def call(label: str, client: str, patient: str, *, after=None) -> LiveCall:
@@ -1055,7 +1055,6 @@ _ADT = ("MSH|^~\\&|REGADT|MCH|IFENG|MCH|20251201083000||ADT^A01^ADT_A01|MSG00042
 def _tls_session():
     from contextlib import ExitStack, contextmanager
 
-    from hitlab.checks.lab07.kinds import LiveCall
     from hitlab.security import MllpTlsServer, ack, make_pki
 
     def long_reply(message: str) -> list[str]:
