@@ -1,6 +1,6 @@
 """hitlab benchmarks: ratios measured side by side in one run (see benchmarks/README.md).
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only NAME ...]
+    .venv/bin/python benchmarks/run.py [--quick] [--only NAME ...] [--lab labNN ...]
 
 Every figure is a ratio of two things timed in the same run, interleaved, each in a fresh
 process, so the noise of a shared machine falls on both sides. Prints a table of figures,
@@ -15,7 +15,7 @@ import json
 import shutil
 import sys
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from harness import (
@@ -43,6 +43,7 @@ class Settings:
     scaling_sizes: tuple[int, ...]
     cohort_per_lab: int
     grading_repeats: int
+    labs: tuple[str, ...] = ()  # the labs benchmark's labs (``labNN``); empty: all
 
 
 FULL = Settings(
@@ -284,6 +285,8 @@ def bench_labs(s: Settings) -> tuple[dict, list[Row]]:
     cells against its answer cells (the checks layer's overhead), and `hitlab course verify`'s time."""
     root = Path(__file__).resolve().parents[1]
     labs = sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir())
+    if s.labs:
+        labs = [lab for lab in labs if lab[:5] in s.labs]
     result, rows = {}, []
     for lab in labs:
         print(f"  {lab} ...", flush=True)
@@ -373,7 +376,8 @@ def run(names: list[str], settings: Settings, only: list[str], quick: bool) -> d
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "benchmarks/run.py"
         + (" --quick" if quick else "")
-        + "".join(f" --only {n}" for n in only),
+        + "".join(f" --only {n}" for n in only)
+        + "".join(f" --lab {lab}" for lab in settings.labs),
         "machine": machine_description(),
         "settings": asdict(settings),
         "seed": SEED,
@@ -409,9 +413,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", action="append", choices=list(BENCHMARKS), metavar="NAME", help="run only NAME"
     )
+    parser.add_argument(
+        "--lab", action="append", default=[], metavar="labNN", help="with labs: only labNN (repeatable)"
+    )
     args = parser.parse_args(argv)
     names = [n for n in BENCHMARKS if n in (args.only or BENCHMARKS)]
-    settings = QUICK if args.quick else FULL
+    settings = replace(QUICK if args.quick else FULL, labs=tuple(args.lab))
     WORK.mkdir(parents=True, exist_ok=True)
     report = run(names, settings, args.only or [], args.quick)
     out = WORK / "results.json"
