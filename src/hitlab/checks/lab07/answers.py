@@ -36,6 +36,30 @@ role_sql = {
 }
 ### END SOLUTION'''
 
+# Other correct answer: implicit joins, substr for right and left, date_part and :: casts, and an explicit
+# case for a NULL SSN.
+RBAC_ALTERNATIVE = '''role_sql = {
+    "clinician": """
+        select e.Id as encounter, p.Id as patient, p.FIRST || ' ' || p.LAST as name, p.BIRTHDATE as birthdate,
+               e.START as start, e.DESCRIPTION as description, e.REASONDESCRIPTION as reason
+        from patients p, encounters e
+        where e.PATIENT = p.Id
+    """,
+    "billing": """
+        select e.Id as encounter, p.Id as patient, p.FIRST || ' ' || p.LAST as name, e.START as start,
+               e.CODE as code, e.REASONCODE as reason_code, e.TOTAL_CLAIM_COST as claim_cost,
+               case when p.SSN is not null then 'XXX-XX-' || substr(p.SSN, -4) end as ssn_last4
+        from patients p, encounters e
+        where e.PATIENT = p.Id
+    """,
+    "researcher": """
+        select date_part('year', p.BIRTHDATE) as birth_year, p.GENDER as gender, substr(p.ZIP, 1, 3) as zip3,
+               e.START::date as visit_date, e.ENCOUNTERCLASS as encounter_class, e.REASONCODE as reason_code
+        from patients p, encounters e
+        where e.PATIENT = p.Id
+    """,
+}'''
+
 RBAC_WRONG_SSN = RBAC.replace("'XXX-XX-' || right(p.SSN, 4) as ssn_last4", "p.SSN as ssn_last4")
 RBAC_WRONG_ZIP = RBAC.replace(
     "left(p.ZIP, 3) as zip3", "cast(cast(p.ZIP as integer) // 100 as varchar) as zip3"
@@ -74,6 +98,37 @@ def open_record(user, patient, care_team, audit, when, reason=None):
     })
     return granted
 ### END SOLUTION"""
+
+# Other correct answer: ZoneInfo('UTC') and isoformat instead of timezone.utc and strftime, the decision as
+# booleans.
+BREAK_GLASS_ALTERNATIVE = """from zoneinfo import ZoneInfo
+
+ROLES = {"clinician", "billing", "researcher"}
+
+
+def open_record(user, patient, care_team, audit, when, reason=None):
+    if not isinstance(user, dict) or not user.get("id") or user.get("role") not in ROLES:
+        raise ValueError("unknown user or role")
+    if when.utcoffset() is None:
+        raise ValueError("a naive datetime cannot be placed in time")
+    reason = reason.strip() if isinstance(reason, str) else ""
+    is_clinician = user["role"] == "clinician"
+    on_team = (user["id"], patient) in care_team
+    breaks_glass = not (is_clinician and on_team) and reason != ""
+    granted = is_clinician and (on_team or breaks_glass)
+    audit.append(
+        dict(
+            TIMESTAMP=when.astimezone(ZoneInfo("UTC")).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            USER=user["id"],
+            PATIENT=patient,
+            RESOURCE_TYPE="Patient",
+            ACTION="R",
+            PURPOSE="ETREAT" if breaks_glass else "TREAT",
+            OUTCOME="0" if granted else "4",
+            REASON=reason if breaks_glass else None,
+        )
+    )
+    return granted"""
 
 BREAK_GLASS_WRONG_ANYONE = BREAK_GLASS.replace(
     'granted, purpose = clinician, "ETREAT"', 'granted, purpose = True, "ETREAT"'
@@ -137,6 +192,60 @@ def authorize(granted, context, resource_type, interaction, params=None):
     return "filter"  # only resources matching a scope's query may be returned
 ### END SOLUTION'''
 
+# Other correct answer: a parser by str.partition instead of a regular expression, permission order checked by
+# positions in 'cruds', and the decision taken in one loop over the scopes.
+AUTHORIZE_ALTERNATIVE = '''CONTEXTS = ("patient", "user", "system")
+V1 = {"read": "rs", "write": "cud", "*": "cruds"}
+LETTERS = {"create": "c", "read": "r", "update": "u", "delete": "d", "search": "s"}
+IDENTITY = {"openid", "fhirUser", "profile", "launch", "offline_access", "online_access"}
+
+
+def parse(scope):
+    """None for a scope that grants no data, else (context, type, permission letters, query dict)."""
+    if scope in IDENTITY or (scope.startswith("launch/") and scope[7:].isalpha() and scope[7:].islower()):
+        return None
+    context, slash, rest = scope.partition("/")
+    type_, dot, rest = rest.partition(".")
+    perms, question, query = rest.partition("?")
+    if context not in CONTEXTS or not slash or not dot or not perms:
+        raise ValueError(f"malformed scope: {scope}")
+    if type_ != "*" and not (type_.isascii() and type_.isalpha() and type_[0].isupper()):
+        raise ValueError(f"malformed resource type in {scope}")
+    if perms in V1:
+        if question:
+            raise ValueError(f"a v1 scope cannot carry a query: {scope}")
+        perms = V1[perms]
+    else:
+        positions = ["cruds".find(ch) for ch in perms]
+        if -1 in positions or positions != sorted(set(positions)):
+            raise ValueError(f"permissions must be distinct letters of cruds, in order: {scope}")
+    conditions = set()
+    if question:
+        for item in query.split("&"):
+            name, _, value = item.partition("=")
+            if not name or not value:
+                raise ValueError(f"malformed query item {item!r} in {scope}")
+            conditions.add((name, value))
+    return context, type_, perms, conditions
+
+
+def authorize(granted, context, resource_type, interaction, params=None):
+    parsed = [parse(s) for s in granted.split(" ")] if granted != "" else []
+    if interaction not in LETTERS:
+        raise ValueError(f"unknown interaction {interaction!r}")
+    params = params or {}
+    decision = "deny"
+    for scope in parsed:
+        if scope is None:
+            continue
+        ctx, type_, perms, conditions = scope
+        if ctx != context or type_ not in ("*", resource_type) or LETTERS[interaction] not in perms:
+            continue
+        if all(params.get(name) == value for name, value in conditions):
+            return "allow"
+        decision = "filter"
+    return decision'''
+
 AUTHORIZE_WRONG_IGNORES_QUERY = AUTHORIZE.replace(
     "if any(not query or query <= asked for _, _, _, query in fitting):", "if fitting:"
 )
@@ -147,6 +256,9 @@ AUTHORIZE_WRONG_V1_READ = AUTHORIZE.replace('"read": "rs", "write"', '"read": "r
 LEAST_PRIVILEGE = """### BEGIN SOLUTION
 least_privilege = {"patient_app": "C", "bulk_export": "B"}
 ### END SOLUTION"""
+# Other correct answer: the same picks in lower case, with a stray space and the keys in another order.
+LEAST_PRIVILEGE_ALTERNATIVE = 'least_privilege = {"bulk_export": " b", "patient_app": "c"}'
+
 LEAST_PRIVILEGE_WRONG = 'least_privilege = {"patient_app": "B", "bulk_export": "A"}'
 
 # -- Q8 ------------------------------------------------------------------------------------------------------
@@ -172,6 +284,29 @@ def validate_token(token, jwks, issuer, audience, required_scope):
         raise PermissionError(f"the token does not grant {required_scope}")  # valid token, not enough scope
     return claims
 ### END SOLUTION"""
+
+# Other correct answer: the key found by hand in the JWK set's list and wrapped in jwt.PyJWK (no PyJWKSet),
+# the scope claim compared as a set.
+VALIDATE_ALTERNATIVE = """import jwt
+
+
+def validate_token(token, jwks, issuer, audience, required_scope):
+    kid = jwt.get_unverified_header(token).get("kid")
+    jwk = next((k for k in jwks.get("keys", []) if k.get("kid") == kid), None)
+    if jwk is None:
+        raise jwt.InvalidTokenError(f"unknown kid {kid!r}")
+    claims = jwt.decode(
+        token,
+        jwt.PyJWK(jwk).key,
+        algorithms=["RS384", "ES384"],
+        issuer=issuer,
+        audience=audience,
+        options={"require": ["exp", "iss", "aud"], "verify_exp": True},
+    )
+    scopes = set((claims.get("scope") or "").split(" "))
+    if required_scope not in scopes:
+        raise PermissionError(f"scope {required_scope} not granted")
+    return claims"""
 
 VALIDATE_WRONG_NO_SIGNATURE = """import jwt
 
@@ -210,6 +345,25 @@ def verify_password(stored, password):
     return True, None
 ### END SOLUTION"""
 
+# Other correct answer: the stored hash's parameters read with argon2.extract_parameters and compared with the
+# policy's, instead of check_needs_rehash.
+PASSWORDS_ALTERNATIVE = """import argon2
+
+POLICY = argon2.PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, type=argon2.Type.ID)
+
+
+def verify_password(stored, password):
+    params = argon2.extract_parameters(stored)  # InvalidHashError, a ValueError, for what is no argon2 hash
+    try:
+        POLICY.verify(stored, password)
+    except argon2.exceptions.VerifyMismatchError:
+        return False, None
+    wanted = (argon2.Type.ID, 19, POLICY.time_cost, POLICY.memory_cost, POLICY.parallelism)
+    if (params.type, params.version, params.time_cost, params.memory_cost, params.parallelism) != wanted:
+        return True, POLICY.hash(password)
+    return True, None"""
+
+
 PASSWORDS_WRONG_SHA256 = """import hashlib
 
 
@@ -237,6 +391,18 @@ def apply_consent(export, consents):
     return shared
 ### END SOLUTION"""
 
+# Other correct answer: the permitting patients as a set, SUD membership by isdisjoint, one comprehension.
+CONSENT_ALTERNATIVE = """from hitlab.checks import lab07
+
+
+def apply_consent(export, consents):
+    sud = lab07.sud_codes()
+    permitted = {patient for patient, decision in consents.items() if decision == "permit"}
+    return [
+        row for row in export
+        if row["PATIENT"] in permitted or sud.isdisjoint((row.get("CODE"), row.get("REASONCODE")))
+    ]"""
+
 CONSENT_WRONG_OPT_OUT_ONLY = CONSENT.replace(
     'consents.get(row["PATIENT"]) == "permit"', 'consents.get(row["PATIENT"]) != "deny"'
 )
@@ -260,6 +426,31 @@ where s.ROLE = 'clinician'
   )
 """
 ### END SOLUTION'''
+
+# Other correct answers: every clinician access EXCEPT the justified ones (a set difference; Ids are unique),
+# and a left anti-join (no matching encounter: the left join's encounter columns are NULL).
+NO_RELATIONSHIP_EXCEPT = '''no_relationship_sql = """
+select a.Id, a."USER", a.PATIENT
+from access_log a join staff s on s.Id = a."USER"
+where s.ROLE = 'clinician' and a.PURPOSE != 'ETREAT'
+except
+select a.Id, a."USER", a.PATIENT
+from access_log a
+join staff s on s.Id = a."USER"
+join encounters e
+  on e.PATIENT = a.PATIENT and e.PROVIDER = s.PROVIDER
+ and a."TIMESTAMP" >= e.START - interval 7 days and a."TIMESTAMP" <= e.STOP + interval 30 days
+"""'''
+
+NO_RELATIONSHIP_ANTI_JOIN = '''no_relationship_sql = """
+select a.Id, a."USER", a.PATIENT
+from access_log a
+join staff s on s.Id = a."USER" and s.ROLE = 'clinician'
+left join encounters e
+  on e.PATIENT = a.PATIENT and e.PROVIDER = s.PROVIDER
+ and a."TIMESTAMP" between e.START - interval 7 days and e.STOP + interval 30 days
+where a.PURPOSE <> 'ETREAT' and e.PATIENT is null
+"""'''
 
 NO_RELATIONSHIP_WRONG_ANY_TIME = NO_RELATIONSHIP.replace(
     '        and a."TIMESTAMP" between e.START - interval 7 days and e.STOP + interval 30 days\n', ""
@@ -296,6 +487,26 @@ from late
 join bulk using ("USER", NIGHT)
 """
 ### END SOLUTION'''
+
+# Other correct answer: AT TIME ZONE twice, the after-hours test on the time of day, and a window function
+# (count(distinct ...) over the user's night) instead of group by and a join back.
+AFTER_HOURS_WINDOW = '''after_hours_sql = """
+with late as (
+    select Id, "USER", PATIENT,
+           ("TIMESTAMP" at time zone 'UTC') at time zone 'America/New_York' as wall
+    from access_log
+),
+nights as (
+    select Id, "USER", PATIENT, (wall - interval 6 hours)::date as NIGHT
+    from late
+    where wall::time >= time '22:00:00' or wall::time < time '06:00:00'
+),
+counted as (
+    select *, count(distinct PATIENT) over (partition by "USER", NIGHT) as patients
+    from nights
+)
+select Id, "USER", NIGHT from counted where patients >= 20
+"""'''
 
 AFTER_HOURS_WRONG_ONE_TIMEZONE = AFTER_HOURS.replace(
     """timezone('America/New_York', timezone('UTC', "TIMESTAMP"))""",
@@ -346,6 +557,37 @@ where exists (
 )
 """
 ### END SOLUTION'''
+
+# Other correct answer: justification as one boolean of exists subqueries (coalesce: a NULL is not a
+# justification), and both categories from one select over a values list instead of a union.
+SNOOPING_ALTERNATIVE = '''snooping_sql = """
+with a as (
+    select l.Id, l."USER", l.PATIENT, l."TIMESTAMP", l.PURPOSE, s.ROLE, s.PROVIDER, s.ORGANIZATION
+    from access_log l join staff s on s.Id = l."USER"
+),
+unjustified as (
+    select * from a
+    where not coalesce(
+        a.PURPOSE = 'ETREAT'
+        or (a.ROLE = 'researcher' and a.PURPOSE = 'HRESCH')
+        or (a.ROLE = 'clinician' and exists (
+            select 1 from encounters e
+            where e.PATIENT = a.PATIENT and e.PROVIDER = a.PROVIDER
+              and a."TIMESTAMP" between e.START - interval 7 days and e.STOP + interval 30 days))
+        or (a.ROLE = 'billing' and a.PURPOSE in ('HPAYMT', 'HOPERAT') and exists (
+            select 1 from encounters e
+            where e.PATIENT = a.PATIENT and e.ORGANIZATION = a.ORGANIZATION
+              and e.START between a."TIMESTAMP" - interval 90 days and a."TIMESTAMP")),
+        false)
+)
+select u.Id, u."USER", u.PATIENT, c.CATEGORY
+from unjustified u
+cross join (values ('vip'), ('coworker')) as c(CATEGORY)
+where (c.CATEGORY = 'vip' and exists (select 1 from vip_patients v where v.PATIENT = u.PATIENT))
+   or (c.CATEGORY = 'coworker' and exists (
+        select 1 from staff w
+        where w.PATIENT = u.PATIENT and w.ORGANIZATION = u.ORGANIZATION and w.Id <> u."USER"))
+"""'''
 
 SNOOPING_WRONG_ANY_ORGANIZATION = SNOOPING.replace(
     "      and c.ORGANIZATION = suspect.ORGANIZATION                       -- the same organization\n", ""
@@ -409,6 +651,62 @@ def fetch_lab_results(token_url, fhir_base, client_id, private_key_pem, kid, pat
     return [entry["resource"] for entry in bundle.get("entry", [])]
 ### END SOLUTION"""
 
+# Other correct answer: http.client instead of urllib.request (status codes read, not caught as HTTPError),
+# the key loaded with cryptography, exp from a datetime, jti from secrets.
+SMART_CLIENT_HTTP_CLIENT = """import http.client
+import json
+import secrets
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+
+import jwt
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+
+
+def request(method, url, body=None, headers=None):
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    try:
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        raw = response.read()
+        return response.status, json.loads(raw) if raw else None
+    finally:
+        conn.close()
+
+
+def fetch_lab_results(token_url, fhir_base, client_id, private_key_pem, kid, patient):
+    key = load_pem_private_key(private_key_pem.encode(), password=None)
+    now = datetime.now(timezone.utc)
+    assertion = jwt.encode(
+        {"iss": client_id, "sub": client_id, "aud": token_url, "iat": now,
+         "exp": now + timedelta(minutes=4), "jti": secrets.token_urlsafe(24)},
+        key, algorithm="RS384", headers={"kid": kid, "typ": "JWT"},
+    )
+    body = urllib.parse.urlencode({
+        "grant_type": "client_credentials",
+        "scope": f"system/Observation.rs?category={CATEGORY}",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion,
+    })
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    status, token = request("POST", token_url, body, form)
+    if status != 200:
+        raise PermissionError(f"no token ({status}): {(token or {}).get('error_description')}")
+    search = urllib.parse.urlencode({"patient": patient, "category": CATEGORY})
+    status, bundle = request("GET", f"{fhir_base}/Observation?{search}",
+                             headers={"Authorization": "Bearer " + token["access_token"],
+                                      "Accept": "application/fhir+json"})
+    if status in (401, 403):
+        raise PermissionError(f"the FHIR server refused the search ({status})")
+    if status != 200:
+        raise RuntimeError(f"the FHIR server answered {status}")
+    return [entry["resource"] for entry in (bundle or {}).get("entry", [])]"""
+
+
 SMART_CLIENT_WRONG_RS256 = SMART_CLIENT.replace('algorithm="RS384"', 'algorithm="RS256"')
 SMART_CLIENT_WRONG_AUD = SMART_CLIENT.replace('"aud": token_url,', '"aud": fhir_base,')
 SMART_CLIENT_WRONG_FIXED_JTI = SMART_CLIENT.replace('"jti": str(uuid.uuid4())', '"jti": f"{client_id}-1"')
@@ -443,6 +741,29 @@ def send_over_tls(port, message, cafile, server_hostname):
                 data += chunk
     return data[data.index(START) + 1 : data.index(END)].decode("utf-8")
 ### END SOLUTION"""
+
+# Other correct answer: SSLContext(PROTOCOL_TLS_CLIENT) with load_verify_locations instead of
+# create_default_context(cafile=), the socket wrapped before connecting, the reply gathered in a bytearray.
+TLS_CLIENT_SSLCONTEXT = """import socket
+import ssl
+
+
+def send_over_tls(port, message, cafile, server_hostname):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname are its defaults
+    context.load_verify_locations(cafile=cafile)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    reply = bytearray()
+    with context.wrap_socket(socket.socket(socket.AF_INET), server_hostname=server_hostname) as conn:
+        conn.settimeout(5)
+        conn.connect(("127.0.0.1", port))
+        conn.sendall(b"\\x0b" + message.encode() + b"\\x1c\\r")
+        while b"\\x1c" not in reply:
+            piece = conn.recv(1024)
+            if piece == b"":
+                raise ConnectionError("connection closed before the end of the reply")
+            reply += piece
+    start = reply.index(b"\\x0b") + 1
+    return reply[start : reply.index(b"\\x1c", start)].decode()"""
 
 TLS_CLIENT_WRONG_NO_HOSTNAME = TLS_CLIENT.replace(
     "    context.minimum_version = ssl.TLSVersion.TLSv1_2\n",

@@ -89,6 +89,7 @@ q1 = role_sql_question(
     ),
     solution_code=_key("RBAC"),
     wrong=_keys("RBAC_WRONG_SSN", "RBAC_WRONG_ZIP"),
+    alternatives=_keys("RBAC_ALTERNATIVE"),
 )
 
 q2 = calls_question(
@@ -111,6 +112,7 @@ q2 = calls_question(
     ),
     solution_code=_key("BREAK_GLASS"),
     wrong=_keys("BREAK_GLASS_WRONG_ANYONE", "BREAK_GLASS_WRONG_SILENT"),
+    alternatives=_keys("BREAK_GLASS_ALTERNATIVE"),
 )
 
 q3 = sql_question(
@@ -135,6 +137,7 @@ q3 = sql_question(
     ),
     solution=_key("NO_RELATIONSHIP"),
     wrong=_keys("NO_RELATIONSHIP_WRONG_ANY_TIME", "NO_RELATIONSHIP_WRONG_STRICT"),
+    alternatives=_keys("NO_RELATIONSHIP_EXCEPT", "NO_RELATIONSHIP_ANTI_JOIN"),
 )
 
 q6 = function_question(
@@ -157,6 +160,7 @@ q6 = function_question(
     ),
     solution_code=_key("AUTHORIZE"),
     wrong=_keys("AUTHORIZE_WRONG_IGNORES_QUERY", "AUTHORIZE_WRONG_V1_READ"),
+    alternatives=_keys("AUTHORIZE_ALTERNATIVE"),
 )
 
 q7 = picks_question(
@@ -210,6 +214,7 @@ q7 = picks_question(
     ),
     solution_code=_key("LEAST_PRIVILEGE"),
     wrong=_keys("LEAST_PRIVILEGE_WRONG"),
+    alternatives=_keys("LEAST_PRIVILEGE_ALTERNATIVE"),
 )
 
 q8 = calls_question(
@@ -233,6 +238,7 @@ q8 = calls_question(
     ),
     solution_code=_key("VALIDATE"),
     wrong=_keys("VALIDATE_WRONG_NO_SIGNATURE", "VALIDATE_WRONG_SUBSTRING", "VALIDATE_WRONG_NO_EXP"),
+    alternatives=_keys("VALIDATE_ALTERNATIVE"),
 )
 
 q11 = calls_question(
@@ -255,6 +261,7 @@ q11 = calls_question(
     ),
     solution_code=_key("PASSWORDS"),
     wrong=_keys("PASSWORDS_WRONG_SHA256", "PASSWORDS_WRONG_DEFAULTS"),
+    alternatives=_keys("PASSWORDS_ALTERNATIVE"),
     call_limit=10.0,
 )
 
@@ -276,6 +283,7 @@ q12 = calls_question(
     ),
     solution_code=_key("CONSENT"),
     wrong=_keys("CONSENT_WRONG_OPT_OUT_ONLY", "CONSENT_WRONG_CODE_ONLY"),
+    alternatives=_keys("CONSENT_ALTERNATIVE"),
 )
 
 
@@ -807,6 +815,7 @@ q4 = sql_question(
     ),
     solution=_key("AFTER_HOURS"),
     wrong=_keys("AFTER_HOURS_WRONG_ONE_TIMEZONE", "AFTER_HOURS_WRONG_COUNT_ROWS"),
+    alternatives=_keys("AFTER_HOURS_WINDOW"),
 )
 
 _SNOOP_STAFF_COLUMNS = ("Id", "ROLE", "PROVIDER", "ORGANIZATION", "PATIENT")
@@ -884,6 +893,7 @@ q5 = sql_question(
     ),
     solution=_key("SNOOPING"),
     wrong=_keys("SNOOPING_WRONG_ANY_ORGANIZATION", "SNOOPING_WRONG_EVERY_VIP_READ"),
+    alternatives=_keys("SNOOPING_ALTERNATIVE"),
     key_columns=1,
 )
 
@@ -1043,6 +1053,7 @@ q9 = live_question(
         "SMART_CLIENT_WRONG_IGNORES_403",
         "SMART_CLIENT_WRONG_BROAD_SCOPE",
     ),
+    alternatives=_keys("SMART_CLIENT_HTTP_CLIENT"),
 )
 
 
@@ -1121,6 +1132,7 @@ q10 = live_question(
     wrong=_keys(
         "TLS_CLIENT_WRONG_NO_HOSTNAME", "TLS_CLIENT_WRONG_CERT_NONE", "TLS_CLIENT_WRONG_SYSTEM_STORE"
     ),
+    alternatives=_keys("TLS_CLIENT_SSLCONTEXT"),
 )
 
 QUESTIONS = (q1, q2, q3, q4, q5, q6, q7, q8, q9, q10, q11, q12)
