@@ -328,3 +328,302 @@ FIND_PHI_WRONG = (
     # misses one date format: "5 Mar 2024"
     FIND_PHI.replace(r"|\b\d{{1,2}} (?:{SHORT}) \d{{4}}\b", ""),
 )
+
+# -- other correct answers ------------------------------------------------------------------------------------
+
+# Q1: whole columns at a time (vectorized pandas: .dt.year, str.extract, isin/where) instead of a loop over the rows
+SAFE_HARBOR_ALTERNATIVE = """import pandas as pd
+
+from hitlab.checks import lab06
+
+
+def safe_harbor(patients: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(patients, pd.DataFrame):
+        raise ValueError(f"patients should be a DataFrame, got {type(patients).__name__}")
+    # whole columns at a time instead of a loop over the rows
+    born = pd.to_datetime(patients["BIRTHDATE"]).dt.year
+    died = pd.to_datetime(patients["DEATHDATE"]).dt.year
+    old = (died.fillna(lab06.REFERENCE_YEAR) - born >= 90).fillna(False).astype(bool)
+    zip3 = patients["ZIP"].str.extract(r"^\\s*(\\d{3})\\d{2}(?:-\\d{4})?\\s*$", expand=False)
+    zip3 = zip3.where(~zip3.isin(lab06.restricted_zip3()), "000")
+    release = pd.DataFrame(
+        {
+            "BIRTH_YEAR": born.mask(old).astype("Int64"),
+            "DEATH_YEAR": died.mask(old).astype("Int64"),
+            "AGE_90_PLUS": old,
+            **{c: patients[c].where(patients[c].isin(lab06.CODES[c])) for c in lab06.CODES},
+            "STATE": patients["STATE"],
+            "ZIP3": zip3,
+            "HEALTHCARE_EXPENSES": patients["HEALTHCARE_EXPENSES"],
+            "HEALTHCARE_COVERAGE": patients["HEALTHCARE_COVERAGE"],
+            "INCOME": patients["INCOME"],
+        }
+    )
+    return release[list(lab06.SAFE_HARBOR_COLUMNS)].reset_index(drop=True)"""
+
+# Q2: column by column with pandas masks (Series.str.contains, to_numeric) instead of cell by cell
+FIND_IDENTIFIERS_ALTERNATIVE = """import datetime as dt
+
+import pandas as pd
+
+from hitlab.checks import lab06
+
+TEXT_RULES = [
+    ("SSN", r"\\b\\d{3}-\\d{2}-\\d{4}\\b"),
+    ("PHONE", r"(?:\\(\\d{3}\\) |\\b\\d{3}-)\\d{3}-\\d{4}\\b"),
+    ("EMAIL", r"[\\w.+-]+@[\\w-]+(?:\\.[\\w-]+)+"),
+    ("DATE", r"\\b(?:\\d{4}-\\d{2}-\\d{2}|\\d{1,2}/\\d{1,2}/\\d{4})\\b"),
+    ("ZIP", r"\\b\\d{5}(?:-\\d{4})?\\b"),
+]
+
+
+def find_identifiers(table: pd.DataFrame) -> set[tuple[int, str, str]]:
+    if not isinstance(table, pd.DataFrame):
+        raise ValueError(f"expected a DataFrame, got {type(table).__name__}")
+    identifier_columns = {c.casefold() for c in lab06.PATIENT_IDENTIFIERS}
+    found = set()
+    # column by column, with pandas masks, instead of cell by cell
+    for position, column in enumerate(table.columns):
+        values = table.iloc[:, position].reset_index(drop=True)
+        present = values.notna()
+        name = str(column).casefold()
+        if name in identifier_columns:
+            found |= {(row, column, "COLUMN") for row in values.index[present]}
+        is_date = values.map(lambda v: isinstance(v, dt.date)) & present
+        found |= {(row, column, "DATE") for row in values.index[is_date]}
+        text = values[values.map(lambda v: isinstance(v, str))].astype(str)
+        for category, pattern in TEXT_RULES:
+            hits = text.str.contains(pattern, regex=True)
+            found |= {(row, column, category) for row in hits.index[hits]}
+        if name == "zip3":
+            restricted = text.str.strip().isin(lab06.restricted_zip3())
+            found |= {(row, column, "ZIP") for row in restricted.index[restricted]}
+    names = {str(c).casefold(): c for c in table.columns}
+    if "birth_year" in names:
+        born = pd.to_numeric(table[names["birth_year"]], errors="coerce").reset_index(drop=True)
+        end = pd.Series(float(lab06.REFERENCE_YEAR), index=born.index)
+        if "death_year" in names:
+            died = pd.to_numeric(table[names["death_year"]], errors="coerce").reset_index(drop=True)
+            end = died.fillna(lab06.REFERENCE_YEAR)
+        old = (end - born >= 90) & born.notna()
+        found |= {(row, names["birth_year"], "AGE_OVER_89") for row in old.index[old]}
+    if "age" in names:
+        age = pd.to_numeric(table[names["age"]], errors="coerce").reset_index(drop=True)
+        found |= {(row, names["age"], "AGE_OVER_89") for row in age.index[age >= 90]}
+    return {(int(row), column, category) for row, column, category in found}"""
+
+# Q3: group by and count the singleton groups, instead of a window count per row
+UNIQUENESS_ALTERNATIVE = '''uniqueness_sql = """
+with full_groups as (
+    select count(*) as n from patients group by ZIP, BIRTHDATE, GENDER
+), coarse_groups as (
+    select count(*) as n from patients group by substr(ZIP, 1, 3), year(BIRTHDATE), GENDER
+)
+select (select count(*) filter (where n = 1) from full_groups) / (select count(*) from patients)
+           as unique_full,
+       (select count(*) filter (where n = 1) from coarse_groups) / (select count(*) from patients)
+           as unique_coarse
+"""'''
+
+# Q4: the one-shot hmac.digest read with struct.unpack, memoized per patient, applied with assign
+SHIFT_ALTERNATIVE = """import hmac
+import struct
+from functools import cache
+
+import pandas as pd
+
+
+def shift_dates(events: pd.DataFrame, key: bytes, keep_weekday: bool = False) -> pd.DataFrame:
+    if not isinstance(events, pd.DataFrame):
+        raise ValueError("events should be a DataFrame")
+    if not isinstance(key, bytes) or len(key) < 32:
+        raise ValueError("the key should be bytes, at least 32 of them")
+
+    @cache
+    def days(patient: str) -> int:
+        (n,) = struct.unpack(">Q", hmac.digest(key, patient.encode("utf-8"), "sha256")[:8])
+        return -7 * (n % 52 + 1) if keep_weekday else -(n % 365 + 1)
+
+    offset = pd.to_timedelta(events["PATIENT"].map(days), unit="D")
+    return events.assign(START=events["START"] + offset, STOP=events["STOP"] + offset)"""
+
+# Q5: the one-shot hmac.digest with bytes.hex; HMAC written out as RFC 2104 defines it, on hashlib
+PSEUDONYM_ALTERNATIVES = (
+    """import hmac
+
+
+def pseudonym(value: str, key: bytes) -> str:
+    if not isinstance(value, str):
+        raise ValueError("the value should be a str")
+    if not isinstance(key, bytes) or len(key) < 32:
+        raise ValueError("the key should be at least 32 bytes")
+    return hmac.digest(key, value.encode("utf-8"), "sha256").hex()""",
+    """import hashlib
+
+BLOCK = 64  # SHA-256's block size in bytes
+
+
+def pseudonym(value: str, key: bytes) -> str:
+    if not isinstance(value, str):
+        raise ValueError("the value should be a str")
+    if not isinstance(key, bytes) or len(key) < 32:
+        raise ValueError("the key should be at least 32 bytes")
+    if len(key) > BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(BLOCK, b"\\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key) + value.encode("utf-8")).digest()
+    return hashlib.sha256(bytes(b ^ 0x5C for b in key) + inner).hexdigest()""",
+)
+
+# Q6: raw digests (bytes.fromhex), and the hash state of the first four digits copied for each ending
+RECOVER_ALTERNATIVE = """import hashlib
+
+
+def recover_mrns(hashes: list[str], low: int, high: int) -> dict[str, str]:
+    if low < 0 or high > 10**8 or low > high:
+        raise ValueError(f"not a range of 8-digit MRNs: {low} to {high}")
+    wanted = {bytes.fromhex(h) for h in hashes}  # compare raw digests, not hex text
+    found = {}
+    # hash the first four digits once and copy that state for each of their 10,000 endings
+    for head in range(low // 10_000, -(-high // 10_000)):
+        prefix = hashlib.sha256(f"{head:04d}".encode("ascii"))
+        for tail in range(10_000):
+            n = head * 10_000 + tail
+            if not low <= n < high:
+                continue
+            h = prefix.copy()
+            h.update(f"{tail:04d}".encode("ascii"))
+            digest = h.digest()
+            if digest in wanted:
+                found[digest.hex()] = f"{n:08d}"
+    return found"""
+
+# Q7: a Counter over the rows, missing values made None so they match, instead of groupby
+K_ANON_ALTERNATIVE = """from collections import Counter
+
+import pandas as pd
+
+
+def k_anonymity(table: pd.DataFrame, quasi: list[str]) -> int:
+    if not isinstance(table, pd.DataFrame) or len(table) == 0:
+        raise ValueError("expected a non-empty DataFrame")
+    if not set(quasi) <= set(table.columns):
+        raise ValueError(f"not columns of the table: {sorted(set(quasi) - set(table.columns))}")
+    # count the classes in a Counter; every missing value becomes None, so missing values match each other
+    classes = Counter(
+        tuple(None if pd.isna(v) else v for v in row) for row in table[list(quasi)].itertuples(index=False)
+    )
+    return min(classes.values())"""
+
+# Q8: local recoding by top-down specialization (each class refined along its own hierarchy while the
+# discernibility drops) instead of the full-domain search; it releases far less loss than the reference
+ANONYMIZE_ALTERNATIVE = """import pandas as pd
+
+ZIP_LEVELS = (5, 4, 3, 2, 1, 0)  # stars, most general first
+YEAR_LEVELS = (0, 20, 10, 5, 1)  # band widths (0: "*"), most general first
+GENDER_LEVELS = (True, False)  # hidden, shown
+
+
+def released(row, zip_level, year_level, gender_level):
+    stars, width = ZIP_LEVELS[zip_level], YEAR_LEVELS[year_level]
+    zip_ = row["ZIP"][: 5 - stars] + "*" * stars
+    year = int(row["BIRTH_YEAR"])
+    if width == 0:
+        band = "*"
+    elif width == 1:
+        band = str(year)
+    else:
+        band = f"{year - year % width}-{year - year % width + width - 1}"
+    return zip_, band, "*" if GENDER_LEVELS[gender_level] else row["GENDER"]
+
+
+def anonymize(table: pd.DataFrame, k: int) -> tuple[pd.DataFrame, int]:
+    # top-down specialization with local recoding: start from one class, everything generalized, and split a
+    # class along one hierarchy while that lowers the discernibility; classes below k are suppressed
+    n = len(table)
+    records = table.to_dict("index")
+
+    def cost(size):
+        return size * size if size >= k else size * n
+
+    out = {}
+    stack = [(list(records), (0, 0, 0))]
+    while stack:
+        rows, levels = stack.pop()
+        best = None
+        for attribute in range(3):
+            refined = list(levels)
+            refined[attribute] += 1
+            if refined[attribute] >= (6, 5, 2)[attribute]:
+                continue
+            groups = {}
+            for i in rows:
+                groups.setdefault(released(records[i], *refined), []).append(i)
+            split = sum(cost(len(g)) for g in groups.values())
+            if split <= cost(len(rows)) and (best is None or split < best[0]):
+                best = (split, refined, list(groups.values()))
+        if best is None:  # no refinement pays: release the class as it is, or suppress it
+            if len(rows) >= k:
+                out.update({i: released(records[i], *levels) for i in rows})
+            continue
+        stack.extend((group, tuple(best[1])) for group in best[2])
+    kept = table.loc[[i for i in table.index if i in out]]
+    kept = kept.assign(
+        **{c: [out[i][j] for i in kept.index] for j, c in enumerate(("ZIP", "BIRTH_YEAR", "GENDER"))}
+    )
+    sizes = kept.groupby(["ZIP", "BIRTH_YEAR", "GENDER"]).size()
+    return kept, int((sizes**2).sum()) + (n - len(kept)) * n"""
+
+# Q9: distinct (class, value) rows with drop_duplicates, then value_counts per class, instead of nunique
+L_DIVERSITY_ALTERNATIVE = """import pandas as pd
+
+
+def l_diversity(table: pd.DataFrame, quasi: list[str], sensitive: str) -> int:
+    if not isinstance(table, pd.DataFrame) or len(table) == 0:
+        raise ValueError("expected a non-empty DataFrame")
+    missing = set([*quasi, sensitive]) - set(table.columns)
+    if missing:
+        raise ValueError(f"not columns of the table: {sorted(missing)}")
+    # one row per distinct (class, sensitive value), then the smallest number of rows of a class
+    distinct = table[[*quasi, sensitive]].drop_duplicates()
+    return int(distinct.value_counts(list(quasi), dropna=False).min())"""
+
+# Q10: one scanner with a named group per category (m.lastgroup), and the town and ZIP from one pattern
+FIND_PHI_ALTERNATIVE = """import re
+
+# Synthea names are two letters or more, then digits (Paul224, O'Connor579); ICD codes (E66) and m2 are not
+NAME_PART = r"[^\\W\\d_](?:[^\\W\\d_]|['-](?=[^\\W\\d_]))+\\d+"
+STREET = "Street|Avenue|Road|Lane|Drive|Court|Way|Place|Boulevard|Circle|Terrace|Parkway|Square|Row|Path|Trail|Hill"
+MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
+# one pattern, one named group per category; re.finditer scans the note once, left to right
+SCANNER = re.compile(
+    "|".join(
+        [
+            rf"(?P<DATE>\\b(?:\\d{{4}}-\\d\\d-\\d\\d|\\d\\d?/\\d\\d?/\\d{{4}}|{MONTH} \\d\\d?, \\d{{4}}|\\d\\d? {MONTH} \\d{{4}})\\b)",
+            r"(?P<HEALTH_PLAN>\\b[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}\\b)",
+            r"(?P<SSN>\\b\\d{3}-\\d\\d-\\d{4}\\b)",
+            r"(?P<PHONE>\\(\\d{3}\\) \\d{3}-\\d{4}|\\b\\d{3}-\\d{3}-\\d{4}\\b)",
+            r"(?P<EMAIL>\\b[\\w.+-]+@[\\w-]+(?:\\.[\\w-]+)+)",
+            r"(?P<MRN>(?<=MRN: )\\d{8}\\b)",
+            rf"(?P<ADDRESS>\\b\\d+(?: [A-Z][\\w'-]*)+ (?:{STREET})\\b(?: (?:Unit|Apt|Suite) \\w+)?)",
+            r"(?P<AGE_OVER_89>\\b(?:9\\d|1[0-4]\\d)(?=-year-old| and lives))",
+            rf"(?P<NAME>(?:\\b(?:Mr|Mrs|Ms|Dr)\\. )?\\b{NAME_PART}(?: {NAME_PART})*\\b)",
+        ]
+    )
+)
+# the town and ZIP of an address: ", Boston, MA 02118"
+TOWN_ZIP = re.compile(r", ([^\\W\\d_][^,\\n]*?), MA (\\d{5})\\b")
+
+
+def find_phi(note: str | bytes) -> list[tuple[int, int, str]]:
+    if isinstance(note, bytes):
+        try:
+            note = note.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"the note is not valid UTF-8: {err}") from None
+    if not isinstance(note, str):
+        raise ValueError(f"a note is text, got {type(note).__name__}")
+    spans = [(m.start(), m.end(), m.lastgroup) for m in SCANNER.finditer(note)]
+    for m in TOWN_ZIP.finditer(note):
+        spans += [(m.start(1), m.end(1), "ADDRESS"), (m.start(2), m.end(2), "ADDRESS")]
+    return spans"""

@@ -131,6 +131,7 @@ q1 = function_question(
     ),
     solution_code=A.SAFE_HARBOR,
     wrong=A.SAFE_HARBOR_WRONG,
+    alternatives=(A.SAFE_HARBOR_ALTERNATIVE,),
 )
 
 # -- Q2 prove that nothing is left ---------------------------------------------------------------------------
@@ -218,6 +219,7 @@ q2 = function_question(
     ),
     solution_code=A.FIND_IDENTIFIERS,
     wrong=A.FIND_IDENTIFIERS_WRONG,
+    alternatives=(A.FIND_IDENTIFIERS_ALTERNATIVE,),
 )
 
 # -- Q3 uniqueness -------------------------------------------------------------------------------------------
@@ -236,6 +238,7 @@ q3 = sql_question(
     ),
     solution=A.UNIQUENESS,
     wrong=A.UNIQUENESS_WRONG,
+    alternatives=(A.UNIQUENESS_ALTERNATIVE,),
 )
 
 # -- Q4 date shifting ----------------------------------------------------------------------------------------
@@ -306,6 +309,7 @@ q4 = function_question(
     ),
     solution_code=A.SHIFT,
     wrong=A.SHIFT_WRONG,
+    alternatives=(A.SHIFT_ALTERNATIVE,),
 )
 
 # -- Q5 pseudonyms, Q6 plain hashes ----------------------------------------------------------------------------
@@ -338,6 +342,7 @@ q5 = function_question(
     ),
     solution_code=A.PSEUDONYM,
     wrong=A.PSEUDONYM_WRONG,
+    alternatives=A.PSEUDONYM_ALTERNATIVES,
 )
 
 
@@ -372,6 +377,7 @@ q6 = function_question(
     ),
     solution_code=A.RECOVER,
     wrong=A.RECOVER_WRONG,
+    alternatives=(A.RECOVER_ALTERNATIVE,),
 )
 
 # -- Q7-Q9 k-anonymity and l-diversity ------------------------------------------------------------------------
@@ -412,6 +418,7 @@ q7 = function_question(
     ),
     solution_code=A.K_ANON,
     wrong=A.K_ANON_WRONG,
+    alternatives=(A.K_ANON_ALTERNATIVE,),
 )
 
 LOSS_MARGIN = 0.10
@@ -483,6 +490,7 @@ q8 = function_question(
     ),
     solution_code=A.ANONYMIZE,
     wrong=A.ANONYMIZE_WRONG,
+    alternatives=(A.ANONYMIZE_ALTERNATIVE,),
 )
 
 
@@ -513,6 +521,7 @@ q9 = function_question(
     ),
     solution_code=A.L_DIVERSITY,
     wrong=A.L_DIVERSITY_WRONG,
+    alternatives=(A.L_DIVERSITY_ALTERNATIVE,),
 )
 
 # -- Q10 free-text PHI ---------------------------------------------------------------------------------------
@@ -590,6 +599,7 @@ q10 = Question(
     ),
     solution_code=A.FIND_PHI,
     wrong=A.FIND_PHI_WRONG,
+    alternatives=(A.FIND_PHI_ALTERNATIVE,),
     edge_cases=(_bytes_edge,),
 )
 
