@@ -45,7 +45,8 @@ Sheet: 19 MiB of memory = 19456 KiB, 2 iterations, 1 degree of parallelism)."""
 ISSUER = "https://auth.hitlab.test"
 AUDIENCE = "https://fhir.hitlab.test/r4"
 ALGORITHMS = ("RS384", "ES384")
-"""The asymmetric algorithms SMART Backend Services requires servers to support (RFC 7518 names)."""
+"""The asymmetric algorithms SMART Backend Services names (RFC 7518 names): clients SHALL support both; a
+server SHALL validate at least one (this lab's accepts both)."""
 
 
 @cache
