@@ -113,10 +113,22 @@ def test_k_anonymity_anonymization_and_l_diversity():
         R.k_anonymity(toy.iloc[0:0], ["Q"])
 
 
-def test_score_spans_counts_overlaps():
+def test_score_spans_counts_characters():
     score = lab06.score_spans([[(0, 3, "NAME"), (10, 12, "DATE")]], [[(1, 5, "NAME"), (20, 25, "PHONE")]])
-    assert score["precision"] == 0.5 and score["recall"] == 0.5
-    assert score["recall_by_category"] == {"NAME": 1.0, "PHONE": 0.0}
+    # found: 5 characters, 2 of them (1-3) inside a label; labelled: 9 characters, 2 of them covered
+    assert (score["precision"], score["recall"]) == (2 / 5, 2 / 9)
+    assert score["recall_by_category"] == {"NAME": 2 / 4, "PHONE": 0.0}
+    # overlapping found spans count their characters once
+    assert lab06.score_spans([[(0, 4, "NAME"), (2, 6, "NAME")]], [[(0, 6, "NAME")]])["precision"] == 1.0
+
+
+def test_redacting_whole_notes_is_not_precise():
+    """A scrubber that blanks every note finds every label, and must still fail on precision."""
+    corpus = lab06.notes()[:200]
+    score = lab06.score_spans([[(0, len(t), "NAME")] for t, _ in corpus], [s for _, s in corpus])
+    assert score["recall"] == 1.0 and score["precision"] < 0.3
+    with pytest.raises(Incorrect, match=r"precision 0\.2"):
+        lab06.q10.check(lambda note: [(0, len(lab06.note_text(note)), "NAME")])
 
 
 def test_notes_and_unseen_notes_match_their_labels():

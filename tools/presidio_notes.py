@@ -1,7 +1,7 @@
 """How a field tool does on lab 06's clinical notes: Microsoft Presidio's analyzer (presidio-analyzer 2.2.366)
 with its predefined pattern recognizers only, scored by the lab's own span scorer
-(``hitlab.checks.lab06.score_spans``: a labelled span is found when a detected span overlaps it; a detected span
-is right when it overlaps a labelled one; categories are not compared).
+(``hitlab.checks.lab06.score_spans``, by characters: recall is the share of labelled characters a detection
+covers, precision the share of detected characters inside labels; categories are not compared).
 
 What runs, and what does not:
 
@@ -121,14 +121,10 @@ def detect(texts, threshold: float = 0.0) -> list[list[tuple[int, int, str]]]:
         return [[(r.start, r.end, r.entity_type) for r in engine.analyze(t, language="en")] for t in texts]
 
 
-def _overlaps(span, spans) -> bool:
-    return any(span[0] < e and s < span[1] for s, e, *_ in spans)
-
-
 def score(dataset: str = "default", threshold: float = 0.0) -> dict:
     """Presidio on the dataset's notes: ``overall`` (the lab's ``score_spans`` result on every detection),
-    ``by_category`` (for each lab category: recall of its labelled spans, category-blind as the lab scores;
-    precision and count of the detections mapped to it), ``found_by`` (for each lab category, how many of its
+    ``by_category`` (for each lab category: recall of its labelled characters, category-blind as the lab
+    scores; count of the detections mapped to it and the share of their characters inside labels), ``found_by`` (for each lab category, how many of its
     labelled spans each entity type's detections overlap) and ``entities`` (detections per Presidio entity type)."""
     corpus = notes(dataset)
     found = detect([text for text, _ in corpus], threshold)
@@ -138,8 +134,7 @@ def score(dataset: str = "default", threshold: float = 0.0) -> dict:
     for category in (*PHI_CATEGORIES, OTHER):
         mine = [[s for s in spans if ENTITY_CATEGORY.get(s[2], OTHER) == category] for spans in found]
         detected = sum(len(spans) for spans in mine)
-        right = sum(_overlaps(s, g) for spans, g in zip(mine, gold, strict=True) for s in spans)
-        row = {"found": detected, "precision": right / detected if detected else None}
+        row = {"found": detected, "precision": score_spans(mine, gold)["precision"] if detected else None}
         if category != OTHER:
             row["labelled"] = sum(1 for g in gold for *_, c in g if c == category)
             row["recall"] = overall["recall_by_category"].get(category)

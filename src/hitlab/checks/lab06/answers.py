@@ -43,9 +43,11 @@ def safe_harbor(patients: pd.DataFrame) -> pd.DataFrame:
 SAFE_HARBOR_WRONG = (
     # forgets the restricted ZIP3s
     SAFE_HARBOR.replace('("000" if m[1] in restricted else m[1])', "m[1]"),
-    # ages of 90 and over from the birth date only, to the release year, even for the dead
+    # ages of 90 and over from the birth date only, to the release year, even for the dead (over-inclusive:
+    # still Safe Harbor, but not the release the prompt specifies)
     SAFE_HARBOR.replace("(died or lab06.REFERENCE_YEAR) - born >= 90", "lab06.REFERENCE_YEAR - born >= 90"),
-    # suppresses the birth year of the very old but keeps their death year
+    # suppresses the birth year of the very old but keeps their death year (HIPAA would allow it once the birth
+    # year is aggregated; the prompt's policy removes it)
     SAFE_HARBOR.replace('"DEATH_YEAR": None if old else died', '"DEATH_YEAR": died'),
     # keeps whatever the coded columns hold, free text included
     SAFE_HARBOR.replace("r[column] if r[column] in lab06.CODES[column] else None", "r[column]"),

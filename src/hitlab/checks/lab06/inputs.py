@@ -153,32 +153,58 @@ def note_text(note: str | bytes) -> str:
     return note
 
 
-def score_spans(found, labelled) -> dict:
-    """Span-overlap scoring of one or many notes: ``found`` and ``labelled`` are lists (one per note) of
-    ``(start, end, category)``. A labelled span is *found* when a found span overlaps it by at least one
-    character; a found span is *right* when it overlaps some labelled span. Categories are not compared.
+def _merged(spans) -> list[tuple[int, int]]:
+    """Character intervals ``[start, end)`` covered by ``spans``, merged where they overlap or touch."""
+    out: list[list[int]] = []
+    for s, e in sorted((int(s), int(e)) for s, e, *_ in spans):
+        if e <= s:
+            continue
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]
 
-    Returns ``precision``, ``recall``, ``recall_by_category`` and the counts."""
-    hit, right, total_found = 0, 0, 0
-    by_cat: dict[str, list[int]] = {}
+
+def _covered(start: int, end: int, merged: list[tuple[int, int]]) -> int:
+    """How many characters of ``[start, end)`` the merged intervals cover."""
+    return sum(max(0, min(end, e) - max(start, s)) for s, e in merged)
+
+
+def score_spans(found, labelled) -> dict:
+    """Character-level scoring of one or many notes: ``found`` and ``labelled`` are lists (one per note) of
+    ``(start, end, category)``. **Recall**: the share of labelled characters that a found span covers (a name
+    half redacted is half found), overall and by the labelled span's category. **Precision**: the share of
+    the characters found spans cover that lie inside labelled spans (redacting a whole note is not precise).
+    Categories are not compared: redaction is what matters.
+
+    Returns ``precision``, ``recall``, ``recall_by_category``, the span counts ``found`` and ``labelled``, and
+    the character counts ``found_chars``, ``right_chars``, ``labelled_chars`` and ``covered_chars``."""
+    found_chars = right_chars = 0
+    by_cat: dict[str, list[int]] = {}  # category -> [covered characters, labelled characters]
+    n_found = n_labelled = 0
     for got, gold in zip(found, labelled, strict=True):
-        got = sorted((int(s), int(e)) for s, e, *_ in got)
-        total_found += len(got)
-        for s, e in got:
-            right += any(s < ge and gs < e for gs, ge, _ in gold)
+        mine, theirs = _merged(got), _merged(gold)
+        n_found += len(got)
+        n_labelled += len(gold)
+        found_chars += sum(e - s for s, e in mine)
+        right_chars += sum(_covered(s, e, theirs) for s, e in mine)
         for gs, ge, cat in gold:
-            seen = any(s < ge and gs < e for s, e in got)
-            hit += seen
             counts = by_cat.setdefault(cat, [0, 0])
-            counts[0] += seen
-            counts[1] += 1
+            counts[0] += _covered(int(gs), int(ge), mine)
+            counts[1] += int(ge) - int(gs)
+    covered = sum(c[0] for c in by_cat.values())
     total = sum(c[1] for c in by_cat.values())
     return {
-        "precision": right / total_found if total_found else 0.0,
-        "recall": hit / total if total else 1.0,
+        "precision": right_chars / found_chars if found_chars else 0.0,
+        "recall": covered / total if total else 1.0,
         "recall_by_category": {c: v[0] / v[1] for c, v in sorted(by_cat.items())},
-        "found": total_found,
-        "labelled": total,
+        "found": n_found,
+        "labelled": n_labelled,
+        "found_chars": found_chars,
+        "right_chars": right_chars,
+        "labelled_chars": total,
+        "covered_chars": covered,
     }
 
 
