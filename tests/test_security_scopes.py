@@ -67,6 +67,7 @@ def test_granular_scope_keeps_the_query_decoded():
         ("launch", "launch"),
         ("launch/patient", "launch"),
         ("launch/encounter", "launch"),
+        ("launch/list?role=https://example.org/med-list-at-home", "launch"),  # SMART 2.2, experimental
         ("openid", "identity"),
         ("fhirUser", "identity"),
         ("profile", "identity"),
@@ -101,6 +102,7 @@ def test_other_scopes(text, kind):
         ("patient/Observation.rs?a=b&&c=d", "query item '' is not param=value"),
         ("read", "unknown scope 'read'"),
         ("launch/Patient", "launch context scope 'launch/Patient'"),
+        ("launch/list?role=", "launch context scope 'launch/list?role='"),
         ('patient/Obs"ervation.rs', "contains '\"'"),
         ("", "empty scope"),
     ],

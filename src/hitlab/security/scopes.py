@@ -10,7 +10,8 @@ syntax for backwards compatibility:
   history, ``u`` update/patch, ``d`` delete, ``s`` search/type or system history), or SMART v1 words
   ``read`` (= ``rs``), ``write`` (= ``cud``) and ``*`` (= ``cruds``). A query suffix (granular scope) is v2
   only: ``patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory``.
-- launch context ``launch``, ``launch/patient``, ``launch/encounter`` (and ``launch/<lowercase type>``),
+- launch context ``launch``, ``launch/patient``, ``launch/encounter`` (and ``launch/<lowercase type>``, with
+  SMART 2.2's experimental ``?role=<uri>`` suffix allowed),
   identity ``openid``, ``fhirUser`` (and v1's ``profile``), refresh ``offline_access``, ``online_access``,
   and extension scopes (a full URI, or a string starting with ``__``).
 
@@ -98,7 +99,7 @@ SIMPLE_SCOPES = {
 _ORDER = "cruds"
 _TOKEN_CHARS = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
 _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]*$")
-_LAUNCH = re.compile(r"^launch/[a-z]+$")
+_LAUNCH = re.compile(r"^launch/[a-z]+(\?role=[^\s?&=]+)?$")  # ?role=: SMART 2.2, experimental
 
 
 class ScopeError(HitlabError, ValueError):
@@ -152,7 +153,7 @@ def parse_scope(text: str) -> Scope:
         if not _LAUNCH.match(text):
             raise ScopeError(
                 f"launch context scope {text!r}: expected 'launch/' and a lowercase resource type "
-                "(launch/patient, launch/encounter)"
+                "(launch/patient, launch/encounter), optionally with ?role=<uri>"
             )
         return Scope(text, "launch")
     if text.startswith("__") or re.match(r"^[a-z][a-z0-9+.-]*://", text):

@@ -36,8 +36,9 @@ Endpoints (``server.base_url`` is ``http://127.0.0.1:<port>``):
   non-Bearer ``Authorization``: 401 with ``WWW-Authenticate: Bearer realm="hitlab"`` (RFC 6750 §3.1: no
   error code when the request lacks authentication). Invalid, expired, wrong-audience token: 401 with
   ``error="invalid_token"``. A valid token whose scopes do not allow the request: 403 with an
-  OperationOutcome and ``error="insufficient_scope"``. Only ``system/`` scopes count (Backend Services has no
-  patient or user context). Granular v2 scopes: a search is *filtered* to the resources matching the scope's
+  OperationOutcome and ``error="insufficient_scope"``. Only ``system/`` scopes count: a Backend Services
+  client acts with no patient or user in context (SMART does not forbid ``patient/`` or ``user/`` scopes there,
+  but they would need context agreed out of band, which this server does not take). Granular v2 scopes: a search is *filtered* to the resources matching the scope's
   query (``total`` counts what is returned), a read of a resource outside it is *refused* with 403 (SMART
   2.2 allows both: "these requests may be rejected, or results may be omitted from responses").
 """
