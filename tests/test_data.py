@@ -14,8 +14,9 @@ from hitlab import data
 from hitlab.errors import DatasetError
 
 SMALL = {
-    "default": {"patients": 25, "seed": 3, "defects": False},
-    "defects": {"patients": 25, "seed": 3, "defects": True},
+    "default": {"patients": 25, "seed": 3, "defects": False, "formats": data.ALL_FORMATS},
+    "defects": {"patients": 25, "seed": 3, "defects": True, "formats": data.ALL_FORMATS},
+    "analytics": {"patients": 25, "seed": 3, "defects": False, "formats": ("csv",)},
 }
 
 
@@ -88,3 +89,21 @@ def test_several_processes_build_once_and_read_at_once(small_datasets):
     assert not list(small_datasets.glob(".default.building")) and not list(
         small_datasets.glob(".default.old")
     )
+
+
+def test_a_csv_only_dataset_holds_csv_alone_and_is_rebuilt_when_its_formats_change(
+    small_datasets, monkeypatch
+):
+    con = data.connect("analytics")
+    assert con.execute("select count(*) from patients").fetchone()[0] == 25
+    tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    con.close()
+    assert "encounters" in tables and not any(t.startswith("fhir_") for t in tables)
+    folder = small_datasets / "analytics"
+    assert not (folder / "fhir").exists() and not (folder / "hl7v2").exists()
+    assert list(json.loads((folder / "manifest.json").read_text())["formats"]) == ["csv"]
+    built = (folder / data.DB_NAME).stat().st_mtime_ns
+    assert data.build_dataset("analytics") == folder and (folder / data.DB_NAME).stat().st_mtime_ns == built
+    monkeypatch.setitem(data.DATASETS, "analytics", {**SMALL["analytics"], "formats": ("csv", "fhir")})
+    data.connect("analytics").close()
+    assert (folder / "fhir").is_dir()

@@ -18,11 +18,16 @@ from hitlab import __version__
 from hitlab.errors import DatasetError
 from hitlab.synth.generate import GENERATOR_REVISION
 
+ALL_FORMATS = ("csv", "fhir", "hl7v2")
 DATASETS = {
-    "default": {"patients": 1000, "seed": 1, "defects": False},
-    "defects": {"patients": 1000, "seed": 1, "defects": True},
+    "default": {"patients": 1000, "seed": 1, "defects": False, "formats": ALL_FORMATS},
+    "defects": {"patients": 1000, "seed": 1, "defects": True, "formats": ALL_FORMATS},
+    "analytics": {"patients": 9000, "seed": 3, "defects": False, "formats": ("csv",)},
+    "analytics-holdout": {"patients": 3000, "seed": 4, "defects": False, "formats": ("csv",)},
 }
-"""Named datasets: the clean default, and the same population with planted data-quality defects."""
+"""Named datasets: the clean default; the same population with planted data-quality defects; a larger
+population for the analytics labs (08 and 09), in CSV only, with more than 2,000 index hospital stays; and a
+population of another seed on which lab 09's checks run learners' functions on data they never saw."""
 
 DB_NAME = "hitlab.duckdb"
 
@@ -62,6 +67,7 @@ def _is_current(folder: Path, spec: dict) -> bool:
         and manifest.get("seed") == spec["seed"]
         and manifest.get("patients") == spec["patients"]
         and bool(manifest.get("defects")) == spec["defects"]
+        and sorted(manifest.get("formats", ALL_FORMATS)) == sorted(spec["formats"])
     )
 
 
@@ -102,7 +108,7 @@ def build_dataset(name: str = "default", force: bool = False, progress: bool = F
             return folder
         scratch = root / f".{name}.building"
         shutil.rmtree(scratch, ignore_errors=True)
-        generate(out=scratch, formats=("csv", "fhir", "hl7v2"), progress=progress, **spec)
+        generate(out=scratch, progress=progress, **spec)
         load(scratch, scratch / DB_NAME)
         old = root / f".{name}.old"
         shutil.rmtree(old, ignore_errors=True)
