@@ -22,7 +22,7 @@ ALL_FORMATS = ("csv", "fhir", "hl7v2")
 DATASETS = {
     "default": {"patients": 1000, "seed": 1, "defects": False, "formats": ALL_FORMATS},
     "defects": {"patients": 1000, "seed": 1, "defects": True, "formats": ALL_FORMATS},
-    "analytics": {"patients": 9000, "seed": 3, "defects": False, "formats": ("csv",)},
+    "analytics": {"patients": 10000, "seed": 3, "defects": False, "formats": ("csv",)},
     "analytics-holdout": {"patients": 3000, "seed": 4, "defects": False, "formats": ("csv",)},
 }
 """Named datasets: the clean default; the same population with planted data-quality defects; a larger

@@ -41,6 +41,7 @@ ONSET: dict[str, tuple[tuple[float, float], ...]] = {
     "asthma": ((1, 0.0), (5, 0.05), (12, 0.08), (40, 0.1), (90, 0.11)),
     "ckd3": ((40, 0.0), (50, 0.015), (60, 0.045), (70, 0.1), (80, 0.18), (95, 0.25)),
     "depression": ((12, 0.0), (20, 0.05), (30, 0.1), (50, 0.15), (90, 0.18)),
+    "knee_oa": ((40, 0.0), (50, 0.04), (60, 0.1), (70, 0.16), (80, 0.21), (95, 0.24)),  # symptomatic
 }
 CHRONIC = tuple(ONSET)
 SERIOUS = ("chf", "copd", "ckd3")  # raise mortality and hospital use
@@ -122,6 +123,49 @@ EMERGENCY = {
     "asthma": (0.0, 0.12, None),  # only with asthma: exacerbation
 }
 
+# The hospital model. Emergency visits come at a rate raised by age and chronic disease and multiplied by the
+# patient's own propensity to use the emergency department (a gamma frailty of mean 1: most people rarely go,
+# a few go often, as in real utilization data). Lengths of stay are lognormal, longer with age, comorbidity,
+# acuity and the reason for admission. Whether a discharged patient comes back within 30 days is a logistic
+# model of what published readmission studies find predictive: length of stay, an emergent admission,
+# comorbidity (Charlson), recent emergency visits (the four parts of van Walraven's LACE index), and beyond
+# LACE age, earlier admissions, low income and the same frailty. LACE sees only part of the risk, so it
+# discriminates moderately (a C-statistic near 0.7) and a model with the richer features does better.
+ED_FRAILTY_SHAPE = 0.7
+CHARLSON = {"mi": 1, "chf": 1, "copd": 1, "asthma": 1, "diabetes": 1, "ckd3": 2}
+"""Charlson weights of the generator's conditions (COPD and asthma are one category, chronic pulmonary
+disease, so they count once: see :func:`charlson`)."""
+LOS_REASON = {"mi": 0.35, "chf": 0.25, "pneumonia": 0.2, "copd_exacerbation": 0.15, "chest_pain": -0.35,
+              "asthma": -0.3, "ankle_sprain": -0.2}  # fmt: skip
+ELECTIVE_PER_YEAR = 0.08
+"""Yearly chance that a patient of 50 or more with knee osteoarthritis has a knee replaced (at most twice)."""
+
+
+def charlson(conditions: set[str]) -> int:
+    """Charlson comorbidity score (original weights, no age points) of the generator's conditions."""
+    pulmonary = bool({"copd", "asthma"} & conditions)
+    return pulmonary + sum(w for c, w in CHARLSON.items() if c in conditions and c not in ("copd", "asthma"))
+
+
+def stay_days(rng: random.Random, age: int, score: int, reason: str, frailty: float, elective: bool) -> int:
+    """Length of an inpatient stay in whole days (at least 1, at most 30)."""
+    if elective:
+        return min(max(1, round(rng.lognormvariate(0.75, 0.35))), 6)
+    mu = 0.85 + 0.13 * min(score, 5) + 0.012 * max(0, age - 50) + LOS_REASON.get(reason, 0.0)
+    mu += 0.12 * math.log(frailty)
+    return min(max(1, round(rng.lognormvariate(mu, 0.55))), 30)
+
+
+def readmission_risk(
+    days: int, emergent: bool, score: int, ed_visits: int, age: int, prior_stays: int, poor: bool,
+    frailty: float,
+) -> float:  # fmt: skip
+    """Probability of an unplanned readmission within 30 days of a discharge home."""
+    z = -3.3 + 0.3 * math.log(days) + 0.4 * emergent + 0.1 * min(score, 5) + 0.1 * min(ed_visits, 4)
+    z += 0.02 * (age - 65) + 0.3 * min(prior_stays, 3) + 0.5 * poor + 0.2 * math.log(frailty)
+    return 1.0 / (1.0 + math.exp(-z))
+
+
 # Virtual (telehealth) share of follow-up and acute visits, by year: rare before 2020, then established.
 TELEHEALTH_SHARE = {2016: 0.005, 2017: 0.008, 2018: 0.01, 2019: 0.015, 2020: 0.35, 2021: 0.27, 2022: 0.22}
 TELEHEALTH_LATER = 0.2
@@ -133,7 +177,7 @@ ENCOUNTER_COST = {
 PROCEDURE_COST = {
     "proc.med_reconciliation": 735.40, "proc.depression_screening": 431.40, "proc.ecg": 522.39,
     "proc.chest_xray": 448.71, "proc.colonoscopy": 7632.88, "proc.mammography": 394.35,
-    "proc.throat_culture": 314.61,
+    "proc.throat_culture": 314.61, "proc.knee_replacement": 16834.50,
 }  # fmt: skip
 
 # Reference ranges and units of numeric results (LOINC key -> (units, low, high, decimals)).

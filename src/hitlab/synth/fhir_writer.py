@@ -47,6 +47,7 @@ _DISPOSITION = {
 _ADMIT_SOURCE = {
     "emergency": ("emd", "From accident/emergency department"),
     "transfer": ("hosp-trans", "Transferred from other hospital"),
+    "referral": ("mp", "Medical Practitioner/physician referral"),
 }
 _VITAL_PROFILE = {
     "8302-2": "us-core-body-height",
@@ -70,7 +71,7 @@ _TAXONOMY = {  # NUCC Health Care Provider Taxonomy
     "CARDIOLOGY": ("207RC0000X", "Cardiovascular Disease Physician"),
     "PULMONARY DISEASE": ("207RP1001X", "Pulmonary Disease Physician"),
     "NEPHROLOGY": ("207RN0300X", "Nephrology Physician"),
-    "GENERAL SURGERY": ("208600000X", "Surgery Physician"),
+    "ORTHOPEDIC SURGERY": ("207X00000X", "Orthopaedic Surgery Physician"),
 }
 
 

@@ -29,13 +29,13 @@ AUTHORITY = "HITLAB"
 _STRUCTURE = {"A01": "ADT_A01", "A03": "ADT_A03", "A04": "ADT_A01", "A08": "ADT_A01", "R01": "ORU_R01"}
 _PATIENT_CLASS = {"inpatient": "I", "emergency": "E"}  # table 0004; every other class is outpatient (O)
 _ADMISSION_TYPE = {"emergency": "E", "inpatient": "E", "urgentcare": "U"}  # table 0007; others routine (R)
-_ADMIT_SOURCE = {"emergency": "7", "transfer": "4"}  # table 0023
+_ADMIT_SOURCE = {"emergency": "7", "transfer": "4", "referral": "1"}  # table 0023
 _DISPOSITION = {"home": "01", "transfer": "02", "expired": "20", "admitted": "09"}  # table 0112
 _ALLERGEN_TYPE = {"environment": "EA", "food": "FA", "medication": "DA"}  # table 0127
 _SEVERITY = {"MILD": "MI", "MODERATE": "MO", "SEVERE": "SV"}  # table 0128
 _MARITAL = {"M": "Married", "S": "Single", "D": "Divorced", "W": "Widowed"}  # table 0002
 _SERVICE = {"chest_pain": "CAR", "mi": "CAR", "chf": "CAR", "pneumonia": "PUL", "copd_exacerbation": "PUL",
-            "asthma": "PUL"}  # table 0069; others MED  # fmt: skip
+            "asthma": "PUL", "knee_oa": "SUR"}  # table 0069; others MED  # fmt: skip
 
 
 def escape(value: str) -> str:
@@ -150,7 +150,7 @@ class PatientFeed:
             1: "1",
             2: _PATIENT_CLASS.get(e.encclass, "O"),
             3: location,
-            4: _ADMISSION_TYPE.get(e.encclass, "R"),
+            4: "C" if e.code.key == "enc.elective_admission" else _ADMISSION_TYPE.get(e.encclass, "R"),
             7: f"{pr.npi}^{escape(pr.last)}^{escape(pr.first)}^^^{pr.prefix}^^^NPI^L^^^NPI",
             10: _SERVICE.get(reason, "MED"),
             19: f"{e.id}^^^{AUTHORITY}^VN",

@@ -85,6 +85,11 @@ def _daytime(rng: random.Random, day: date) -> datetime:
     return datetime(day.year, day.month, day.day, rng.randint(13, 21), rng.randint(0, 59), rng.randint(0, 59))
 
 
+def _weekday(day: date) -> date:
+    """``day``, or the Monday after it if it falls on a weekend."""
+    return day + timedelta(days=(7 - day.weekday()) % 7 if day.weekday() >= 5 else 0)
+
+
 def _random_day(rng: random.Random, first: date, last: date) -> date:
     return first + timedelta(days=rng.randint(0, max(0, (last - first).days)))
 
@@ -319,17 +324,31 @@ class PatientSimulator:
         return rng.random() < cl.TELEHEALTH_SHARE.get(when.year, cl.TELEHEALTH_LATER)
 
     def _hospital_course(self) -> None:
-        """Emergency visits, admissions, transfers, readmissions and deaths in hospital, in time order."""
+        """Emergency visits, emergency and elective admissions, transfers, readmissions and deaths in hospital, in
+        time order (the model is described in :mod:`hitlab.synth.clinical`)."""
         rng = self.rng("hospital")
         p = self.p
+        self.frailty = max(0.05, self.rng("frailty").gammavariate(cl.ED_FRAILTY_SHAPE, 1 / cl.ED_FRAILTY_SHAPE))
+        electives = self._elective_dates()
         t = max(START, datetime.combine(p.birthdate, datetime.min.time()))
         while True:
             age = age_at(p.birthdate, t)
-            has = {c for c, when in self.onsets.items() if when <= t}
+            has = self._has(t)
             rate = 0.07 + 0.004 * max(0, age - 50) + 0.3 * ("chf" in has) + 0.22 * ("copd" in has)
             rate += 0.06 * ("asthma" in has)
-            t = t + _years(rng.expovariate(rate))
-            t = t.replace(microsecond=0)
+            later = (t + _years(min(rng.expovariate(rate * self.frailty), 100))).replace(microsecond=0)
+            while electives and electives[0] < t:  # fell during a stay: rescheduled never
+                electives.pop(0)
+            if electives and electives[0] <= later:
+                when = electives.pop(0)
+                if not self._alive(when) or when >= END:
+                    return
+                knee = code("cond.knee_oa")
+                t = self._stay(rng, when, knee, "knee_oa", elective=True)
+                if t is None:
+                    return
+                continue
+            t = later
             if not self._alive(t) or t >= END:
                 return
             weights = []
@@ -340,50 +359,94 @@ class PatientSimulator:
                     w = (0.5 if reason == "chf" else 0.3) if reason in has else 0.0
                 weights.append((reason, w))
             reason = _weighted(rng, weights)
-            _w, admit_p, proc = cl.EMERGENCY[reason]
-            reason_code = code(f"cond.{reason}")
-            ed = self._encounter(
-                rng, t, rng.uniform(90, 360), "emergency", "enc.emergency", reason_code, self.care.hospital,
-                ("EMERGENCY MEDICINE",),
-            )  # fmt: skip
-            if reason not in ("chf", "copd_exacerbation", "asthma"):
-                self._acute_condition(ed, reason, rng.randint(5, 30))
-            elif reason == "copd_exacerbation":
-                self._acute_condition(ed, reason, rng.randint(7, 21))
-            if proc:
-                self._procedure(rng, ed, proc, reason_code)
-            self._vitals(ed, full=False)
-            if reason in ("chest_pain",) and rng.random() < 0.5:
-                self._labs(ed, ("obs.glucose", "obs.creatinine"), cl_panel="panel.bmp")
-            if rng.random() >= admit_p:
+            ed = self._emergency_visit(rng, t, reason)
+            if rng.random() >= cl.EMERGENCY[reason][1]:
                 ed.disposition = "home"
                 t = ed.stop
                 continue
-            ed.disposition = "admitted"
-            mi = reason == "chest_pain" and rng.random() < 0.4
-            if mi:
-                self._acute_condition(ed, "mi", None)
-            t = self._admission(rng, ed.stop, code("cond.mi") if mi else reason_code, self.care.hospital, 0)
+            t = self._admit_from(rng, ed, reason)
             if t is None:
                 return
 
-    def _admission(
-        self, rng: random.Random, start: datetime, reason: Code, hospital: Organization, depth: int
+    def _elective_dates(self) -> list[datetime]:
+        """When the patient's knees are replaced: at most twice, from 50 with knee osteoarthritis."""
+        rng = self.rng("elective")
+        onset = self.onsets.get("knee_oa")
+        if onset is None:
+            return []
+        fifty = datetime.combine(self.p.birthdate, datetime.min.time()) + _years(50)
+        t, dates = max(onset, fifty, START), []
+        while len(dates) < 2:
+            t = t + _years(rng.expovariate(cl.ELECTIVE_PER_YEAR))
+            if t >= END:
+                break
+            dates.append(datetime.combine(_weekday(t.date()), datetime.min.time()) + timedelta(hours=7))
+            t = dates[-1] + timedelta(days=180)  # the other knee, if ever, at least six months later
+        return dates
+
+    def _emergency_visit(self, rng: random.Random, t: datetime, reason: str) -> Encounter:
+        _w, _admit_p, proc = cl.EMERGENCY[reason]
+        reason_code = code(f"cond.{reason}")
+        ed = self._encounter(
+            rng, t, rng.uniform(90, 360), "emergency", "enc.emergency", reason_code, self.care.hospital,
+            ("EMERGENCY MEDICINE",),
+        )  # fmt: skip
+        if reason not in ("chf", "copd_exacerbation", "asthma"):
+            self._acute_condition(ed, reason, rng.randint(5, 30))
+        elif reason == "copd_exacerbation":
+            self._acute_condition(ed, reason, rng.randint(7, 21))
+        if proc:
+            self._procedure(rng, ed, proc, reason_code)
+        self._vitals(ed, full=False)
+        if reason in ("chest_pain",) and rng.random() < 0.5:
+            self._labs(ed, ("obs.glucose", "obs.creatinine"), cl_panel="panel.bmp")
+        return ed
+
+    def _admit_from(self, rng: random.Random, ed: Encounter, reason: str) -> datetime | None:
+        """Admission from the emergency department; returns when the patient left, or None if they died."""
+        ed.disposition = "admitted"
+        if reason == "chest_pain" and rng.random() < 0.4:
+            self._acute_condition(ed, "mi", None)
+            reason = "mi"
+        return self._stay(rng, ed.stop, code(f"cond.{reason}"), reason, elective=False)
+
+    def _conditions_at(self, when: datetime) -> set[str]:
+        """Chronic conditions begun by ``when``, and a myocardial infarction if one is on record by then."""
+        had_mi = any(c.code.key == "cond.mi" and c.start <= when.date() for c in self.p.conditions)
+        return self._has(when) | ({"mi"} if had_mi else set())
+
+    def _stay(
+        self,
+        rng: random.Random,
+        start: datetime,
+        reason: Code,
+        key: str,
+        elective: bool,
+        hospital: Organization | None = None,
+        transferred: bool = False,
     ) -> datetime | None:
         """An inpatient stay; returns when the patient left, or None if they died in hospital."""
         p = self.p
-        days = min(max(1, round(rng.lognormvariate(1.2, 0.55))), 21)
-        stay = self._encounter(
-            rng, start, days * 1440 + rng.randint(-300, 300), "inpatient", "enc.emergency_admission", reason,
-            hospital, ("INTERNAL MEDICINE", "CARDIOLOGY", "PULMONARY DISEASE", "NEPHROLOGY"),
+        hospital = hospital or self.care.hospital
+        age = age_at(p.birthdate, start)
+        score = cl.charlson(self._conditions_at(start))
+        days = cl.stay_days(rng, age, score, key, self.frailty, elective)
+        specialities = ("ORTHOPEDIC SURGERY",) if elective else (
+            "INTERNAL MEDICINE", "CARDIOLOGY", "PULMONARY DISEASE", "NEPHROLOGY"
         )  # fmt: skip
-        stay.admit_source = "transfer" if depth < 0 else "emergency"
+        stay = self._encounter(
+            rng, start, days * 1440 + rng.randint(-300, 300), "inpatient",
+            "enc.elective_admission" if elective else "enc.emergency_admission", reason, hospital, specialities,
+        )  # fmt: skip
+        stay.admit_source = "transfer" if transferred else "referral" if elective else "emergency"
         self._vitals(stay, full=False)
         self._labs(stay, ("obs.glucose", "obs.creatinine"), cl_panel="panel.bmp")
+        if elective:
+            self._procedure(rng, stay, "proc.knee_replacement", reason)
         if stay.stop >= self.alive_until:  # natural death falls during the stay: dies in hospital
             stay.stop = max(self.alive_until, stay.start + timedelta(hours=2))
-        age = age_at(p.birthdate, stay.start)
-        if stay.stop >= self.alive_until or rng.random() < 0.025 + 0.03 * (age >= 80):
+        death = 0.002 if elective else 0.025 + 0.03 * (age >= 80)
+        if stay.stop >= self.alive_until or rng.random() < death:
             stay.disposition = "expired"
             self.alive_until = stay.stop
             p.cause_of_death = reason
@@ -391,20 +454,49 @@ class PatientSimulator:
         if stay.stop >= END:
             stay.disposition = None  # still in hospital at the end of the window
             return stay.stop
-        if depth >= 0 and rng.random() < 0.04:  # transfer to another acute-care hospital
+        if not transferred and not elective and rng.random() < 0.04:  # to another acute-care hospital
             stay.disposition = "transfer"
             other = rng.choice([h for h in self.world.hospitals if h.id != hospital.id])
-            return self._admission(
-                rng, stay.stop + timedelta(minutes=rng.randint(45, 240)), reason, other, -1
-            )
+            back = stay.stop + timedelta(minutes=rng.randint(45, 240))
+            return self._stay(rng, back, reason, key, False, other, transferred=True)
         stay.disposition = "home"
-        has_hf = any(c in self.onsets and self.onsets[c] <= stay.start for c in ("chf", "copd"))
-        if depth < 2 and rng.random() < 0.1 + 0.07 * has_hf:  # readmitted within 30 days
-            back = stay.stop + timedelta(days=rng.uniform(1.5, 29.5))
-            back = back.replace(microsecond=0)
-            if self._alive(back) and back < END:
-                return self._admission(rng, back, reason, hospital, max(depth, 0) + 1)
-        return stay.stop
+        return self._after_discharge(rng, stay, key, elective, age, score)
+
+    def _after_discharge(
+        self, rng: random.Random, stay: Encounter, key: str, elective: bool, age: int, score: int
+    ) -> datetime | None:
+        """An unplanned readmission within 30 days, or none; returns when the patient left hospital."""
+        admitted = stay.start
+        if stay.admit_source == "transfer":  # the episode began at the first hospital
+            admitted = max(e.start for e in self.p.encounters if e.encclass == "inpatient" and e is not stay
+                           and e.stop <= stay.start)  # fmt: skip
+        ed_visits = sum(
+            1 for e in self.p.encounters
+            if e.encclass == "emergency" and admitted - timedelta(days=182) <= e.start
+            and e.stop < admitted - timedelta(hours=1)
+        )  # fmt: skip
+        prior = sum(
+            1 for e in self.p.encounters
+            if e.encclass == "inpatient" and admitted - timedelta(days=365) <= e.start < admitted
+            and e.admit_source != "transfer"
+        )  # fmt: skip
+        days = max(1, (stay.stop.date() - admitted.date()).days)
+        risk = cl.readmission_risk(
+            days, not elective, score, ed_visits, age, prior, self.p.income < 26000, self.frailty
+        )
+        if rng.random() >= risk:
+            return stay.stop
+        back = (stay.stop + timedelta(days=1 + 29 * rng.random() ** 1.6)).replace(microsecond=0)
+        if not self._alive(back) or back >= END:
+            return stay.stop
+        reason = {
+            "chf": "chf",
+            "mi": "chest_pain",
+            "copd_exacerbation": "copd_exacerbation",
+            "asthma": "asthma",
+        }.get(key, "pneumonia")  # a complication of the same illness, or a new infection
+        ed = self._emergency_visit(rng, back, reason)
+        return self._admit_from(rng, ed, reason)
 
     def _acute_condition(self, enc: Encounter, key: str, days: int | None) -> None:
         stop = enc.start.date() + timedelta(days=days) if days else None
