@@ -159,3 +159,76 @@ def test_references_resolve_within_the_set(csv_dir):
             assert r["PATIENT"] in patients and r["ENCOUNTER"] in encounter_ids, table
     for r in rows(csv_dir / "payer_transitions.csv"):
         assert r["PATIENT"] in patients and r["PAYER"] in payers
+
+
+@pytest.fixture(scope="module")
+def costs(csv_dir):
+    """The CSV set loaded into DuckDB by hitlab's loader, for the cross-file money checks."""
+    import duckdb
+
+    from hitlab.load import load
+
+    con = duckdb.connect()
+    load(csv_dir, con)
+    yield con
+    con.close()
+
+
+def test_claims_settle_and_agree_with_every_cost_column(costs):
+    """Each encounter's TOTAL_CLAIM_COST and PAYER_COVERAGE are its claim's charges and payer payments; each
+    medication's TOTALCOST and PAYER_COVERAGE are its fills' claims; every claim is paid in full; patients'
+    and payers' totals are the claims' sums, so cost per member per month is the same from any file."""
+    q = lambda sql: costs.execute(sql).fetchall()  # noqa: E731
+    charges = """select c.Id, c.APPOINTMENTID as enc, c.SERVICEDATE as day, t.PROCEDURECODE as code,
+        sum(t.AMOUNT) filter (where t.TYPE = 'CHARGE') as charged,
+        sum(t.PAYMENTS) filter (where t.TYPE = 'PAYMENT' and t.METHOD = 'ECHECK') as payer,
+        coalesce(sum(t.PAYMENTS) filter (where t.TYPE = 'PAYMENT' and t.METHOD <> 'ECHECK'), 0) as patient,
+        coalesce(sum(t.AMOUNT) filter (where t.TYPE = 'TRANSFERIN'), 0) as transferred
+        from claims c join claims_transactions t on t.CLAIMID = c.Id group by all"""
+    # every line is settled: charged = payer + patient, and the patient paid what was transferred to them
+    assert q(f"""select count(*) from ({charges}) where abs(charged - coalesce(payer, 0) - patient) > 0.005
+                 or abs(patient - transferred) > 0.005""") == [(0,)]
+    assert q("""select count(*) from claims_transactions i join claims_transactions o
+                on o.CLAIMID = i.CLAIMID and o.CHARGEID = i.TRANSFEROUTID
+                where i.TYPE = 'TRANSFERIN' and o.TYPE = 'TRANSFEROUT' and o.TRANSFERS = i.AMOUNT""") == q(
+        "select count(*) from claims_transactions where TYPE = 'TRANSFERIN'"
+    )
+    encounter_claims = f"""select enc, sum(charged) charged, sum(coalesce(payer, 0)) payer from ({charges})
+        where Id not in (select CLAIMID from claims_transactions where TYPE = 'CHARGE'
+                         and PROCEDURECODE in (select CODE from medications)) group by enc"""
+    assert q(f"""select count(*), count(*) filter (where abs(e.TOTAL_CLAIM_COST - c.charged) < 0.005
+                 and abs(e.PAYER_COVERAGE - c.payer) < 0.005) from encounters e join ({encounter_claims}) c
+                 on c.enc = e.Id""") == [(q("select count(*) from encounters")[0][0],) * 2]
+    fills = f"""select enc, code, count(*) n, sum(charged) charged, sum(coalesce(payer, 0)) payer
+        from ({charges}) where code in (select CODE from medications) group by all"""
+    assert q(f"""select count(*) from medications m join ({fills}) f on f.enc = m.ENCOUNTER and f.code = m.CODE
+                 where f.n <> m.DISPENSES or abs(f.charged - m.TOTALCOST) > 0.005
+                 or abs(round(m.BASE_COST * m.DISPENSES, 2) - m.TOTALCOST) > 0.005""") == [(0,)]
+    ((charged, payer),) = q(f"select sum(charged), sum(coalesce(payer, 0)) from ({charges})")
+    ((expenses, coverage),) = q("select sum(HEALTHCARE_EXPENSES), sum(HEALTHCARE_COVERAGE) from patients")
+    ((covered, uncovered),) = q("select sum(AMOUNT_COVERED), sum(AMOUNT_UNCOVERED) from payers")
+    ((cost_columns,),) = q(
+        "select (select sum(TOTAL_CLAIM_COST) from encounters) + sum(TOTALCOST) from medications"
+    )
+    assert charged == pytest.approx(expenses + coverage, abs=0.05) == pytest.approx(cost_columns, abs=0.05)
+    assert payer == pytest.approx(coverage, abs=0.05) == pytest.approx(covered, abs=0.05)
+    assert uncovered == pytest.approx(expenses, abs=0.05) and charged > 0 and 0 < payer < charged
+
+
+def test_each_claim_is_paid_by_the_coverage_in_force_on_its_day(costs):
+    """A claim's payer and member id are those of the payer_transitions row covering its service date (the
+    moment of death is covered by the span that ends with it), and the payers' member months follow the
+    documented rule: a month counts when the member is enrolled on its last day."""
+    q = lambda sql: costs.execute(sql).fetchall()  # noqa: E731
+    assert q("""select count(*) from claims c where not exists (select 1 from payer_transitions pt
+                where pt.PATIENT = c.PATIENTID and pt.PAYER = c.PRIMARYPATIENTINSURANCEID
+                and pt.START_DATE <= c.SERVICEDATE and (c.SERVICEDATE < pt.END_DATE or c.SERVICEDATE = pt.END_DATE
+                and c.SERVICEDATE = (select max(END_DATE) from payer_transitions x where x.PATIENT = c.PATIENTID)))
+             """) == [(0,)]
+    assert q("""select count(*) from claims_transactions t join claims c on c.Id = t.CLAIMID
+                where t.PATIENTINSURANCEID not in (select MEMBERID from payer_transitions p where p.PATIENT = c.PATIENTID
+                and p.PAYER = c.PRIMARYPATIENTINSURANCEID)""") == [(0,)]
+    member_months = q("""select PAYER, count(*) from payer_transitions pt,
+        generate_series(date_trunc('month', pt.START_DATE), pt.END_DATE, interval 1 month) m(month)
+        where last_day(month) >= pt.START_DATE and last_day(month) < pt.END_DATE group by PAYER""")
+    assert dict(member_months) == {k: v for k, v in q("select Id, MEMBER_MONTHS from payers") if v}

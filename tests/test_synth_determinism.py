@@ -22,8 +22,8 @@ def test_same_seed_gives_the_same_bytes(tmp_path):
     b = generate(patients=40, seed=5, out=tmp_path / "b", defects=True)
     names = all_files(tmp_path / "a")
     assert names == all_files(tmp_path / "b")
-    # CSV tables, notes and the access log's three, FHIR, HL7 v2, spans, access-log truth, manifest
-    assert len(names) == 13 + 1 + 3 + 40 + 2 + 40 + 1 + 1 + 1
+    # CSV tables (claims included), notes and the access log's three, FHIR, HL7 v2, spans, access-log truth, manifest
+    assert len(names) == 15 + 1 + 3 + 40 + 2 + 40 + 1 + 1 + 1
     _match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", names, shallow=False)
     assert mismatch == [] and errors == []
     assert a == b

@@ -92,7 +92,9 @@ def data_load(src: Path, db: Path) -> None:
 
 
 @data.command("build", epilog=_example("hitlab data build --dataset defects"))
-@click.option("--dataset", default="default", show_default=True, help="default, defects, analytics or analytics-holdout")
+@click.option(
+    "--dataset", default="default", show_default=True, help="default, defects, analytics or analytics-holdout"
+)
 @click.option("--force", is_flag=True, help="Rebuild even if the dataset exists.")
 @_clean_errors
 def data_build(dataset: str, force: bool) -> None:

@@ -22,11 +22,17 @@ ALL_FORMATS = ("csv", "fhir", "hl7v2")
 DATASETS = {
     "default": {"patients": 1000, "seed": 1, "defects": False, "formats": ALL_FORMATS},
     "defects": {"patients": 1000, "seed": 1, "defects": True, "formats": ALL_FORMATS},
-    "analytics": {"patients": 10000, "seed": 3, "defects": False, "formats": ("csv",)},
-    "analytics-holdout": {"patients": 3000, "seed": 4, "defects": False, "formats": ("csv",)},
+    "analytics": {"patients": 10000, "seed": 3, "defects": False, "formats": ("csv",), "claims": False},
+    "analytics-holdout": {
+        "patients": 3000,
+        "seed": 4,
+        "defects": False,
+        "formats": ("csv",),
+        "claims": False,
+    },
 }
 """Named datasets: the clean default; the same population with planted data-quality defects; a larger
-population for the analytics labs (08 and 09), in CSV only, with more than 2,000 index hospital stays; and a
+population for the analytics labs (08 and 09), in CSV only and without the bulky claims files, with more than 2,000 index hospital stays; and a
 population of another seed on which lab 09's checks run learners' functions on data they never saw."""
 
 DB_NAME = "hitlab.duckdb"
@@ -68,6 +74,7 @@ def _is_current(folder: Path, spec: dict) -> bool:
         and manifest.get("patients") == spec["patients"]
         and bool(manifest.get("defects")) == spec["defects"]
         and sorted(manifest.get("formats", ALL_FORMATS)) == sorted(spec["formats"])
+        and manifest.get("claims", True) == spec.get("claims", True)
     )
 
 

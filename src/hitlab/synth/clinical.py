@@ -96,7 +96,9 @@ CAREPLANS = {
     "chf": "careplan.chf",
     "hyperlipidemia": "careplan.hyperlipidemia",
 }
-MED_COST = {  # base cost per dispense, USD
+FILL_DAYS = 90
+"""Days' supply of a fill of a long-term medication (a 90-day supply, as most maintenance drugs are filled)."""
+MED_COST = {  # base cost of a 30-day supply, USD
     "med.metformin": 12.40, "med.insulin": 176.88, "med.lisinopril": 9.60, "med.hctz": 8.20,
     "med.amlodipine": 10.10, "med.simvastatin": 11.35, "med.atorvastatin": 14.80, "med.metoprolol": 17.25,
     "med.furosemide": 7.45, "med.fluticasone_salmeterol": 302.15, "med.albuterol": 42.90,

@@ -20,8 +20,12 @@ from hitlab.terminology import SYNTHEA_SYSTEMS
 SYNTHEA_VERSION = "3.4.0"
 TABLES = (
     "patients", "encounters", "conditions", "medications", "observations", "procedures", "immunizations",
-    "allergies", "careplans", "organizations", "providers", "payers", "payer_transitions",
+    "allergies", "careplans", "organizations", "providers", "payers", "payer_transitions", "claims",
+    "claims_transactions",
 )  # fmt: skip
+CLAIM_TABLES = ("claims", "claims_transactions")
+"""Written unless a dataset leaves them out: about 60 MB per 1,000 patients, where the rest is about 30 MB."""
+_CLAIM_TYPE = {"institutional": "2", "professional": "1", "pharmacy": "1"}  # HEALTHCARECLAIMTYPEID1
 
 
 NOTES_TABLE = "notes"
@@ -56,15 +60,16 @@ def text(value: str) -> str:
 class CsvWriter:
     """Streams patients into the per-table CSV files under ``out_dir``; ``close()`` writes reference tables."""
 
-    def __init__(self, out_dir: Path, world: World, defects=None) -> None:
+    def __init__(self, out_dir: Path, world: World, defects=None, claims: bool = True) -> None:
         self.out_dir = out_dir
         self.world = world
         self.defects = defects
+        self.tables = TABLES if claims else tuple(t for t in TABLES if t not in CLAIM_TABLES)
         out_dir.mkdir(parents=True, exist_ok=True)
         headers = synthea_headers()
         self.files = {}
-        self.lines = dict.fromkeys(TABLES, 1)  # lines written so far, header included
-        for table in TABLES:
+        self.lines = dict.fromkeys(self.tables, 1)  # lines written so far, header included
+        for table in self.tables:
             f = open(out_dir / f"{table}.csv", "w", encoding="utf-8", newline="")  # noqa: SIM115
             f.write(headers[table] + "\n")
             self.files[table] = f
@@ -137,7 +142,49 @@ class CsvWriter:
             [pid, c.member_id, ts(c.start), ts(c.end), c.payer.id, "", c.ownership, text(c.owner_name)]
             for c in p.coverage
         ]
+        if "claims" in self.tables:
+            rows["claims"], rows["claims_transactions"] = self.claim_rows(p)
         return rows
+
+    @staticmethod
+    def claim_rows(p: PatientRecord) -> tuple[list[list[str]], list[list[str]]]:
+        """Synthea's claims and their transactions: per line a CHARGE; the payer's PAYMENT; and for the
+        patient's share a TRANSFEROUT from the payer, a TRANSFERIN to the patient and the patient's PAYMENT.
+        ``CHARGEID`` counts the patient's transactions; transaction ids are the claim's id with that count."""
+        claims, transactions = [], []
+        n = 0
+        for c in p.claims:
+            e = c.encounter
+            codes = [d.code for d in c.diagnoses] + [""] * (8 - len(c.diagnoses))
+            start, stop = ts(c.start), ts(c.stop)
+            claims.append([
+                c.id, p.id, e.provider.id, c.payer.id, "0", "", "", *codes, "", e.id, start, start, e.provider.id,
+                "CLOSED", "", "CLOSED", "0", "", "0", stop, "", stop, _CLAIM_TYPE[c.kind], "0",
+            ])  # fmt: skip
+            ref = "1" if c.diagnoses else ""
+            for line in c.lines:
+                item = [start, stop, e.organization.id, line.code.code, "", "", ref, "", "", "", str(line.units), "",
+                        text(line.code.display)]  # fmt: skip
+                tail = [e.id, "", c.member_id, "1", e.provider.id, e.provider.id]
+                payer, patient = line.payer_paid, line.patient_paid
+                # TYPE, AMOUNT, METHOD, UNITAMOUNT, TRANSFEROUTID, TRANSFERTYPE, PAYMENTS, TRANSFERS, OUTSTANDING
+                steps = [
+                    ("CHARGE", money(line.amount), "", money(line.amount / line.units), "", "1", "", "", "")
+                ]
+                if payer > 0:
+                    steps.append(("PAYMENT", "", "ECHECK", "", "", "", money(payer), "", money(patient)))
+                if patient > 0:
+                    out, owed = str(n + len(steps)), money(patient)
+                    steps.append(("TRANSFEROUT", "", "", "", "", "", "", owed, owed))
+                    steps.append(("TRANSFERIN", owed, "", "", out, "p", "", owed, owed))
+                    steps.append(("PAYMENT", "", line.method, "", "", "", owed, "", "0.00"))
+                for kind, amount, method, unit, out_id, transfer, payments, transfers, outstanding in steps:
+                    transactions.append([
+                        f"{c.id[:24]}{n:012d}", c.id, str(n), p.id, kind, amount, method, *item, unit, out_id,
+                        transfer, payments, "", transfers, outstanding, *tail,
+                    ])  # fmt: skip
+                    n += 1
+        return claims, transactions
 
     def write(self, p: PatientRecord) -> None:
         rows = self.rows(p)
@@ -162,9 +209,11 @@ class CsvWriter:
             org[1] += 1
             self.provider_stats[e.provider.id][0] += 1
             stats = self.payer_stats[e.payer.id]
-            stats["covered"] += e.payer_coverage
-            stats["uncovered"] += e.total_cost - e.payer_coverage
             stats["covered_encounters" if e.payer_coverage > 0 else "uncovered_encounters"] += 1
+        for c in p.claims:  # the payer's amounts: encounters and medication fills
+            stats = self.payer_stats[c.payer.id]
+            stats["covered"] += c.payer_paid
+            stats["uncovered"] += c.patient_paid
         for pr in p.procedures:
             self.provider_stats[pr.encounter.provider.id][1] += 1
             paid = pr.encounter.payer_coverage > 0

@@ -112,11 +112,13 @@ def generate(
     formats: Iterable[str] = FORMATS,
     defects: bool = False,
     progress: bool = False,
+    claims: bool = True,
 ) -> dict:
     """Write ``patients`` synthetic patients with ``seed`` to ``out`` and return the manifest.
 
     ``formats`` is any of ``csv``, ``fhir``, ``hl7v2``; ``defects`` plants known data-quality problems in the
-    CSV output (listed in the manifest). Same arguments, same bytes.
+    CSV output (listed in the manifest); ``claims=False`` leaves ``claims.csv`` and ``claims_transactions.csv`` out
+    of the CSV set (the cost columns of the other tables are the same). Same arguments, same bytes.
     """
     formats = tuple(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -134,7 +136,7 @@ def generate(
     planter = DefectPlanter(seed) if defects else None
     writers = []
     if "csv" in formats:
-        writers.append(CsvWriter(out / "csv", w, planter))
+        writers.append(CsvWriter(out / "csv", w, planter, claims=claims))
     if "fhir" in formats:
         writers.append(FhirWriter(out / "fhir", w, seed))
     if "hl7v2" in formats:
@@ -207,6 +209,7 @@ def generate(
         "identifiers": IDENTIFIERS,
         "counts": counts,
         "defects": planter.summary() if planter else None,
+        "claims": claims and "csv" in formats,
         "note_phi": {
             "file": NOTE_PHI,
             "notes": len(note_records),

@@ -103,13 +103,53 @@ class Medication:
     code: Code
     reason: Code | None
     base_cost: float
-    dispenses: int = 1
+    dispenses: int = 1  # fills, each of ``supply`` days (the last may run past STOP)
+    supply: int = 30
     payer: Payer | None = None
     payer_coverage: float = 0.0
 
     @property
     def total_cost(self) -> float:
         return round(self.base_cost * self.dispenses, 2)
+
+
+@dataclass(slots=True)
+class ClaimLine:
+    """One billed item of a claim: the encounter itself, a procedure, a vaccine or a medication fill."""
+
+    code: Code
+    amount: float
+    units: int
+    payer_paid: float
+    method: str  # how the patient paid their share: CASH, CHECK or CC ("" when they owed nothing)
+
+    @property
+    def patient_paid(self) -> float:
+        return round(self.amount - self.payer_paid, 2)
+
+
+@dataclass(slots=True)
+class Claim:
+    """A bill for one encounter or one medication fill, settled in full (Synthea's ``claims.csv`` row, whose
+    line items and their payments and transfers are ``claims_transactions.csv``)."""
+
+    id: str
+    kind: str  # institutional (inpatient and emergency stays), professional, or pharmacy (one fill)
+    encounter: Encounter
+    start: datetime
+    stop: datetime
+    payer: Payer
+    member_id: str  # payer_transitions MEMBERID of the coverage that paid ("" when uninsured)
+    diagnoses: list[Code]
+    lines: list[ClaimLine]
+
+    @property
+    def payer_paid(self) -> float:
+        return round(sum(line.payer_paid for line in self.lines), 2)
+
+    @property
+    def patient_paid(self) -> float:
+        return round(sum(line.patient_paid for line in self.lines), 2)
 
 
 @dataclass(slots=True)
@@ -205,6 +245,7 @@ class PatientRecord:
     procedures: list[Procedure] = field(default_factory=list)
     allergies: list[Allergy] = field(default_factory=list)
     careplans: list[CarePlan] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
     cause_of_death: Code | None = None
     notes: list[Note] = field(default_factory=list)
 
@@ -223,8 +264,10 @@ class PatientRecord:
 
     @property
     def expenses(self) -> float:
-        return round(sum(e.total_cost - e.payer_coverage for e in self.encounters), 2)
+        """What the patient paid out of pocket, for encounters and medication fills alike."""
+        return round(sum(c.patient_paid for c in self.claims), 2)
 
     @property
     def covered(self) -> float:
-        return round(sum(e.payer_coverage for e in self.encounters), 2)
+        """What payers paid for the patient's care."""
+        return round(sum(c.payer_paid for c in self.claims), 2)

@@ -304,9 +304,10 @@ class _NoteWriter:
         reason = _plain(e.reason.display) if e.reason else "acute illness"
         t.line()
         t.line("HOSPITAL COURSE")
-        via = {"emergency": "through the emergency department", "referral": "electively for a planned procedure"}.get(
-            e.admit_source, "on transfer from another hospital"
-        )
+        via = {
+            "emergency": "through the emergency department",
+            "referral": "electively for a planned procedure",
+        }.get(e.admit_source, "on transfer from another hospital")
         t.line((self.patient_name(), "NAME"), " is ", *self.age_pieces(admitted), f" admitted {via} on ",
                (format_date(admitted, self.date_style()), "DATE"), f" with {reason}. ",
                f"Length of stay {max(1, (discharged - admitted).days)} days.")  # fmt: skip

@@ -9,6 +9,7 @@ visit in it, with its real onset date as ``START``. Each concern draws from its 
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -18,6 +19,8 @@ from hitlab.synth.model import (
     Address,
     Allergy,
     CarePlan,
+    Claim,
+    ClaimLine,
     Condition,
     Coverage,
     Encounter,
@@ -283,11 +286,16 @@ class PatientSimulator:
                 owner = guardian if minor else f"{p.first} {p.last}"
             p.coverage.append(Coverage(start, end, payer, new_uuid(rng), ownership, owner))
 
-    def payer_on(self, when: datetime) -> Payer:
+    def coverage_on(self, when: datetime) -> Coverage | None:
+        """The coverage in force at ``when``; at the moment of death, the one that ended with it."""
         for cov in self.p.coverage:
-            if cov.start <= when < cov.end:
-                return cov.payer
-        return PAYER_BY_NAME["NO_INSURANCE"]
+            if cov.start <= when < cov.end or when == cov.end == self.alive_until:
+                return cov
+        return None
+
+    def payer_on(self, when: datetime) -> Payer:
+        cov = self.coverage_on(when)
+        return cov.payer if cov else PAYER_BY_NAME["NO_INSURANCE"]
 
     # -- encounters -----------------------------------------------------------------------------------------
     def _encounter(
@@ -328,7 +336,9 @@ class PatientSimulator:
         time order (the model is described in :mod:`hitlab.synth.clinical`)."""
         rng = self.rng("hospital")
         p = self.p
-        self.frailty = max(0.05, self.rng("frailty").gammavariate(cl.ED_FRAILTY_SHAPE, 1 / cl.ED_FRAILTY_SHAPE))
+        self.frailty = max(
+            0.05, self.rng("frailty").gammavariate(cl.ED_FRAILTY_SHAPE, 1 / cl.ED_FRAILTY_SHAPE)
+        )
         electives = self._elective_dates()
         t = max(START, datetime.combine(p.birthdate, datetime.min.time()))
         while True:
@@ -844,10 +854,10 @@ class PatientSimulator:
         if stop is not None and stop >= END:
             stop = None
         last = stop or END
-        dispenses = max(1, round((last - start).days / 30)) if days is None or days > 30 else 1
-        self.p.medications.append(
-            Medication(start, stop, enc, code(key), reason, cl.MED_COST[key], dispenses)
-        )
+        supply = cl.FILL_DAYS if days is None or days > cl.FILL_DAYS else 30  # long-term: 90-day fills
+        dispenses = max(1, math.ceil((last - start).days / supply)) if days is None or days > 30 else 1
+        cost = round(cl.MED_COST[key] * supply / 30, 2)
+        self.p.medications.append(Medication(start, stop, enc, code(key), reason, cost, dispenses, supply))
 
     def _reconcile_medications(self) -> None:
         """Medication reconciliation at each wellness visit of a patient with an active prescription."""
@@ -904,23 +914,62 @@ class PatientSimulator:
 
     # -- money ------------------------------------------------------------------------------------------------
     def _costs(self) -> None:
+        """A claim for every encounter (its own cost, its procedures and vaccines) and for every medication fill,
+        paid by the coverage in force on the day of service; the CSV cost columns are the claims' sums."""
         p = self.p
-        by_enc: dict[str, float] = {}
+        rng = self.rng("claims")
+        items: dict[str, list[tuple[Code, float]]] = {}
         for proc in p.procedures:
-            by_enc[proc.encounter.id] = by_enc.get(proc.encounter.id, 0.0) + proc.base_cost
+            items.setdefault(proc.encounter.id, []).append((proc.code, proc.base_cost))
         for imm in p.immunizations:
-            by_enc[imm.encounter.id] = by_enc.get(imm.encounter.id, 0.0) + imm.base_cost
+            items.setdefault(imm.encounter.id, []).append((imm.code, imm.base_cost))
+        diagnoses: dict[str, list[Code]] = {}
+        for c in p.conditions:
+            diagnoses.setdefault(c.encounter.id, []).append(c.code)
+        for enc in p.encounters:
+            base = cl.ENCOUNTER_COST[enc.encclass]
+            days = 1
+            if enc.encclass == "inpatient":
+                days = max(1, round((enc.stop - enc.start).total_seconds() / 86400))
+            enc.base_cost = round(base * days, 2)
+            codes = [enc.reason] if enc.reason else []
+            codes += [c for c in diagnoses.get(enc.id, []) if c not in codes]
+            kind = "institutional" if enc.encclass in ("inpatient", "emergency") else "professional"
+            lines = [(enc.code, enc.base_cost, days), *((c, cost, 1) for c, cost in items.get(enc.id, []))]
+            claim = self._claim(rng, kind, enc, enc.start, enc.stop, codes[:8], lines)
+            enc.payer = claim.payer
+            enc.total_cost = round(sum(line.amount for line in claim.lines), 2)
+            enc.payer_coverage = claim.payer_paid
         for med in p.medications:
             med.payer = self.payer_on(med.start)
-            med.payer_coverage = round(med.total_cost * med.payer.coverage, 2)
-        for enc in p.encounters:
-            enc.payer = self.payer_on(enc.start)
-            base = cl.ENCOUNTER_COST[enc.encclass]
-            if enc.encclass == "inpatient":
-                base *= max(1, round((enc.stop - enc.start).total_seconds() / 86400))
-            enc.base_cost = round(base, 2)
-            enc.total_cost = round(base + by_enc.get(enc.id, 0.0), 2)
-            enc.payer_coverage = round(enc.total_cost * enc.payer.coverage, 2)
+            paid = 0.0
+            for fill in range(med.dispenses):
+                when = med.start + timedelta(days=med.supply * fill)
+                reason = [med.reason] if med.reason else []
+                claim = self._claim(
+                    rng, "pharmacy", med.encounter, when, when, reason, [(med.code, med.base_cost, 1)]
+                )
+                paid += claim.payer_paid
+            med.payer_coverage = round(paid, 2)
+        p.claims.sort(key=lambda c: (c.start, c.kind, c.id))
+
+    def _claim(
+        self, rng: random.Random, kind: str, enc: Encounter, start: datetime, stop: datetime, diagnoses: list[Code],
+        lines: list[tuple[Code, float, int]],
+    ) -> Claim:  # fmt: skip
+        cov = self.coverage_on(start)
+        payer = cov.payer if cov else PAYER_BY_NAME["NO_INSURANCE"]
+        billed = []
+        for item, amount, units in lines:
+            amount = round(amount, 2)
+            payer_paid = round(amount * payer.coverage, 2)
+            method = rng.choice(("CASH", "CHECK", "CC")) if payer_paid < amount else ""
+            billed.append(ClaimLine(item, amount, units, payer_paid, method))
+        claim = Claim(
+            new_uuid(rng), kind, enc, start, stop, payer, cov.member_id if cov else "", diagnoses, billed
+        )
+        self.p.claims.append(claim)
+        return claim
 
 
 def simulate_patient(world: World, seed: int, index: int) -> PatientRecord:
