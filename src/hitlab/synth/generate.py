@@ -32,7 +32,7 @@ from hitlab.synth.reference import world
 from hitlab.synth.simulate import AS_OF, START, simulate_patient
 
 FORMATS = ("csv", "fhir", "hl7v2")
-GENERATOR_REVISION = 6
+GENERATOR_REVISION = 7
 """Bumped whenever the generator's output changes, so datasets built by an older one are rebuilt."""
 IDENTIFIERS = {
     "patient": "patients.csv Id = FHIR Patient.id (and Patient.identifier system .../sid/patient) = PID-3 "
