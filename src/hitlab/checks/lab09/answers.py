@@ -369,7 +369,7 @@ def calibration(y_true, y_prob):
         raise ValueError("probabilities must lie strictly between 0 and 1")
     lp = special.logit(p)
     # slope: refit y on logit(p), unpenalized
-    slope = LogisticRegression(penalty=None, tol=1e-10, max_iter=10_000).fit(lp[:, None], y).coef_[0, 0]
+    slope = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(lp[:, None], y).coef_[0, 0]
     # intercept (calibration-in-the-large): slope fixed at 1, solve the score equation for a
     intercept = optimize.brentq(lambda a: np.sum(y - special.expit(a + lp)), -20, 20, xtol=1e-12)
     observed, predicted = calibration_curve(y, p, n_bins=10, strategy="quantile")
@@ -405,7 +405,7 @@ CALIBRATION_WRONG = (
     # the intercept of the slope fit: not calibration-in-the-large
     CALIBRATION.replace(
         "intercept = optimize.brentq(lambda a: np.sum(y - special.expit(a + lp)), -20, 20, xtol=1e-12)",
-        "intercept = LogisticRegression(penalty=None, tol=1e-10, max_iter=10_000).fit(lp[:, None], y).intercept_[0]",
+        "intercept = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(lp[:, None], y).intercept_[0]",
     ),
 )
 

@@ -811,7 +811,7 @@ q8 = function_question(
     hints=(
         "Brier: the mean of (p - y)². Reliability curve: `sklearn.calibration.calibration_curve(y, p, n_bins=10, "
         "strategy='quantile')` returns (observed, predicted).",
-        "Slope: refit the outcome on logit(p) with an unpenalized logistic regression (`penalty=None`); its "
+        "Slope: refit the outcome on logit(p) with an unpenalized logistic regression (`C=np.inf`); its "
         "coefficient is the slope (1 is ideal, below 1 means too extreme).",
         "Intercept (calibration-in-the-large): keep the slope at 1, so logit(p) is an offset, and find the a for "
         "which sum(y - expit(a + logit(p))) = 0 (`scipy.optimize.brentq`). 0 is ideal.",
