@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from nbclient import NotebookClient
 
 from course_proof import prove_grading
 from hitlab.checks import lab09
 from hitlab.checks.core import Incorrect
 from hitlab.checks.lab09 import answers, questions, reference
 from hitlab.checks.sql import connection
+
+RELEASE = Path(__file__).resolve().parents[1] / "labs" / "lab09_ml_readmission" / "lab09_ml_readmission.ipynb"
 
 
 def _define(code: str) -> dict:
@@ -41,6 +46,17 @@ def test_solution_passes_and_wrong_answers_fail(q, capsys):
     for wrong in q.wrong:
         with pytest.raises(Incorrect):
             q.check(_define(wrong)[q.variable])
+
+
+MORE = [(q, code) for q in lab09.QUESTIONS for name in dir(answers) if name.endswith("_WRONG_MORE")
+        if getattr(answers, name[: -len("_MORE")]) == tuple(q.wrong) for code in getattr(answers, name)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("q", "code"), MORE, ids=[f"{q.grade_id}-{i}" for i, (q, _) in enumerate(MORE)])
+def test_more_known_wrong_answers_fail(q, code):
+    """Known-wrong answers beyond the one ``course verify`` grades (kept out of it to keep verify short)."""
+    with pytest.raises(Incorrect):
+        q.check(_define(code)[q.variable])
 
 
 def test_grade_ids_points_and_the_table():
@@ -204,7 +220,7 @@ def test_perturbing_the_future_leaves_honest_features_alone_and_catches_leaky_on
     known = some.loc[some["STOP"] <= some["PATIENT"].map(cutoff), "Id"]
     honest = _define(answers.FEATURES)["features"]
     pd.testing.assert_frame_equal(honest(tables, some).loc[known], honest(changed, some).loc[known])
-    for leaky in answers.FEATURES_WRONG[:2]:
+    for leaky in (*answers.FEATURES_WRONG, answers.FEATURES_WRONG_MORE[0]):
         with pytest.raises(Incorrect, match="leakage"):
             lab09.q3.check(_define(leaky)["features"])
 
@@ -222,5 +238,25 @@ def test_bad_input_gets_a_clear_error():
         reference.calibration([0, 1], [0.0, 0.5])
 
 
+@pytest.mark.notebook
+def test_the_release_runs_top_to_bottom_failing_only_in_exercise_cells(tmp_path):
+    """The untouched release shows errors only where an answer or its check is missing; the demonstration
+    cells say what to define first."""
+    nb = nbformat.read(RELEASE, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
+    failed = {
+        c.id for c in nb.cells if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)
+    }
+    exercises = {c.id for c in nb.cells if "nbgrader" in c.metadata}
+    assert failed and failed <= exercises
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert printed.count("above first, then run this cell again.") >= 8
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
 def test_verify_proves_the_grading():
+    """``hitlab course verify lab09``: solution full marks, released zero, each known-wrong answer loses exactly
+    its points (real nbgrader runs)."""
     prove_grading("lab09")

@@ -57,9 +57,11 @@ def index_stays(tables, as_of):
         keep.append({"Id": row.Id, "PATIENT": row.PATIENT, "START": row.START, "STOP": row.STOP})
     return pd.DataFrame(keep, columns=["Id", "PATIENT", "START", "STOP"])"""
 
-INDEX_STAYS_WRONG = (
-    # keeps stays that end in a transfer: the first half of an episode counted as a discharge
+INDEX_STAYS_WRONG = (  # keeps stays that end in a transfer: the first half of an episode counted as a discharge
     INDEX_STAYS.replace('& ~stays["Id"].isin(pairs.loc[transfer, "Id"])', ""),
+)
+
+INDEX_STAYS_WRONG_MORE = (  # tested in tests/test_lab09.py, not by course verify
     # follow-up counted from the as-of date without the 30 days: the last month's stays have no outcome yet
     INDEX_STAYS.replace(" + pd.Timedelta(days=30) <= pd.Timestamp(as_of)", " <= pd.Timestamp(as_of)"),
 )
@@ -179,11 +181,13 @@ def features(tables, stays):
     ''').df()
     return frame.set_index("Id")[list(lab09.FEATURES)].astype("int64")"""
 
-FEATURES_WRONG = (
-    # leaky: ED visits counted in a window around the admission, so visits after discharge count too
+FEATURES_WRONG = (  # leaky: ED visits counted in a window around the admission, so visits after discharge count too
     FEATURES.replace(
         ' & (e["START_ed"] < e["START"])', ' & (e["START_ed"] < e["START"] + pd.DateOffset(months=6))'
     ),
+)
+
+FEATURES_WRONG_MORE = (  # tested in tests/test_lab09.py, not by course verify
     # leaky: Charlson from every condition on the record, including those diagnosed after discharge
     FEATURES.replace('c = c[c["START_c"] <= c["START"].dt.normalize()]', "c = c"),
     # the ED visit that led to the admission counted as a prior visit
@@ -229,9 +233,11 @@ def lace(features):
         rows[stay] = row
     return pd.DataFrame.from_dict(rows, orient="index")"""
 
-LACE_WRONG = (
-    # 14 days or more scored 6 (the modified LACE of some adaptations), not the original 7
+LACE_WRONG = (  # 14 days or more scored 6 (the modified LACE of some adaptations), not the original 7
     LACE.replace("[0, los, 4, 5], 7)", "[0, los, 4, 5], 6)"),
+)
+
+LACE_WRONG_MORE = (  # tested in tests/test_lab09.py, not by course verify
     # a Charlson index of 4 or more kept as is instead of scoring 5
     LACE.replace('np.where(features["charlson"] >= 4, 5, features["charlson"])', 'features["charlson"]'),
 )
@@ -256,13 +262,15 @@ def temporal_split(frame, split):
     admitted_after = frame["START"] >= pd.Timestamp(split)
     return frame.loc[label_known].copy(), frame.loc[admitted_after].copy()"""
 
-SPLIT_WRONG = (
-    # a random split: the test set is no longer the future
+SPLIT_WRONG = (  # a random split: the test set is no longer the future
     """from sklearn.model_selection import train_test_split
 
 
 def temporal_split(frame, split):
     return train_test_split(frame, test_size=0.2, random_state=0)""",
+)
+
+SPLIT_WRONG_MORE = (  # tested in tests/test_lab09.py, not by course verify
     # no gap: the last training stays' outcomes fall after the split date
     SPLIT.replace('frame["STOP"] + pd.Timedelta(days=30) <= split', 'frame["STOP"] < split'),
 )
@@ -292,11 +300,13 @@ def fit_model(train):
     model.fit(train.loc[:, list(lab09.FEATURES)], train["readmitted"].astype(int))
     return model"""
 
-FIT_WRONG = (
-    # class weights "balanced": ranks the same, but every probability is inflated (calibration lost)
+FIT_WRONG = (  # class weights "balanced": ranks the same, but every probability is inflated (calibration lost)
     FIT.replace(
         "LogisticRegression(max_iter=1000)", 'LogisticRegression(max_iter=1000, class_weight="balanced")'
     ),
+)
+
+FIT_WRONG_MORE = (  # tested in tests/test_lab09.py, not by course verify
     # a decision tree is not the logistic regression asked for
     """from sklearn.tree import DecisionTreeClassifier
 
