@@ -152,7 +152,7 @@ def test_after_hours_reference_equals_the_ground_truth_and_the_solution_in_any_s
     rows = reference.after_hours_bulk(_audit_frames())
     assert sorted(r[0] for r in rows) == _truth()["after_hours_bulk"]
     nights = {(u, str(n)) for _, u, n in rows}
-    assert ("u387079", "2025-11-01") in nights and len(nights) == 3  # the night the clocks go back
+    assert ("u568372", "2025-11-01") in nights and len(nights) == 3  # the night the clocks go back
     sql = _define(answers.AFTER_HOURS)["after_hours_sql"]
     con = duckdb.connect(str(dataset_dir() / "hitlab.duckdb"), read_only=True)
     try:
