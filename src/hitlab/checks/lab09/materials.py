@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 DATASET = "analytics"
-"""The lab's dataset (9,000 patients); the checks also run your cohort and feature functions on
+"""The lab's dataset; the checks also run your cohort and feature functions on
 ``"analytics-holdout"``, a population of another seed."""
 HOLDOUT = "analytics-holdout"
 

@@ -11,7 +11,8 @@ and ``medications`` (``hitlab.data.connect("analytics")``, or :func:`tables_conn
     features(con)         # Id and the lab's FEATURES
     lace(con)             # Id, L, A, C, E, LACE
     cohort(con)           # all of the above in one frame, one row per index stay
-    reference_model(con)  # the split, the fitted pipeline, and LACE's and the model's test AUROC
+    evaluate(con)         # the temporal split, the fitted pipeline, LACE's and the model's test AUROC
+    reference_model("analytics")  # evaluate() on a dataset by name, cached per process
 """
 
 from __future__ import annotations
@@ -226,14 +227,12 @@ def fit_model(train: pd.DataFrame):
     return model.fit(train[list(FEATURES)], train["readmitted"])
 
 
-@cache
-def reference_model(dataset: str = "analytics") -> dict:
-    """The reference analysis of ``dataset``: cohort, split, model, test probabilities and AUROCs."""
-    from hitlab.checks.lab09.materials import split_date
-    from hitlab.checks.sql import connection
-
-    frame = cohort(connection(dataset).cursor())
-    train, test = temporal_split(frame, split_date(dataset))
+def evaluate(con, split=None, as_of=None) -> dict:
+    """The reference analysis on ``con``: cohort, temporal split (default: two years before the as-of date),
+    fitted pipeline, test probabilities, and (AUROC, low, high) of LACE and of the model on the test set."""
+    as_of = _as_of(con, as_of)
+    frame = cohort(con, as_of)
+    train, test = temporal_split(frame, as_of - pd.DateOffset(years=2) if split is None else split)
     model = fit_model(train)
     prob = model.predict_proba(test[list(FEATURES)])[:, 1]
     y = test["readmitted"].to_numpy()
@@ -241,6 +240,15 @@ def reference_model(dataset: str = "analytics") -> dict:
         "cohort": frame, "train": train, "test": test, "model": model, "prob": prob,
         "auroc_lace": auroc_ci(y, test["LACE"].to_numpy()), "auroc_model": auroc_ci(y, prob),
     }  # fmt: skip
+
+
+@cache
+def reference_model(dataset: str = "analytics") -> dict:
+    """:func:`evaluate` on dataset ``dataset`` at the lab's split date, computed once per process."""
+    from hitlab.checks.lab09.materials import as_of, split_date
+    from hitlab.checks.sql import connection
+
+    return evaluate(connection(dataset).cursor(), split_date(dataset), as_of(dataset))
 
 
 # -- evaluation -------------------------------------------------------------------------------------------------
