@@ -499,7 +499,7 @@ TREND_WRONG = (_swap(TREND, "    ax.set_ylim(bottom=0)  # a manager reads height
 DISTRIBUTION = """### BEGIN SOLUTION
 import matplotlib.pyplot as plt
 
-from hitlab.checks import lab08
+import hitlab.checks.lab08 as lab08
 
 
 def plot_cost_distribution(costs):
@@ -520,7 +520,7 @@ def plot_cost_distribution(costs):
 DISTRIBUTION_ALTERNATIVE = """import matplotlib.pyplot as plt
 import pandas as pd
 
-from hitlab.checks import lab08
+import hitlab.checks.lab08 as lab08
 
 
 def plot_cost_distribution(costs):
@@ -543,7 +543,7 @@ DISTRIBUTION_WRONG = (
 SMALL_MULTIPLES = """### BEGIN SOLUTION
 import matplotlib.pyplot as plt
 
-from hitlab.checks import lab08
+import hitlab.checks.lab08 as lab08
 
 
 def plot_small_multiples(prevalence):

@@ -606,9 +606,7 @@ q9 = sql_question(
     points=3,
     variable="pmpm_sql",
     columns=("year", "member_months", "paid", "pmpm"),
-    reference=lambda: _ref().pmpm(
-        table("payer_transitions"), table("payers"), table("encounters"), table("medications")
-    ),
+    reference=lambda: _real_pmpm(),
     scenarios=(PMPM_SCENARIO,),
     on_scenario=lambda f: _ref().pmpm(f["payer_transitions"], f["payers"], f["encounters"], f["medications"]),
     hints=(
@@ -692,10 +690,15 @@ def _compare_trend(got: Any, shown: Shown, case: Case, title: str) -> None:
         _close(fig)
 
 
+@cache
+def _real_pmpm() -> list[tuple]:
+    return _ref().pmpm(table("payer_transitions"), table("payers"), table("encounters"), table("medications"))
+
+
 def _trend_cases() -> list[Case]:
     import pandas as pd
 
-    rows = _ref().pmpm(table("payer_transitions"), table("payers"), table("encounters"), table("medications"))
+    rows = _real_pmpm()
     real = pd.DataFrame(rows, columns=["year", "member_months", "paid", "pmpm"])
     made = pd.DataFrame({"year": [2021, 2022, 2023], "member_months": [10, 12, 12], "paid": [1000.0, 1500.0, 1800.0],
                          "pmpm": [100.0, 125.0, 150.0]})  # fmt: skip

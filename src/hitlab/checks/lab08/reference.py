@@ -232,12 +232,14 @@ class Warehouse:
 def visits(encounters: pd.DataFrame) -> list[tuple]:
     """visit_occurrence rows (visit_source_value, person_id, visit_concept_id, start, end) by the lab's rules."""
     out = []
-    for patient, group in encounters.groupby("PATIENT", sort=False):
-        encs = sorted(
-            ({"id": r["Id"], "start": _ts(r["START"]), "stop": _ts(r["STOP"]), "cls": r["ENCOUNTERCLASS"]}
-             for r in group.to_dict("records")),
-            key=lambda e: (e["start"], e["stop"], e["id"]),
-        )  # fmt: skip
+    by_patient: dict[str, list[dict]] = defaultdict(list)
+    starts = [_ts(v) for v in encounters["START"]]
+    stops = [_ts(v) for v in encounters["STOP"]]
+    for i, p, a, b, c in zip(encounters["Id"], encounters["PATIENT"], starts, stops, encounters["ENCOUNTERCLASS"],
+                             strict=True):  # fmt: skip
+        by_patient[p].append({"id": i, "start": a, "stop": b, "cls": c})
+    for patient, encs in by_patient.items():
+        encs.sort(key=lambda e: (e["start"], e["stop"], e["id"]))
         stays: list[dict] = []
         for e in (e for e in encs if e["cls"] == "inpatient"):
             if stays and e["start"] <= stays[-1]["end"] + timedelta(days=1):
@@ -387,19 +389,23 @@ def _month(ts: Any) -> date:
     return date(t.year, t.month, 1)
 
 
+def _next_month(d: date) -> date:
+    return date(d.year + d.month // 12, d.month % 12 + 1, 1)
+
+
 def member_months(transitions: pd.DataFrame, payers: pd.DataFrame) -> set[tuple[str, date]]:
     uninsured = set(payers.loc[payers["NAME"] == "NO_INSURANCE", "Id"])
     months = set()
     for r in transitions.to_dict("records"):
         if r["PAYER"] in uninsured or _none(r["START_DATE"]) is None:
             continue
-        start, end = pd.Timestamp(r["START_DATE"]), pd.Timestamp(r["END_DATE"])
-        first = _month(start)
-        if pd.Timestamp(first) < start:
-            first = _month(pd.Timestamp(first) + pd.offsets.MonthBegin(1))
-        while pd.Timestamp(first) < end:
+        start, end = _ts(r["START_DATE"]), _ts(r["END_DATE"])
+        first = date(start.year, start.month, 1)
+        if datetime.combine(first, datetime.min.time()) < start:
+            first = _next_month(first)
+        while datetime.combine(first, datetime.min.time()) < end:
             months.add((r["PATIENT"], first))
-            first = _month(pd.Timestamp(first) + pd.offsets.MonthBegin(1))
+            first = _next_month(first)
     return months
 
 
@@ -411,10 +417,11 @@ def pmpm(transitions: pd.DataFrame, payers: pd.DataFrame, encounters: pd.DataFra
         count[first.year] += 1
     paid = defaultdict(float)
     for frame in (encounters, medications):
-        for r in frame[["PATIENT", "START", "PAYER_COVERAGE"]].to_dict("records"):
-            first = _month(r["START"])
-            if (r["PATIENT"], first) in months and _none(r["PAYER_COVERAGE"]) is not None:
-                paid[first.year] += float(r["PAYER_COVERAGE"])
+        starts = frame["START"].dt.year * 100 + frame["START"].dt.month
+        for patient, ym, amount in zip(frame["PATIENT"], starts, frame["PAYER_COVERAGE"], strict=True):
+            first = date(int(ym) // 100, int(ym) % 100, 1)
+            if (patient, first) in months and _none(amount) is not None:
+                paid[first.year] += float(amount)
     return [(y, n, paid[y], paid[y] / n) for y, n in sorted(count.items())]
 
 
