@@ -107,3 +107,11 @@ def test_a_csv_only_dataset_holds_csv_alone_and_is_rebuilt_when_its_formats_chan
     monkeypatch.setitem(data.DATASETS, "analytics", {**SMALL["analytics"], "formats": ("csv", "fhir")})
     data.connect("analytics").close()
     assert (folder / "fhir").is_dir()
+
+
+def test_grading_builds_the_datasets_its_labs_read():
+    assert data.datasets_for(["lab02_sql_patient_data"]) == ("default", "defects")
+    assert data.datasets_for(["lab08_warehouse_population_health", "lab09_ml_readmission"]) == (
+        "default", "defects", "analytics", "analytics-holdout",
+    )  # fmt: skip
+    assert all(d in data.DATASETS for ds in data.LAB_DATASETS.values() for d in ds)

@@ -35,6 +35,17 @@ DATASETS = {
 population for the analytics labs (08 and 09), in CSV only and without the bulky claims files, with more than 2,000 index hospital stays; and a
 population of another seed on which lab 09's checks run learners' functions on data they never saw."""
 
+LAB_DATASETS = {"lab09": ("analytics", "analytics-holdout")}
+"""Datasets a lab reads besides ``default`` and ``defects`` (which every grading run builds)."""
+
+
+def datasets_for(labs) -> tuple[str, ...]:
+    """The datasets that grading ``labs`` (names such as ``lab09_ml_readmission``) reads, so that they can be
+    built before any sandboxed kernel, which may only read them, starts."""
+    extra = [d for lab in labs for d in LAB_DATASETS.get(lab[:5], ())]
+    return tuple(dict.fromkeys(("default", "defects", *extra)))
+
+
 DB_NAME = "hitlab.duckdb"
 
 

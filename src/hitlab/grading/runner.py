@@ -291,7 +291,7 @@ def grade(
     from nbgrader.api import Gradebook
 
     from hitlab.course.build import tools_on_path
-    from hitlab.data import build_dataset, data_root
+    from hitlab.data import build_dataset, data_root, datasets_for
 
     started = time.perf_counter()
     tools_on_path()  # nbgrader's gradebook runs alembic
@@ -306,7 +306,7 @@ def grade(
     sources, qs = {}, {}
     for lab in names:
         sources[lab], qs[lab] = _lab_material(root, lab)
-    for dataset in ("default", "defects"):  # built now, so sandboxed kernels only ever read them
+    for dataset in datasets_for(names):  # built now, so sandboxed kernels only ever read them
         build_dataset(dataset)
     run.phases["datasets"] = time.perf_counter() - started
 
