@@ -36,3 +36,10 @@ def test_lace_discriminates_as_published_and_a_logistic_regression_at_least_as_w
     regression = roc_auc_score(y, scores)
     assert 0.62 <= lace <= 0.75
     assert regression >= lace
+
+
+def test_on_the_labs_temporal_split_too():
+    """The figures a learner sees: LACE and the reference regression on lab 09's test set (the last three years)."""
+    result = R.reference_model("analytics")
+    (lace, *_), (regression, *_) = result["auroc_lace"], result["auroc_model"]
+    assert len(result["test"]) >= 500 and 0.62 <= lace <= 0.75 and regression >= lace

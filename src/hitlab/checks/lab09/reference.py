@@ -35,6 +35,7 @@ from hitlab.checks.lab09.materials import (
     INPATIENT,
     READMISSION_DAYS,
     TRANSFER_HOURS,
+    split_of,
 )
 
 # -- connections ---------------------------------------------------------------------------------------------
@@ -228,11 +229,11 @@ def fit_model(train: pd.DataFrame):
 
 
 def evaluate(con, split=None, as_of=None) -> dict:
-    """The reference analysis on ``con``: cohort, temporal split (default: two years before the as-of date),
+    """The reference analysis on ``con``: cohort, temporal split (default: ``materials.split_of`` the as-of date),
     fitted pipeline, test probabilities, and (AUROC, low, high) of LACE and of the model on the test set."""
     as_of = _as_of(con, as_of)
     frame = cohort(con, as_of)
-    train, test = temporal_split(frame, as_of - pd.DateOffset(years=2) if split is None else split)
+    train, test = temporal_split(frame, split_of(as_of) if split is None else split)
     model = fit_model(train)
     prob = model.predict_proba(test[list(FEATURES)])[:, 1]
     y = test["readmitted"].to_numpy()
