@@ -21,6 +21,7 @@ does not hold) as well, and every call into the learner's code has a time limit.
 
 from __future__ import annotations
 
+import importlib
 import linecache
 import math
 import sys
@@ -166,6 +167,31 @@ def say_correct(title: str) -> None:
         f'<span style="font-weight:400;color:inherit">: {escape(title)}</span></div>'
     )
     display({"text/plain": text, "text/html": html}, raw=True)
+
+
+NOT_RELEASED = "The worked answer is not part of this release."
+
+
+class AnswerKey:
+    """A lab's answer sources: the ``answers`` module of its checks package, which an exam release leaves out
+    (then every solution reads :data:`NOT_RELEASED` and there are no alternatives or known-wrong answers)."""
+
+    def __init__(self, package: str) -> None:
+        try:
+            self.module = importlib.import_module(f"{package}.answers")
+        except ImportError:  # pragma: no cover - exercised by each lab's exam-release test
+            self.module = None
+
+    def source(self, name: str) -> str:
+        """The answer source called ``name``, or :data:`NOT_RELEASED`."""
+        return getattr(self.module, name) if self.module is not None else NOT_RELEASED
+
+    def sources(self, *names: str) -> tuple[str, ...]:
+        """The sources called ``names`` (a name may hold one source or a sequence of them); none if unreleased."""
+        if self.module is None:
+            return ()
+        values = [getattr(self.module, n) for n in names]
+        return tuple(s for v in values for s in ((v,) if isinstance(v, str) else v))
 
 
 @dataclass(eq=False)

@@ -38,27 +38,15 @@ from zoneinfo import ZoneInfo
 import jwt
 
 from hitlab.checks.choice import picks_question
-from hitlab.checks.core import Incorrect
+from hitlab.checks.core import AnswerKey, Incorrect
 from hitlab.checks.function import Call, Case, _short, calls_question, function_question
 from hitlab.checks.lab07 import materials as m
 from hitlab.checks.lab07.kinds import role_sql_question
 from hitlab.checks.live import LiveCall, live_question
 from hitlab.checks.sql import Scenario, scenario_checks, sql_question, table
 
-try:  # the answer key; an exam release leaves it out
-    from hitlab.checks.lab07 import answers as _answers
-except ImportError:  # pragma: no cover - exercised by an exam release
-    _answers = None
-
-NOT_RELEASED = "The worked answer is not part of this release."
-
-
-def _key(name: str) -> str:
-    return getattr(_answers, name) if _answers is not None else NOT_RELEASED
-
-
-def _keys(*names: str) -> tuple[str, ...]:
-    return tuple(getattr(_answers, n) for n in names) if _answers is not None else ()
+_answers = AnswerKey("hitlab.checks.lab07")  # left out of an exam release
+_key, _keys = _answers.source, _answers.sources
 
 
 def _ref():

@@ -34,30 +34,19 @@ from pathlib import Path
 from typing import Any
 
 from hitlab.checks.choice import picks_question
-from hitlab.checks.core import Incorrect, Question, compare_rows, describe
+from hitlab.checks.core import AnswerKey, Incorrect, Question, compare_rows, describe
 from hitlab.checks.function import Case, check_signature, function_question, judge_call
 from hitlab.checks.lab08 import materials as m
 from hitlab.checks.sql import Scenario, execute, sql_question, table, toy_database
 
-try:  # the answer key; an exam release leaves it out
-    from hitlab.checks.lab08 import answers as _answers
-except ImportError:  # pragma: no cover - exercised by an exam release
-    _answers = None
-
-NOT_RELEASED = "The worked answer is not part of this release."
-
-
-def _key(name: str) -> str:
-    return getattr(_answers, name) if _answers is not None else NOT_RELEASED
+_answers = AnswerKey("hitlab.checks.lab08")  # left out of an exam release
+_key = _answers.source
 
 
 def _keys(name: str) -> tuple[str, ...]:
     """Answer sources by name; of the known-wrong ones (``*_WRONG``) only the first is graded by ``hitlab course
     verify`` (every run executes the whole notebook), the others are proven in tests/test_lab08.py."""
-    if _answers is None:
-        return ()
-    value = getattr(_answers, name)
-    values = (value,) if isinstance(value, str) else tuple(value)
+    values = _answers.sources(name)
     return values[:1] if name.endswith("_WRONG") else values
 
 

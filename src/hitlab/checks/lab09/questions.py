@@ -33,28 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hitlab.checks.core import Incorrect, Question, describe
+from hitlab.checks.core import AnswerKey, Incorrect, Question, describe
 from hitlab.checks.function import Case, check_signature, function_question, judge_call
 from hitlab.checks.lab09 import materials as m
 
-try:  # the answer key; an exam release leaves it out
-    from hitlab.checks.lab09 import answers as _answers
-except ImportError:  # pragma: no cover - exercised by an exam release
-    _answers = None
-
-NOT_RELEASED = "The worked answer is not part of this release."
-
-
-def _key(name: str) -> str:
-    return getattr(_answers, name) if _answers is not None else NOT_RELEASED
-
-
-def _keys(*names: str) -> tuple[str, ...]:
-    return tuple(getattr(_answers, n) for n in names) if _answers is not None else ()
-
-
-def _wrong(name: str) -> tuple[str, ...]:
-    return tuple(getattr(_answers, name)) if _answers is not None else ()
+_answers = AnswerKey("hitlab.checks.lab09")  # left out of an exam release
+_key, _keys = _answers.source, _answers.sources
 
 
 def _ref():
@@ -330,7 +314,7 @@ def _index_question(datasets: tuple[str, ...]) -> Question:
             "PATIENT) to find them.",
         ),
         solution_code=_key("INDEX_STAYS"),
-        wrong=_wrong("INDEX_STAYS_WRONG"),
+        wrong=_keys("INDEX_STAYS_WRONG"),
         alternatives=_keys("INDEX_STAYS_ALTERNATIVE"),
     )
 
@@ -392,7 +376,7 @@ def _label_question(datasets: tuple[str, ...]) -> Question:
             "30 days exactly counts; 30 days and a minute does not.",
         ),
         solution_code=_key("READMITTED"),
-        wrong=_wrong("READMITTED_WRONG"),
+        wrong=_keys("READMITTED_WRONG"),
         alternatives=_keys("READMITTED_ALTERNATIVE"),
     )
 
@@ -512,7 +496,7 @@ def _features_question(datasets: tuple[str, ...], probe: bool = True) -> Questio
             "admission). Six months back is `START - pd.DateOffset(months=6)`.",
         ),
         solution_code=_key("FEATURES"),
-        wrong=_wrong("FEATURES_WRONG"),
+        wrong=_keys("FEATURES_WRONG"),
         alternatives=_keys("FEATURES_ALTERNATIVE"),
         time_limit=110.0,
     )
@@ -585,7 +569,7 @@ q4 = function_question(
         "C: a Charlson index of 4 or more scores 5. E: visits, capped at 4.",
     ),
     solution_code=_key("LACE"),
-    wrong=_wrong("LACE_WRONG"),
+    wrong=_keys("LACE_WRONG"),
     alternatives=_keys("LACE_ALTERNATIVE"),
 )
 
@@ -640,7 +624,7 @@ q5 = function_question(
         "(STOP + 30 days <= split). Stays in between are in neither set.",
     ),
     solution_code=_key("SPLIT"),
-    wrong=_wrong("SPLIT_WRONG"),
+    wrong=_keys("SPLIT_WRONG"),
     alternatives=_keys("SPLIT_ALTERNATIVE"),
 )
 
@@ -709,7 +693,7 @@ q6 = Question(
         "Keep the default, unweighted loss: class weights or oversampling make the probabilities meaningless as risks.",
     ),
     solution_code=_key("FIT"),
-    wrong=_wrong("FIT_WRONG"),
+    wrong=_keys("FIT_WRONG"),
     alternatives=_keys("FIT_ALTERNATIVE"),
 )
 
@@ -760,7 +744,7 @@ q7 = function_question(
         "norm.ppf(1 - alpha/2), clipped to [0, 1].",
     ),
     solution_code=_key("AUROC"),
-    wrong=_wrong("AUROC_WRONG"),
+    wrong=_keys("AUROC_WRONG"),
     alternatives=_keys("AUROC_ALTERNATIVE"),
 )
 
@@ -817,7 +801,7 @@ q8 = function_question(
         "which sum(y - expit(a + logit(p))) = 0 (`scipy.optimize.brentq`). 0 is ideal.",
     ),
     solution_code=_key("CALIBRATION"),
-    wrong=_wrong("CALIBRATION_WRONG"),
+    wrong=_keys("CALIBRATION_WRONG"),
     alternatives=_keys("CALIBRATION_ALTERNATIVE"),
 )
 
@@ -865,7 +849,7 @@ q9 = function_question(
         "45-64. AUROC needs both classes in the subgroup; otherwise NaN.",
     ),
     solution_code=_key("SUBGROUPS"),
-    wrong=_wrong("SUBGROUPS_WRONG"),
+    wrong=_keys("SUBGROUPS_WRONG"),
     alternatives=_keys("SUBGROUPS_ALTERNATIVE"),
 )
 
@@ -916,7 +900,7 @@ q10 = function_question(
         "none of them. Sensitivity = flagged readmissions / all readmissions; PPV = flagged readmissions / flagged.",
     ),
     solution_code=_key("BUDGET"),
-    wrong=_wrong("BUDGET_WRONG"),
+    wrong=_keys("BUDGET_WRONG"),
     alternatives=_keys("BUDGET_ALTERNATIVE"),
 )
 
@@ -985,7 +969,7 @@ q11 = function_question(
         "means and scales are `model[0].mean_` and `model[0].scale_`.",
     ),
     solution_code=_key("EXPLAIN"),
-    wrong=_wrong("EXPLAIN_WRONG"),
+    wrong=_keys("EXPLAIN_WRONG"),
     alternatives=_keys("EXPLAIN_ALTERNATIVE"),
 )
 
