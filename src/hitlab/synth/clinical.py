@@ -162,7 +162,10 @@ def readmission_risk(
     days: int, emergent: bool, score: int, ed_visits: int, age: int, prior_stays: int, poor: bool,
     frailty: float,
 ) -> float:  # fmt: skip
-    """Probability of an unplanned readmission within 30 days of a discharge home."""
+    """Probability that a patient discharged home comes back to the emergency department within 30 days and is
+    admitted. The return visit is drawn 1 to 30 days after discharge and lasts a few hours, so a few of these
+    admissions fall just after day 30: whether a stay counts as a 30-day readmission is the analysis's
+    definition (lab 09's), not the generator's."""
     z = -3.3 + 0.3 * math.log(days) + 0.4 * emergent + 0.1 * min(score, 5) + 0.1 * min(ed_visits, 4)
     z += 0.02 * (age - 65) + 0.3 * min(prior_stays, 3) + 0.5 * poor + 0.2 * math.log(frailty)
     return 1.0 / (1.0 + math.exp(-z))
