@@ -191,18 +191,38 @@ def test_population_measures_on_made_up_rows():
                      "f": (0, 0, 1, "high"), "g": (3, 0, 0, "high")}  # fmt: skip
 
 
-def test_pmpm_on_made_up_coverage():
+def test_pmpm_on_made_up_claims():
+    """Worked by hand: member months 2019 b's December; 2020 a's Feb, Mar, Jun-Dec (coverage from 15 January,
+    uninsured April-May) and b's Jan-Mar = 12. Paid 2019: c5 1000 + b's fill g1 100. Paid 2020: c2 40 + 30,
+    c4 10 (31 December), f1, f3, f4 5 each, g2 100 (the fill of a prescription started in 2019); c1 (January,
+    before a month's first day covered) and c3, f2 (uninsured) are left out, c6 paid nothing."""
     _con, f = toy_database(**questions.PMPM_SCENARIO.frames())
-    rows = reference.pmpm(f["payer_transitions"], f["payers"], f["encounters"], f["medications"])
-    assert rows == [(2019, 1, 1000.0, 1000.0), (2020, 10, 65.0, 6.5)]
+    rows = reference.pmpm(f["payer_transitions"], f["payers"], f["claims"], f["claims_transactions"])
+    assert rows == [(2019, 1, 1100.0, 1100.0), (2020, 12, 195.0, 16.25)]
+    # a member's paid amount in a year (Q11) counts every claim that year: a's 80 + 70 + 10 + 15, b's g2 100
+    assert reference.annual_paid(f["claims"], f["claims_transactions"], 2020) == [175.0, 100.0]
+
+
+def test_claims_payer_payments_agree_with_payer_coverage_and_pmpm_is_stable():
+    """The payer's ECHECK payments are encounters' and medications' PAYER_COVERAGE (the dataset's rule), and
+    booked by day of service PMPM has no drift from prescriptions booked on their first day."""
+    con = connection().cursor()
+    echeck = con.execute("select sum(PAYMENTS) from claims_transactions where TYPE = 'PAYMENT' "
+                         "and METHOD = 'ECHECK'").fetchone()[0]  # fmt: skip
+    coverage = con.execute("select (select sum(PAYER_COVERAGE) from encounters) "
+                           "+ (select sum(PAYER_COVERAGE) from medications)").fetchone()[0]  # fmt: skip
+    assert echeck == pytest.approx(coverage, abs=0.01)
+    rows = questions._real_pmpm()
+    first, last = rows[0][3], rows[-1][3]
+    assert last > 0.8 * first  # booked by START, the last year read about 40% of the first
 
 
 def test_solution_sql_matches_the_references_on_the_data():
     con = connection().cursor()
     for code, key, expected in (
         (answers.PREVALENCE, "prevalence_sql", reference.prevalence(table("patients"), table("conditions"))),
-        (answers.PMPM, "pmpm_sql", reference.pmpm(table("payer_transitions"), table("payers"), table("encounters"),
-                                                  table("medications"))),
+        (answers.PMPM, "pmpm_sql", reference.pmpm(table("payer_transitions"), table("payers"), table("claims"),
+                                                  table("claims_transactions"))),
     ):  # fmt: skip
         got = con.execute(_define(code)[key]).fetchall()
         assert len(got) == len(expected) and got
@@ -258,13 +278,32 @@ def test_helpers_refuse_bad_input_by_name(tmp_path):
 def test_a_refused_export_names_the_file_and_line(tmp_path):
     exports = questions._made_up_exports(tmp_path)
     for name, needle in (("broken", "Encounter.ndjson line 3"), ("mixed", "Patient.ndjson line 2"),
-                         ("no_output", "manifest.json")):  # fmt: skip
+                         ("bad_delete", "del.ndjson line 1"), ("no_output", "manifest.json")):  # fmt: skip
+        state: dict = {}
         with pytest.raises(ValueError, match=needle):
-            reference.ingest_bulk({}, exports[name])
+            reference.ingest_bulk(state, exports[name])
+        assert state == {}
+
+
+def test_the_raw_layer_appends_replays_once_and_keeps_tombstones(tmp_path):
+    """Worked by hand: first (January: p1, p2, e1), later (February: p1 again, p3), first again (nothing new),
+    older (December before: p1, kept but not current), deletions (March: p4, tombstones for p2 and e1)."""
+    exports = questions._made_up_exports(tmp_path)
     state: dict = {}
     assert reference.ingest_bulk(state, exports["first"]) == {"Patient": 2, "Encounter": 1}
     reference.ingest_bulk(state, exports["later"])
-    assert state[("Patient", "p1")][2]["gender"] == "other" and len(state) == 4
+    assert reference.ingest_bulk(state, exports["first"]) == {"Patient": 2, "Encounter": 1}
+    assert len(state) == 5  # the replay added nothing
+    reference.ingest_bulk(state, exports["older"])
+    assert reference.ingest_bulk(state, exports["deletions"]) == {"Patient": 1, "Encounter": 0}
+    assert len(state) == 9
+    assert sorted((r[0], r[1]) for r in state.values() if r[6]) == [("Encounter", "e1"), ("Patient", "p2")]
+    now = {(t, i): (res["gender"], f, n, when) for t, i, res, f, n, when in reference.current(state)}
+    assert now == {
+        ("Patient", "p1"): ("other", "Patient_1.ndjson", 1, "2026-02-01T00:00:00Z"),  # not the older export's
+        ("Patient", "p3"): ("male", "Patient_1.ndjson", 2, "2026-02-01T00:00:00Z"),
+        ("Patient", "p4"): ("female", "Patient.ndjson", 1, "2026-03-01T00:00:00Z"),
+    }
 
 
 # -- the grading proof ------------------------------------------------------------------------------------------

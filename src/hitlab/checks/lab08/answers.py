@@ -443,15 +443,17 @@ with months as (  -- a member month: covered by a real payer on the month's firs
     unnest(generate_series(date_trunc('month', t.START_DATE), t.END_DATE, interval 1 month)) as g(m)
     where p.NAME <> 'NO_INSURANCE' and m >= t.START_DATE and m < t.END_DATE
 ),
-claims as (  -- what the payer paid, in the month the service started
-    select PATIENT, cast(date_trunc('month', START) as date) as month_start, PAYER_COVERAGE as paid from encounters
-    union all
-    select PATIENT, cast(date_trunc('month', START) as date), PAYER_COVERAGE from medications
+claims_paid as (  -- what the payer paid on each claim line, in the month of the claim's day of service
+    select c.PATIENTID as PATIENT, cast(date_trunc('month', c.SERVICEDATE) as date) as month_start,
+           t.PAYMENTS as paid
+    from claims c
+    join claims_transactions t on t.CLAIMID = c.Id
+    where t.TYPE = 'PAYMENT' and t.METHOD = 'ECHECK'  -- the payer's payments (the patient pays CASH, CHECK, CC)
 ),
 mm as (select year(month_start) as year, count(*) as member_months from months group by 1),
 paid as (
     select year(c.month_start) as year, sum(c.paid) as paid
-    from claims c join months m using (PATIENT, month_start)
+    from claims_paid c join months m using (PATIENT, month_start)
     group by 1
 )
 select mm.year, mm.member_months, coalesce(paid.paid, 0) as paid,
@@ -460,12 +462,37 @@ from mm left join paid using (year)
 order by mm.year
 """
 ### END SOLUTION'''
-PMPM_ALTERNATIVE = _swap(PMPM, "order by mm.year", "order by mm.year desc")
+PMPM_ALTERNATIVE = (
+    _swap(PMPM, "order by mm.year", "order by mm.year desc"),
+    # the payer's share as charges minus what was transferred to the patient: the same on settled lines
+    _swap(
+        PMPM,
+        "           t.PAYMENTS as paid\n",
+        "           case t.TYPE when 'CHARGE' then t.AMOUNT else -t.TRANSFERS end as paid\n",
+    ).replace(
+        "    where t.TYPE = 'PAYMENT' and t.METHOD = 'ECHECK'  -- the payer's payments (the patient pays CASH, CHECK, CC)\n",
+        "    where t.TYPE in ('CHARGE', 'TRANSFEROUT')\n",
+    ),
+)
 PMPM_WRONG = (
+    # the old way: encounters' and medications' PAYER_COVERAGE by START; a prescription's fills, years of them,
+    # all land on its first day
+    _swap(
+        PMPM,
+        PMPM[PMPM.index("claims_paid as (") : PMPM.index("mm as (")],
+        "claims_paid as (\n"
+        "    select PATIENT, cast(date_trunc('month', START) as date) as month_start, PAYER_COVERAGE as paid\n"
+        "    from encounters\n"
+        "    union all\n"
+        "    select PATIENT, cast(date_trunc('month', START) as date), PAYER_COVERAGE from medications\n"
+        "),\n",
+    ),
     # every month touched by a coverage period, even when it starts mid-month
     _swap(PMPM, "and m >= t.START_DATE and m < t.END_DATE", "and m < t.END_DATE"),
     # counts the uninsured months as member months
     _swap(PMPM, "where p.NAME <> 'NO_INSURANCE' and", "where"),
+    # every payment, the patient's share included
+    _swap(PMPM, "    where t.TYPE = 'PAYMENT' and t.METHOD = 'ECHECK'", "    where t.TYPE = 'PAYMENT'"),
 )
 
 # -- Q10-Q12 plots --------------------------------------------------------------------------------------------
@@ -575,54 +602,94 @@ from pathlib import Path
 import pandas as pd
 
 
+def _lines(folder, item):
+    name = item["url"].rsplit("/", 1)[-1]
+    with open(folder / name, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield name, n, line.strip(), json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{name} line {n}: not JSON ({err.msg})") from None
+
+
 def ingest_bulk(con, folder):
     folder = Path(folder)
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     if not isinstance(manifest, dict) or not isinstance(manifest.get("transactionTime"), str) \\
             or not isinstance(manifest.get("output"), list):
         raise ValueError("manifest.json: a completed export needs transactionTime and output")
-    rows, counts = {}, {}
+    when = manifest["transactionTime"]
+    rows, counts = [], {}
     for item in manifest["output"]:  # error files (OperationOutcomes) are not data: they are not loaded
-        name = item["url"].rsplit("/", 1)[-1]
         counts.setdefault(item["type"], 0)
-        with open(folder / name, encoding="utf-8") as f:
-            for n, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    resource = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{name} line {n}: not JSON ({err.msg})") from None
-                if not isinstance(resource, dict) or resource.get("resourceType") != item["type"] \\
-                        or not resource.get("id"):
-                    raise ValueError(f"{name} line {n}: expected a {item['type']} resource with an id")
-                rows[(item["type"], resource["id"])] = (item["type"], resource["id"], line.strip(), name, n,
-                                                        manifest["transactionTime"])
-                counts[item["type"]] += 1
+        for name, n, line, resource in _lines(folder, item):
+            if not isinstance(resource, dict) or resource.get("resourceType") != item["type"] \\
+                    or not resource.get("id"):
+                raise ValueError(f"{name} line {n}: expected a {item['type']} resource with an id")
+            rows.append((when, name, n, item["type"], resource["id"], line, False))
+            counts[item["type"]] += 1
+    for item in manifest.get("deleted") or []:  # Bundles of DELETE requests: one tombstone per entry
+        for name, n, line, bundle in _lines(folder, item):
+            entries = bundle.get("entry") if isinstance(bundle, dict) else None
+            if not isinstance(entries, list) or bundle.get("resourceType") != "Bundle" or not entries:
+                raise ValueError(f"{name} line {n}: expected a Bundle of deletions")
+            for entry in entries:
+                request = entry.get("request") or {}
+                kind, _, rid = str(request.get("url", "")).partition("/")
+                if request.get("method") != "DELETE" or not kind or not rid or "/" in rid:
+                    raise ValueError(f"{name} line {n}: each entry should be a DELETE of Type/id")
+                rows.append((when, name, n, kind, rid, line, True))
     # everything read and checked: now write, so a bad file leaves the table as it was
     con.execute("""create table if not exists raw_fhir (resource_type varchar, id varchar, resource json,
-                   source_file varchar, line integer, transaction_time varchar)""")
-    frame = pd.DataFrame(list(rows.values()), columns=["resource_type", "id", "resource", "source_file", "line",
-                                                       "transaction_time"])
+                   source_file varchar, line integer, transaction_time varchar, deleted boolean)""")
+    frame = pd.DataFrame(rows, columns=["transaction_time", "source_file", "line", "resource_type", "id",
+                                        "resource", "deleted"])
     con.register("incoming", frame)
-    con.execute("delete from raw_fhir where (resource_type, id) in (select resource_type, id from incoming)")
-    con.execute("insert into raw_fhir select resource_type, id, resource, source_file, line, transaction_time "
-                "from incoming")
+    # append-only: a row already loaded (same export, file, line and resource) is not added again
+    con.execute("""
+        insert into raw_fhir
+        select distinct resource_type, id, resource, source_file, line, transaction_time, deleted from incoming i
+        where not exists (select 1 from raw_fhir r
+                          where r.transaction_time = i.transaction_time and r.source_file = i.source_file
+                            and r.line = i.line and r.resource_type = i.resource_type and r.id = i.id)""")
     con.unregister("incoming")
+    # the current view: the latest row per resource; a tombstone there means deleted
+    con.execute("""
+        create or replace view raw_fhir_current as
+        select resource_type, id, resource, source_file, line, transaction_time from (
+            select * from raw_fhir
+            qualify row_number() over (partition by resource_type, id
+                                       order by transaction_time desc, source_file desc, line desc) = 1)
+        where not deleted""")
     return counts
 ### END SOLUTION'''
 BULK_ALTERNATIVE = _swap(
     BULK,
-    'con.execute("delete from raw_fhir where (resource_type, id) in (select resource_type, id from incoming)")',
-    'con.execute("delete from raw_fhir r using incoming i where r.resource_type = i.resource_type and r.id = i.id")',
+    """        select distinct resource_type, id, resource, source_file, line, transaction_time, deleted from incoming i
+        where not exists (select 1 from raw_fhir r
+                          where r.transaction_time = i.transaction_time and r.source_file = i.source_file
+                            and r.line = i.line and r.resource_type = i.resource_type and r.id = i.id)""",
+    """        select i.resource_type, i.id, i.resource, i.source_file, i.line, i.transaction_time, i.deleted
+        from incoming i
+        anti join raw_fhir r using (transaction_time, source_file, line, resource_type, id)""",
 )
 BULK_WRONG = (
-    # trusts the file: a resource of another type than the manifest says is loaded under the wrong type
-    _swap(BULK, 'resource.get("resourceType") != item["type"] \\\n                        or not', "not"),
-    # appends: loading the same export twice doubles every resource
+    # upserts: the raw layer overwrites what arrived before, so history and replays are lost
     _swap(
         BULK,
+        "    # append-only: a row already loaded (same export, file, line and resource) is not added again\n",
         '    con.execute("delete from raw_fhir where (resource_type, id) in (select resource_type, id from incoming)")\n',
-        "",
     ),
+    # trusts the file: a resource of another type than the manifest says is loaded under the wrong type
+    _swap(BULK, 'resource.get("resourceType") != item["type"] \\\n                    or not', "not"),
+    # appends blindly: loading the same export twice doubles every resource
+    _swap(
+        BULK,
+        "                          where r.transaction_time = i.transaction_time and",
+        "                          where false and",
+    ),
+    # ignores the manifest's deleted files: deleted resources stay current
+    _swap(BULK, 'for item in manifest.get("deleted") or []:', "for item in []:"),
 )

@@ -206,7 +206,10 @@ def write_bulk_export(
     """Write the dataset's resources of ``types`` as a FHIR Bulk Data export into ``folder``: one NDJSON file
     per type (``Patient.ndjson``: one resource a line, references as ``Patient/<id>``) and ``manifest.json``,
     the body of the completed ``$export`` status request (Bulk Data Access IG 2.0.0): ``transactionTime``,
-    ``request``, ``requiresAccessToken``, ``output`` (``type``, ``url``, ``count``) and ``error`` (empty).
+    ``request``, ``requiresAccessToken``, ``output`` (``type``, ``url``, ``count``) and ``error`` (empty). The
+    IG's other members are not written: ``deleted`` (with ``_since``: files of transaction Bundles whose DELETE
+    entries name resources deleted since then) and ``extension``; ``error`` files carry OperationOutcomes of
+    any severity, warnings and information included.
     ``patients`` limits the export to the first that many patients' bundles (file-name order); all by default.
     Returns the manifest's path.
     """

@@ -16,7 +16,7 @@ right answer must also get right. The expected values come from ``reference.py``
 | 10 | lab08_trend_plot             | 2   | `plot_trend(pmpm)`: a trend a manager reads                             |
 | 11 | lab08_distribution_plot      | 2   | `plot_cost_distribution(costs)`: members by cost band                   |
 | 12 | lab08_small_multiples        | 2   | `plot_small_multiples(prevalence)`: one panel per sex, shared y axis    |
-| 13 | lab08_bulk_ingest            | 3   | `ingest_bulk(con, folder)`: a FHIR Bulk Data export into the raw layer  |
+| 13 | lab08_bulk_ingest            | 3   | `ingest_bulk(con, folder)`: a Bulk Data export, append-only raw layer   |
 
 Q14 (written, 3 points, ``lab08_warehouse_design``) is graded by hand; its rubric is in the notebook.
 """
@@ -571,21 +571,52 @@ q8 = sql_question(
     alternatives=_keys("RISK_ALTERNATIVE"),
 )
 
+CT = ("ID", "CLAIMID", "TYPE", "AMOUNT", "METHOD", "TRANSFERTYPE", "PAYMENTS", "TRANSFERS")
+
+
+def _line(claim: str, n: int, charge: float, payer: float) -> tuple[tuple, ...]:
+    """One settled claim line, as Synthea writes it: the charge, the payer's payment (ECHECK) and, for the
+    patient's share, a transfer out, a transfer in and the patient's payment."""
+    rows = [(f"{claim}-{n}a", claim, "CHARGE", charge, None, None, None, None)]
+    if payer:
+        rows.append((f"{claim}-{n}b", claim, "PAYMENT", None, "ECHECK", None, payer, None))
+    share = round(charge - payer, 2)
+    if share:
+        rows += [(f"{claim}-{n}c", claim, "TRANSFEROUT", None, None, None, None, share),
+                 (f"{claim}-{n}d", claim, "TRANSFERIN", share, None, "p", None, share),
+                 (f"{claim}-{n}e", claim, "PAYMENT", None, "CC", None, share, None)]  # fmt: skip
+    return tuple(rows)
+
+
 PMPM_SCENARIO = Scenario(
-    "coverage that starts mid-month, an uninsured stretch, claims outside member months and a claim with no "
-    "payer amount",
+    "coverage that starts mid-month, an uninsured stretch, a claim outside member months, a claim of two lines, "
+    "a claim the payer paid nothing on, and drugs filled every 90 days from a prescription that started the "
+    "year before",
     {
         "payers": (("pay1", "Acme Health"), ("none", "NO_INSURANCE")),
         "payer_transitions": (("a", "2020-01-15 00:00:00", "2020-04-01 00:00:00", "pay1"),
                               ("a", "2020-04-01 00:00:00", "2020-06-01 00:00:00", "none"),
                               ("a", "2020-06-01 00:00:00", "2021-01-01 00:00:00", "pay1"),
-                              ("b", "2019-12-01 00:00:00", "2020-02-01 00:00:00", "pay1")),
-        "encounters": (("e1", "a", "2020-01-20 10:00:00", 100.0), ("e2", "a", "2020-02-10 10:00:00", 50.0),
-                       ("e3", "a", "2020-05-05 10:00:00", 70.0), ("e4", "a", "2020-12-31 23:00:00", 10.0),
-                       ("e5", "b", "2019-12-02 10:00:00", 1000.0), ("e6", "b", "2020-01-02 10:00:00", None)),
-        "medications": (("a", "2020-03-01 00:00:00", 5.0), ("b", "2020-03-01 00:00:00", 999.0)),
+                              ("b", "2019-12-01 00:00:00", "2020-04-01 00:00:00", "pay1")),
+        "claims": (("c1", "a", "2020-01-20 10:00:00"), ("c2", "a", "2020-02-10 10:00:00"),
+                   ("c3", "a", "2020-05-05 10:00:00"), ("c4", "a", "2020-12-31 23:00:00"),
+                   ("c5", "b", "2019-12-02 10:00:00"), ("c6", "b", "2020-01-02 10:00:00"),
+                   ("f1", "a", "2020-03-01 08:00:00"), ("f2", "a", "2020-05-30 08:00:00"),
+                   ("f3", "a", "2020-08-28 08:00:00"), ("f4", "a", "2020-11-26 08:00:00"),
+                   ("g1", "b", "2019-12-15 08:00:00"), ("g2", "b", "2020-03-14 08:00:00")),
+        "claims_transactions": (_line("c1", 1, 100.0, 80.0) + _line("c2", 1, 50.0, 40.0) + _line("c2", 2, 30.0, 30.0)
+                                + _line("c3", 1, 70.0, 0.0) + _line("c4", 1, 12.0, 10.0) + _line("c5", 1, 1200.0, 1000.0)
+                                + _line("c6", 1, 60.0, 0.0) + _line("f1", 1, 8.0, 5.0) + _line("f2", 1, 8.0, 0.0)
+                                + _line("f3", 1, 8.0, 5.0) + _line("f4", 1, 8.0, 5.0) + _line("g1", 1, 120.0, 100.0)
+                                + _line("g2", 1, 120.0, 100.0)),
+        # the same services as encounters and medications (PAYER_COVERAGE = the claims' payer payments)
+        "encounters": (("c1", "a", "2020-01-20 10:00:00", 80.0), ("c2", "a", "2020-02-10 10:00:00", 70.0),
+                       ("c3", "a", "2020-05-05 10:00:00", 0.0), ("c4", "a", "2020-12-31 23:00:00", 10.0),
+                       ("c5", "b", "2019-12-02 10:00:00", 1000.0), ("c6", "b", "2020-01-02 10:00:00", 0.0)),
+        "medications": (("a", "2020-03-01 08:00:00", 15.0), ("b", "2019-12-15 08:00:00", 200.0)),
     },
     {"payers": ("Id", "NAME"), "payer_transitions": ("PATIENT", "START_DATE", "END_DATE", "PAYER"),
+     "claims": ("Id", "PATIENTID", "SERVICEDATE"), "claims_transactions": CT,
      "encounters": ("Id", "PATIENT", "START", "PAYER_COVERAGE"), "medications": ("PATIENT", "START", "PAYER_COVERAGE")},
 )  # fmt: skip
 
@@ -597,13 +628,18 @@ q9 = sql_question(
     columns=("year", "member_months", "paid", "pmpm"),
     reference=lambda: _real_pmpm(),
     scenarios=(PMPM_SCENARIO,),
-    on_scenario=lambda f: _ref().pmpm(f["payer_transitions"], f["payers"], f["encounters"], f["medications"]),
+    on_scenario=lambda f: _ref().pmpm(
+        f["payer_transitions"], f["payers"], f["claims"], f["claims_transactions"]
+    ),
     hints=(
         "Member months first: for each coverage row of a payer other than NO_INSURANCE, the first days of months "
         "`m` with `START_DATE <= m < END_DATE` (`unnest(generate_series(date_trunc('month', START_DATE), "
         "END_DATE, interval 1 month))`), distinct per patient.",
-        "Paid: `PAYER_COVERAGE` of encounters and of medications, in the month their START falls in, kept only "
-        "when that month is one of the patient's member months. PMPM = paid / member months, per year.",
+        "Paid: the payer's payments (`claims_transactions` rows of `TYPE` 'PAYMENT' and `METHOD` 'ECHECK', amount in "
+        "`PAYMENTS`), joined to their claim (`CLAIMID` = `claims.Id`) and booked in the month of its `SERVICEDATE`, "
+        "kept only when that month is one of the patient's (`PATIENTID`) member months.",
+        "Not `medications.PAYER_COVERAGE` by `START`: a long-term drug's coverage is the sum of its fills, one every "
+        "90 days, years of them; booked on the prescription's first day, PMPM drifts down for no real reason.",
     ),
     solution=_key("PMPM"),
     wrong=_keys("PMPM_WRONG"),
@@ -681,7 +717,9 @@ def _compare_trend(got: Any, shown: Shown, case: Case, title: str) -> None:
 
 @cache
 def _real_pmpm() -> list[tuple]:
-    return _ref().pmpm(table("payer_transitions"), table("payers"), table("encounters"), table("medications"))
+    return _ref().pmpm(
+        table("payer_transitions"), table("payers"), table("claims"), table("claims_transactions")
+    )
 
 
 def _trend_cases() -> list[Case]:
@@ -744,7 +782,7 @@ def _compare_distribution(got: Any, shown: Shown, case: Case, title: str) -> Non
 
 
 def _distribution_cases() -> list[Case]:
-    costs = _ref().annual_paid(table("encounters"), table("medications"), m.AS_OF.year - 1)
+    costs = _ref().annual_paid(table("claims"), table("claims_transactions"), m.AS_OF.year - 1)
     return [Case(f"the members' paid amounts in {m.AS_OF.year - 1}", (costs,)),
             Case("made-up amounts on the band edges (0, 500, 2000, 10000)", ([0.0, 499.99, 500.0, 1999.0, 2000.0,
                                                                              10000.0, 25000.0],))]  # fmt: skip
@@ -841,7 +879,8 @@ q12 = function_question(
 
 # == bulk ingest ===============================================================================================
 
-RAW_COLUMNS = ("resource_type", "id", "resource", "source_file", "line", "transaction_time")
+RAW_COLUMNS = ("transaction_time", "source_file", "line", "resource_type", "id", "resource", "deleted")
+CURRENT_COLUMNS = ("resource_type", "id", "resource", "source_file", "line", "transaction_time")
 
 
 @cache
@@ -852,25 +891,35 @@ def _real_export() -> str:
 
 
 def _write_export(folder: Path, when: str, files: dict[str, list[str]], errors: dict[str, list[str]] | None = None,
-                  manifest: dict | None = None) -> Path:  # fmt: skip
+                  manifest: dict | None = None, deleted: dict[str, list[str]] | None = None) -> Path:  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     output = []
     for name, lines in files.items():
         (folder / name).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         output.append({"type": name.split(".")[0].split("_")[0], "url": f"{m.EXPORT_BASE}/output/{name}"})
-    error = []
+    error, gone = [], []
     for name, lines in (errors or {}).items():
         (folder / name).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         error.append({"type": "OperationOutcome", "url": f"{m.EXPORT_BASE}/output/{name}"})
+    for name, lines in (deleted or {}).items():
+        (folder / name).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        gone.append({"type": "Bundle", "url": f"{m.EXPORT_BASE}/output/{name}"})
     body = manifest if manifest is not None else {
-        "transactionTime": when, "request": f"{m.EXPORT_BASE}/$export", "requiresAccessToken": True,
-        "output": output, "error": error}  # fmt: skip
+        "transactionTime": when, "request": f"{m.EXPORT_BASE}/$export?_since=2025-01-01T00:00:00Z",
+        "requiresAccessToken": True, "output": output, "error": error,
+        **({"deleted": gone} if deleted else {})}  # fmt: skip
     (folder / "manifest.json").write_text(json.dumps(body), encoding="utf-8")
     return folder
 
 
 def _res(kind: str, rid: str, **more: Any) -> str:
     return json.dumps({"resourceType": kind, "id": rid, **more})
+
+
+def _deletions(*refs: str) -> str:
+    """One line of a ``deleted`` file: a transaction Bundle whose entries DELETE ``Type/id``."""
+    return json.dumps({"resourceType": "Bundle", "type": "transaction",
+                       "entry": [{"request": {"method": "DELETE", "url": ref}} for ref in refs]})  # fmt: skip
 
 
 def _made_up_exports(root: Path) -> dict[str, Path]:
@@ -882,6 +931,12 @@ def _made_up_exports(root: Path) -> dict[str, Path]:
     later = _write_export(root / "later", "2026-02-01T00:00:00Z", {
         "Patient_1.ndjson": [_res("Patient", "p1", gender="other"), _res("Patient", "p3", gender="male")],
     })  # fmt: skip
+    older = _write_export(root / "older", "2025-12-01T00:00:00Z", {
+        "Patient.ndjson": [_res("Patient", "p1", gender="unknown")],
+    })  # fmt: skip
+    deletions = _write_export(root / "deletions", "2026-03-01T00:00:00Z", {
+        "Patient.ndjson": [_res("Patient", "p4", gender="female")], "Encounter.ndjson": [],
+    }, deleted={"deleted_Bundle.ndjson": [_deletions("Patient/p2", "Encounter/e1")]})  # fmt: skip
     broken = _write_export(root / "broken", "2026-03-01T00:00:00Z", {
         "Patient.ndjson": [_res("Patient", "p9")],
         "Encounter.ndjson": [_res("Encounter", "e8"), _res("Encounter", "e9"), '{"resourceType": "Encounter", "id":'],
@@ -889,28 +944,44 @@ def _made_up_exports(root: Path) -> dict[str, Path]:
     mixed = _write_export(root / "mixed", "2026-03-01T00:00:00Z", {
         "Patient.ndjson": [_res("Patient", "p8"), _res("Observation", "o1")],
     })  # fmt: skip
+    bad_delete = _write_export(root / "baddelete", "2026-03-01T00:00:00Z", {
+        "Patient.ndjson": [_res("Patient", "p7")],
+    }, deleted={"del.ndjson": [_res("Patient", "p1")]})  # fmt: skip
     no_output = _write_export(root / "nooutput", "", {}, manifest={"transactionTime": "2026-03-01T00:00:00Z"})
-    return {"first": first, "later": later, "broken": broken, "mixed": mixed, "no_output": no_output}
+    return {"first": first, "later": later, "older": older, "deletions": deletions, "broken": broken,
+            "mixed": mixed, "bad_delete": bad_delete, "no_output": no_output}  # fmt: skip
+
+
+def _text(value: Any, full: bool) -> Any:
+    if not full:
+        return True
+    if isinstance(value, str):
+        value = json.loads(value)
+    return json.dumps(value, sort_keys=True)
 
 
 def _raw(con, title: str, full: bool = True) -> list[tuple]:
-    """``raw_fhir``'s rows; the resource as sorted JSON text (``full``), or only whether its id and
-    resourceType agree with the row's (a large export: cheaper)."""
-    if not full:
-        return execute(con, "select resource_type, id, json_extract_string(resource, '$.resourceType') = resource_type "
-                       "and json_extract_string(resource, '$.id') = id, source_file, line, transaction_time "
-                       "from raw_fhir", title=title, what="reading `raw_fhir`")  # fmt: skip
-    rows = execute(con, "select " + ", ".join(RAW_COLUMNS) + " from raw_fhir", title=title,
-                   what="reading `raw_fhir`")  # fmt: skip
-    return [
-        (r[0], r[1], json.dumps(json.loads(r[2]), sort_keys=True) if isinstance(r[2], str) else r[2], *r[3:])
-        for r in rows
-    ]
+    """``raw_fhir``'s rows; the resource as sorted JSON text (``full``), or only whether it is there (a large
+    export: cheaper)."""
+    resource = "resource" if full else "resource is not null"
+    rows = execute(con, f"select transaction_time, source_file, line, resource_type, id, {resource}, deleted "
+                   "from raw_fhir", title=title, what="reading `raw_fhir`")  # fmt: skip
+    return [(*r[:5], _text(r[5], full) if full else r[5], r[6]) for r in rows]
+
+
+def _current(con, title: str, full: bool = True) -> list[tuple]:
+    resource = "resource" if full else "resource is not null"
+    rows = execute(con, f"select resource_type, id, {resource}, source_file, line, transaction_time "
+                   "from raw_fhir_current", title=title, what="reading the view `raw_fhir_current`")  # fmt: skip
+    return [(r[0], r[1], _text(r[2], full) if full else r[2], *r[3:]) for r in rows]
 
 
 def _expected_raw(state: dict, full: bool = True) -> list[tuple]:
-    return [(t, i, json.dumps(res, sort_keys=True) if full else True, f, n, when)
-            for t, i, res, f, n, when in state.values()]  # fmt: skip
+    return [(when, f, n, t, i, _text(res, full), gone) for t, i, res, f, n, when, gone in state.values()]
+
+
+def _expected_current(state: dict, full: bool = True) -> list[tuple]:
+    return [(t, i, _text(res, full), f, n, when) for t, i, res, f, n, when in _ref().current(state)]
 
 
 def _bulk_check(fn: Any, _key: Any) -> None:
@@ -924,7 +995,9 @@ def _bulk_check(fn: Any, _key: Any) -> None:
         exports = _made_up_exports(root)
         plans = [(f"an export of the dataset's first {m.EXPORT_PATIENTS} patients, loaded twice",
                   [Path(_real_export()), Path(_real_export())], True),
-                 ("a made-up export, then a later one that updates a patient", [exports["first"], exports["later"]],
+                 ("made-up exports: a first one, a later one that updates a patient, the first again, an older one "
+                  "that arrives late, and one that deletes a patient and an encounter",
+                  [exports["first"], exports["later"], exports["first"], exports["older"], exports["deletions"]],
                   False)]  # fmt: skip
         for label, folders, named in plans:
             con, state = duckdb.connect(), {}
@@ -934,15 +1007,19 @@ def _bulk_check(fn: Any, _key: Any) -> None:
                 got = judge_call(fn, Case(where, (con, str(folder))), None, title=title, limit=50)
                 if got != expected_counts:
                     raise Incorrect(f"{title}: on {where}, your function returned {got!r}; it should return the "
-                                    "number of resources loaded per type.")  # fmt: skip
+                                    "number of resources in the export's output files per type.")  # fmt: skip
                 full = not named  # the dataset's export: ids and types checked, not every resource's text
                 compare_rows(_raw(con, title, full), _expected_raw(state, full), columns=RAW_COLUMNS,
-                             title=f"{title}: on {where}", key_columns=2, name_rows=named)  # fmt: skip
+                             title=f"{title}: on {where}, table raw_fhir", key_columns=5, name_rows=named)  # fmt: skip
+                compare_rows(_current(con, title, full), _expected_current(state, full), columns=CURRENT_COLUMNS,
+                             title=f"{title}: on {where}, view raw_fhir_current", key_columns=2,
+                             name_rows=named)  # fmt: skip
         for what, name, needles in (
             ("a line cut short (Encounter.ndjson line 3)", "broken", ("Encounter.ndjson", "line 3")),
             ("an Observation in the Patient file (line 2)", "mixed", ("Patient.ndjson", "line 2")),
+            ("a deleted file whose line 1 is a Patient, not a Bundle of deletions", "bad_delete", ("del.ndjson", "line 1")),
             ("a manifest without output", "no_output", ("manifest.json",)),
-        ):
+        ):  # fmt: skip
             con, state = duckdb.connect(), {}
             ref.ingest_bulk(state, exports["first"])
             fn(con, str(exports["first"]))
@@ -978,11 +1055,15 @@ q13 = Question(
     compare=_bulk_check,
     hints=(
         "Read `manifest.json`; for each `output` entry the file is the last part of its `url`, in `folder`. "
-        "Each non-blank line is one resource; `error` entries are OperationOutcomes, not data.",
+        "Each non-blank line is one resource; `error` entries are OperationOutcomes (errors, warnings, "
+        "information), not data. A `deleted` entry's file holds Bundles whose entries DELETE `Type/id`.",
         "Check everything before writing: a line that is not JSON, or whose `resourceType` is not the entry's "
         "`type`, raises ValueError naming the file and the line (`f'{name} line {n}: ...'`).",
-        "Then upsert: delete the rows with the same (resource_type, id), insert the new ones, in one go "
-        "(register a DataFrame). Loading the same export twice must leave the same table.",
+        "Append, never overwrite: insert only the rows whose (transaction_time, source_file, line, resource_type, "
+        "id) is not there yet (`where not exists (...)`), so loading the same export twice adds nothing.",
+        "The view: `create or replace view raw_fhir_current as select ... from raw_fhir qualify row_number() over "
+        "(partition by resource_type, id order by transaction_time desc, source_file desc, line desc) = 1`, "
+        "wrapped in a select that drops the tombstones (`where not deleted`).",
     ),
     solution_code=_key("BULK"),
     wrong=_keys("BULK_WRONG"),

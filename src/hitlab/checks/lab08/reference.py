@@ -409,29 +409,43 @@ def member_months(transitions: pd.DataFrame, payers: pd.DataFrame) -> set[tuple[
     return months
 
 
-def pmpm(transitions: pd.DataFrame, payers: pd.DataFrame, encounters: pd.DataFrame,
-         medications: pd.DataFrame) -> list[tuple]:  # fmt: skip
+def payer_paid(claims: pd.DataFrame, transactions: pd.DataFrame) -> list[tuple[str, datetime, float]]:
+    """What the payer paid on each claim: (patient, day of service, amount), the sum of the claim's payer
+    ``PAYMENT`` rows (``METHOD`` ``ECHECK``; the patient's payments are CASH, CHECK or CC)."""
+    paid: dict[str, float] = defaultdict(float)
+    for claim, kind, method, amount in zip(transactions["CLAIMID"], transactions["TYPE"], transactions["METHOD"],
+                                           transactions["PAYMENTS"], strict=True):  # fmt: skip
+        if kind == "PAYMENT" and method == "ECHECK" and _none(amount) is not None:
+            paid[claim] += float(amount)
+    return [
+        (patient, _ts(day), paid.get(claim, 0.0))
+        for claim, patient, day in zip(claims["Id"], claims["PATIENTID"], claims["SERVICEDATE"], strict=True)
+    ]
+
+
+def pmpm(transitions: pd.DataFrame, payers: pd.DataFrame, claims: pd.DataFrame,
+         transactions: pd.DataFrame) -> list[tuple]:  # fmt: skip
+    """(year, member months, paid, PMPM): payer payments booked in the month of the claim's day of service,
+    counted when that month is one of the patient's member months."""
     months = member_months(transitions, payers)
     count = defaultdict(int)
     for _p, first in months:
         count[first.year] += 1
     paid = defaultdict(float)
-    for frame in (encounters, medications):
-        starts = frame["START"].dt.year * 100 + frame["START"].dt.month
-        for patient, ym, amount in zip(frame["PATIENT"], starts, frame["PAYER_COVERAGE"], strict=True):
-            first = date(int(ym) // 100, int(ym) % 100, 1)
-            if (patient, first) in months and _none(amount) is not None:
-                paid[first.year] += float(amount)
+    for patient, day, amount in payer_paid(claims, transactions):
+        first = date(day.year, day.month, 1)
+        if (patient, first) in months:
+            paid[first.year] += amount
     return [(y, n, paid[y], paid[y] / n) for y, n in sorted(count.items())]
 
 
-def annual_paid(encounters: pd.DataFrame, medications: pd.DataFrame, year: int) -> list[float]:
-    """Paid amount per patient in ``year`` (encounters and medications), for the distribution plot."""
-    totals = defaultdict(float)
-    for frame in (encounters, medications):
-        for r in frame[["PATIENT", "START", "PAYER_COVERAGE"]].to_dict("records"):
-            if pd.Timestamp(r["START"]).year == year and _none(r["PAYER_COVERAGE"]) is not None:
-                totals[r["PATIENT"]] += float(r["PAYER_COVERAGE"])
+def annual_paid(claims: pd.DataFrame, transactions: pd.DataFrame, year: int) -> list[float]:
+    """What the payer paid per patient for services in ``year`` (claims by day of service; patients with a
+    claim that year), for the distribution plot."""
+    totals: dict[str, float] = defaultdict(float)
+    for patient, day, amount in payer_paid(claims, transactions):
+        if day.year == year:
+            totals[patient] += amount
     return [totals[p] for p in sorted(totals)]
 
 
@@ -450,35 +464,88 @@ def band_counts(costs: list[float]) -> list[int]:
 # == bulk ingest ==============================================================================================
 
 
+def _read_lines(folder: Path, item: Any, where: str):
+    if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+        raise ValueError(f"manifest.json: each {where} entry needs a url")
+    name = item["url"].rsplit("/", 1)[-1]
+    try:
+        text = (folder / name).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ValueError(f"{name}: cannot read it ({err})") from None
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield name, n, line, json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{name} line {n}: not JSON ({err})") from None
+
+
 def ingest_bulk(state: dict, folder: str | Path) -> dict[str, int]:
-    """Ingest an export into ``state`` ((type, id) -> row); ValueError naming the file and line on bad input."""
+    """Append an export to ``state``, the raw layer: (transaction time, file, line, type, id) -> row
+    ``(type, id, resource, file, line, transaction time, deleted)``. A resource of the manifest's ``output`` is a
+    row; each entry of a ``deleted`` Bundle (request DELETE ``Type/id``) a tombstone (``deleted`` true, the
+    Bundle line as its resource). Rows already there (the same export loaded again) are not added twice.
+    Returns the resources per ``output`` type; ValueError naming the file and line on bad input, state untouched.
+    """
     folder = Path(folder)
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise ValueError(f"manifest.json: cannot read it ({err})") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("transactionTime"), str) \
-            or not isinstance(manifest.get("output"), list):  # fmt: skip
+            or not isinstance(manifest.get("output"), list) \
+            or not isinstance(manifest.get("deleted", []), list):  # fmt: skip
         raise ValueError("manifest.json: a completed export needs transactionTime and output")
+    when = manifest["transactionTime"]
     staged, counts = {}, {}
     for item in manifest["output"]:
-        name = str(item["url"]).rsplit("/", 1)[-1]
         counts.setdefault(item["type"], 0)
-        for n, line in enumerate((folder / name).read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                resource = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{name} line {n}: not JSON ({err})") from None
+        for name, n, _line, resource in _read_lines(folder, item, "output"):
             if (
                 not isinstance(resource, dict)
                 or resource.get("resourceType") != item["type"]
                 or not resource.get("id")
             ):
                 raise ValueError(f"{name} line {n}: expected a {item['type']} with an id")
-            staged[(item["type"], resource["id"])] = (item["type"], resource["id"], resource, name, n,
-                                                      manifest["transactionTime"])  # fmt: skip
+            staged[(when, name, n, item["type"], resource["id"])] = (item["type"], resource["id"], resource, name,
+                                                                     n, when, False)  # fmt: skip
             counts[item["type"]] += 1
-    state.update(staged)
+    for item in manifest.get("deleted", []):
+        for name, n, _line, bundle in _read_lines(folder, item, "deleted"):
+            entries = bundle.get("entry") if isinstance(bundle, dict) else None
+            if (
+                entries is None
+                or bundle.get("resourceType") != "Bundle"
+                or not isinstance(entries, list)
+                or not entries
+            ):
+                raise ValueError(f"{name} line {n}: expected a Bundle of deletions")
+            for entry in entries:
+                request = entry.get("request") if isinstance(entry, dict) else None
+                url = request.get("url") if isinstance(request, dict) else None
+                parts = url.split("/") if isinstance(url, str) else []
+                if len(parts) != 2 or not all(parts) or request.get("method") != "DELETE":
+                    raise ValueError(f"{name} line {n}: each entry should be a DELETE of Type/id")
+                staged[(when, name, n, parts[0], parts[1])] = (
+                    parts[0],
+                    parts[1],
+                    bundle,
+                    name,
+                    n,
+                    when,
+                    True,
+                )
+    for key, row in staged.items():
+        state.setdefault(key, row)
     return counts
+
+
+def current(state: dict) -> list[tuple]:
+    """The current view: per (type, id) the row of the latest transaction time (then file name, then line),
+    left out when that row is a tombstone; as ``(type, id, resource, file, line, transaction time)``."""
+    latest: dict[tuple, tuple] = {}
+    for (when, name, n, kind, rid), row in state.items():
+        if (kind, rid) not in latest or (when, name, n) > latest[(kind, rid)][0]:
+            latest[(kind, rid)] = ((when, name, n), row)
+    return [row[:6] for _order, row in latest.values() if not row[6]]
