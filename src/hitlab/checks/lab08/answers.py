@@ -411,7 +411,7 @@ use as (  -- the year before the day
     group by PATIENT
 )
 select p.Id as PATIENT, coalesce(c.n, 0) as chronic_conditions, coalesce(u.ed, 0) as ed_visits,
-       coalesce(u.ip, 0) as admissions,
+       coalesce(u.ip, 0) as inpatient_encounters,
        case when coalesce(c.n, 0) >= 3 or coalesce(u.ip, 0) >= 1 or coalesce(u.ed, 0) >= 2 then 'high'
             when coalesce(c.n, 0) >= 1 or coalesce(u.ed, 0) = 1 then 'rising'
             else 'low' end as tier

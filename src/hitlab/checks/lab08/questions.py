@@ -183,7 +183,8 @@ q1 = Question(
         "(`cast(strftime(START, '%Y%m%d') as integer)`); `dim_date` is a calendar: `range(start, end, interval 1 "
         "day)` over whole years.",
         "An encounter whose patient is not in `patients` still needs a `dim_patient` row (an inferred member, "
-        "`is_inferred = true`, attributes NULL). The bridge weight is 1 / the number of *distinct* codes.",
+        "`is_inferred = true`, attributes NULL): Kimball's early-arriving fact, or late-arriving dimension. "
+        "No default 'unknown' row. The bridge weight is 1 / the number of *distinct* codes.",
     ),
     solution_code=_key("STAR"),
     wrong=_keys("STAR_WRONG"),
@@ -306,7 +307,8 @@ q3 = picks_question(
         },
         "payer_plan": {
             "A": "past member months would move to the new plan: PMPM by plan and month needs the "
-            "plan valid in each month.",
+            "plan valid in each month. (In practice the plan usually lives in a coverage or eligibility "
+            "table, one row per member, plan and period, rather than on the patient dimension.)",
             "C": "the new plan would never count.",
             "D": "members switch more than once; one previous column loses the rest.",
         },
@@ -555,7 +557,7 @@ q8 = sql_question(
     title="Q8 risk tiers",
     points=2,
     variable="risk_sql",
-    columns=("PATIENT", "chronic_conditions", "ed_visits", "admissions", "tier"),
+    columns=("PATIENT", "chronic_conditions", "ed_visits", "inpatient_encounters", "tier"),
     reference=lambda: _ref().risk_tiers(table("patients"), table("conditions"), table("encounters")),
     scenarios=(POP_SCENARIO,),
     on_scenario=lambda f: _ref().risk_tiers(f["patients"], f["conditions"], f["encounters"]),
@@ -563,7 +565,7 @@ q8 = sql_question(
         "Three counts per living patient: distinct chronic codes active on the day (`lab08.CHRONIC`), emergency "
         "encounters and inpatient encounters that start in the year before the day (from day - 365 days "
         "included, to the day excluded).",
-        "`high` if 3+ chronic, any admission or 2+ ED visits; else `rising` if any chronic or one ED visit; "
+        "`high` if 3+ chronic, any inpatient encounter or 2+ ED visits; else `rising` if any chronic or one ED visit; "
         "else `low`. `left join` the counts and `coalesce` them to 0.",
     ),
     solution=_key("RISK"),
@@ -709,8 +711,8 @@ def _compare_trend(got: Any, shown: Shown, case: Case, title: str) -> None:
         if not _titled(fig, ax):
             raise Incorrect(f"{title}: for {case.label}, the chart has no title.")
         if ax.get_ylim()[0] != 0:
-            raise Incorrect(f"{title}: for {case.label}, the y axis starts at {ax.get_ylim()[0]:g}, not 0: a "
-                            "manager reads the line's height as the amount.")  # fmt: skip
+            raise Incorrect(f"{title}: for {case.label}, the y axis starts at {ax.get_ylim()[0]:g}, not 0: the "
+                            "lab's rule for amounts compared year over year, read as heights.")  # fmt: skip
     finally:
         _close(fig)
 
@@ -743,7 +745,8 @@ q10 = function_question(
     compare=_compare_trend,
     hints=(
         "One Axes, one line: `ax.plot(pmpm['year'], pmpm['pmpm'])`; a title, 'Year' and 'PMPM ($)' as labels.",
-        "A trend of amounts starts at zero: `ax.set_ylim(bottom=0)`; otherwise a 5% rise looks like a doubling.",
+        "This lab's house rule for amounts compared year over year: the y axis starts at zero "
+        "(`ax.set_ylim(bottom=0)`), so that a line's height reads as the amount.",
     ),
     solution_code=_key("TREND"),
     wrong=_keys("TREND_WRONG"),
