@@ -412,14 +412,12 @@ def member_months(transitions: pd.DataFrame, payers: pd.DataFrame) -> set[tuple[
 def payer_paid(claims: pd.DataFrame, transactions: pd.DataFrame) -> list[tuple[str, datetime, float]]:
     """What the payer paid on each claim: (patient, day of service, amount), the sum of the claim's payer
     ``PAYMENT`` rows (``METHOD`` ``ECHECK``; the patient's payments are CASH, CHECK or CC)."""
-    paid: dict[str, float] = defaultdict(float)
-    for claim, kind, method, amount in zip(transactions["CLAIMID"], transactions["TYPE"], transactions["METHOD"],
-                                           transactions["PAYMENTS"], strict=True):  # fmt: skip
-        if kind == "PAYMENT" and method == "ECHECK" and _none(amount) is not None:
-            paid[claim] += float(amount)
+    payer = transactions[(transactions["TYPE"] == "PAYMENT") & (transactions["METHOD"] == "ECHECK")]
+    paid = payer.groupby("CLAIMID")["PAYMENTS"].sum().to_dict()  # NULL amounts count as nothing
+    days = pd.to_datetime(claims["SERVICEDATE"]).dt.to_pydatetime()
     return [
-        (patient, _ts(day), paid.get(claim, 0.0))
-        for claim, patient, day in zip(claims["Id"], claims["PATIENTID"], claims["SERVICEDATE"], strict=True)
+        (patient, day, float(paid.get(claim, 0.0)))
+        for claim, patient, day in zip(claims["Id"], claims["PATIENTID"], days, strict=True)
     ]
 
 
