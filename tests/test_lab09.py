@@ -135,9 +135,19 @@ def _toy():
 def test_index_stays_on_made_up_rows():
     _, con = _toy()
     got = set(reference.index_stays(con, questions.TOY_AS_OF)["Id"])
-    excluded = {"s-17", "s-leap", "s-died", "s-transfer-out", "s-follow-short", "s-ed-only"}
+    excluded = {
+        "s-17",
+        "s-leap",
+        "s-died",
+        "s-transfer-out",
+        "s-follow-short",
+        "s-ed-only",
+        "s-chain-1",
+        "s-chain-2",
+    }
     included = {"s-adult", "s-18", "s-died-later", "s-transfer-in", "s-gap", "s-after-gap", "s-follow-ok",
-                "s-r30", "s-r31", "s-elective", "s-elective-next", "s-feat", "s-prior-12m", "s-prior-old"}  # fmt: skip
+                "s-r30", "s-r31", "s-elective", "s-elective-next", "s-feat", "s-prior-12m", "s-prior-old",
+                "s-same-org", "s-same-org-next", "s-chain-3", "s-r30-late", "s-same-day"}  # fmt: skip
     assert included <= got and not (excluded & got)
 
 
@@ -146,9 +156,13 @@ def test_labels_on_made_up_rows():
     stays = tables["encounters"][tables["encounters"]["ENCOUNTERCLASS"] == "inpatient"]
     got = reference.labels(con, stays).set_index("Id")["readmitted"]
     assert got["s-r30"] == 1  # exactly 30 days later
-    assert got["s-r31"] == 0  # 30 days and a minute
+    assert got["s-r30-late"] == 1  # on the 30th day after the discharge date, 30 days and 13 hours later
+    assert got["s-r31"] == 0  # on the 31st day, though less than 31 x 24 hours later
+    assert got["s-same-day"] == 1  # admitted again later on the day of discharge
     assert got["s-elective"] == 0  # only an elective admission follows
     assert got["s-gap"] == 1  # the stay 24 h 01 min later is a readmission, not a transfer
+    assert got["s-same-org"] == 1  # the same hospital 2 hours later: a readmission, not a transfer
+    assert got["s-chain-3"] == 0
     assert got["s-transfer-out"] == 1  # (not an index stay, but the next stay starts within 30 days)
     assert got["s-prior-old"] == 0  # an overlapping stay starting before STOP is no readmission
 
@@ -168,6 +182,44 @@ def test_features_on_made_up_rows():
     )
     elective = reference.features(con, stays).set_index("Id").loc["s-elective-feat"]
     assert elective["emergent"] == 0 and elective["los_days"] == 19
+
+
+def test_a_stay_reached_by_transfer_is_one_episode():
+    """Windows from the first leg's START, LOS over the whole episode, acuity from the first leg, and the
+    episode's own legs not counted as prior admissions (nor the ED visit that led to the first leg)."""
+    tables, con = _toy()
+    stays = questions._toy_stays()
+    got = reference.features(con, stays).set_index("Id")
+    assert got.loc["s-chain-3"].to_dict() == {
+        "age": 70, "female": 1,
+        "los_days": 13,  # 1 March (first leg) to 14 March, not the last leg's 2 days
+        "emergent": 0,  # the first leg was elective, though the receiving stays are coded emergency
+        "charlson": 1,  # COPD; heart failure diagnosed during the episode does not count
+        "ed_visits_6m": 1,  # the September visit, six months before the first leg; not the lead-in visit
+        "admissions_12m": 1,  # the stay in May 2022; not the episode's first two legs
+        "active_medications": 1,  # active at the first leg's admission; not the one started during the episode
+    }  # fmt: skip
+    assert got.loc["s-transfer-in", "los_days"] == 9 and got.loc["s-transfer-in", "admissions_12m"] == 0
+    episodes = reference.episodes(con, stays).set_index("Id")["first_id"]
+    assert episodes["s-chain-3"] == "s-chain-1" and episodes["s-after-gap"] == "s-after-gap"
+    assert episodes["s-same-org-next"] == "s-same-org-next"
+    taken_alone = _define(answers.FEATURES_WRONG_MORE[2])["features"](tables, stays)
+    assert (
+        taken_alone.loc["s-chain-3", "admissions_12m"] == 3 and taken_alone.loc["s-chain-3", "emergent"] == 1
+    )
+
+
+def test_stays_reached_by_transfer_on_the_data():
+    """On the lab's dataset every transfer is to another organization and about 100 index stays continue one;
+    their features differ from those of the last leg taken alone."""
+    con = connection(lab09.DATASET).cursor()
+    stays = reference.index_stays(con)
+    episodes = reference.episodes(con, stays)
+    reached = episodes[episodes["first_id"] != episodes["Id"]]
+    assert 50 <= len(reached) <= 200
+    alone = _define(answers.FEATURES_WRONG_MORE[2])["features"](lab09.tables(), stays)
+    episode = reference.features(con, stays).set_index("Id")
+    assert (alone.loc[reached["Id"], "los_days"] < episode.loc[reached["Id"], "los_days"]).all()
 
 
 @pytest.mark.parametrize(
@@ -195,6 +247,8 @@ def test_delong_budget_and_explanation_on_small_cases():
     y, s = np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])
     auc, low, high = reference.auroc_ci(y, s)
     assert auc == pytest.approx(0.75) and 0 <= low < auc < high <= 1
+    auc, low, high = reference.auroc_ci([0, 1, 0], [0.1, 0.5, 0.7])  # one positive: no variance, no interval
+    assert auc == pytest.approx(0.5) and np.isnan(low) and np.isnan(high)
     with pytest.raises(ValueError, match="both classes"):
         reference.auroc_ci([1, 1], [0.2, 0.3])
     ties = reference.budget_threshold(np.array([1, 0, 1, 0]), np.array([0.9, 0.5, 0.5, 0.1]), 2)

@@ -3,9 +3,11 @@ readmission label, features known at discharge (leakage caught by changing what 
 a temporal split, a scikit-learn logistic regression, AUROC with DeLong's interval, calibration, subgroup
 metrics, a threshold for a care-management budget, and the explanation of one prediction.
 
-Sources: van Walraven et al., CMAJ 2010;182(6):551-557 (LACE); Charlson et al. 1987 (weights) with Quan et al.,
-Med Care 2005 (ICD-10 coding); DeLong, DeLong and Clarke-Pearson, Biometrics 1988; Van Calster et al. 2016 and
-2019 (calibration hierarchy, slope and intercept).
+Sources: van Walraven et al., CMAJ 2010;182(6):551-557 (LACE); CMS's Hospital-Wide Readmission measure (index
+stays transferred to another acute-care hospital left out, the 30 days counted from the discharge date);
+Charlson et al. 1987 (weights) with Quan et al., Med Care 2005 (ICD-10 coding); DeLong, DeLong and
+Clarke-Pearson, Biometrics 1988 (interval and paired test); Van Calster et al. 2016 and 2019 (calibration
+hierarchy, slope and intercept).
 
 The package reads as the lab does: ``questions`` (the question table), ``materials`` (what learners use), and,
 left out of an exam release, ``reference`` and ``answers``.

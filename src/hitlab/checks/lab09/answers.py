@@ -18,16 +18,17 @@ def age_at(born: pd.Series, when: pd.Series) -> pd.Series:
 def index_stays(tables: dict, as_of) -> pd.DataFrame:
     lab09.check_tables(tables)
     enc, pat = tables["encounters"], tables["patients"]
-    inpatient = enc.loc[enc["ENCOUNTERCLASS"] == "inpatient", ["Id", "PATIENT", "START", "STOP"]]
+    inpatient = enc.loc[enc["ENCOUNTERCLASS"] == "inpatient", ["Id", "PATIENT", "START", "STOP", "ORGANIZATION"]]
     people = pat[["Id", "BIRTHDATE", "DEATHDATE"]].rename(columns={"Id": "PATIENT"})
     stays = inpatient.merge(people, on="PATIENT")
     adult = age_at(stays["BIRTHDATE"], stays["START"]) >= 18
     alive = stays["DEATHDATE"].isna() | (stays["DEATHDATE"] > stays["STOP"].dt.normalize())
     followed = stays["STOP"].dt.normalize() + pd.Timedelta(days=30) <= pd.Timestamp(as_of).normalize()
-    # a stay followed within 24 hours by another inpatient stay was a transfer: the episode goes on
-    pairs = stays[["Id", "PATIENT", "STOP"]].merge(inpatient, on="PATIENT", suffixes=("", "_next"))
-    gap = pairs["START"] - pairs["STOP"]
-    transfer = (pairs["Id_next"] != pairs["Id"]) & (gap >= pd.Timedelta(0)) & (gap <= pd.Timedelta(hours=24))
+    # transferred out: another hospital admitted the patient within 24 hours; the episode goes on there
+    pairs = inpatient.merge(inpatient, on="PATIENT", suffixes=("", "_next"))
+    gap = pairs["START_next"] - pairs["STOP"]
+    transfer = (pairs["Id_next"] != pairs["Id"]) & (pairs["ORGANIZATION_next"] != pairs["ORGANIZATION"])
+    transfer &= (gap >= pd.Timedelta(0)) & (gap <= pd.Timedelta(hours=24))
     keep = adult & alive & followed & ~stays["Id"].isin(pairs.loc[transfer, "Id"])
     return stays.loc[keep, ["Id", "PATIENT", "START", "STOP"]].sort_values("Id").reset_index(drop=True)
 ### END SOLUTION"""
@@ -42,7 +43,7 @@ def index_stays(tables, as_of):
     pat = tables["patients"].set_index("Id")
     inp = enc[enc["ENCOUNTERCLASS"] == "inpatient"]
     cutoff = pd.Timestamp(as_of).normalize() - pd.Timedelta(days=30)
-    starts = inp.groupby("PATIENT")["START"].apply(list).to_dict()
+    admissions = {p: list(zip(g["START"], g["ORGANIZATION"])) for p, g in inp.groupby("PATIENT")}
     keep = []
     for row in inp.itertuples(index=False):
         born, died = pat.at[row.PATIENT, "BIRTHDATE"], pat.at[row.PATIENT, "DEATHDATE"]
@@ -52,7 +53,8 @@ def index_stays(tables, as_of):
             continue
         if pd.notna(died) and died <= row.STOP.normalize():
             continue
-        if any(row.STOP <= s <= row.STOP + pd.Timedelta(hours=24) for s in starts[row.PATIENT] if s != row.START):
+        window = pd.Timedelta(hours=24)
+        if any(row.STOP <= s <= row.STOP + window and org != row.ORGANIZATION for s, org in admissions[row.PATIENT]):
             continue
         keep.append({"Id": row.Id, "PATIENT": row.PATIENT, "START": row.START, "STOP": row.STOP})
     return pd.DataFrame(keep, columns=["Id", "PATIENT", "START", "STOP"])"""
@@ -64,6 +66,8 @@ INDEX_STAYS_WRONG = (  # keeps stays that end in a transfer: the first half of a
 INDEX_STAYS_WRONG_MORE = (  # tested in tests/test_lab09.py, not by course verify
     # follow-up counted from the as-of date without the 30 days: the last month's stays have no outcome yet
     INDEX_STAYS.replace(" + pd.Timedelta(days=30) <= pd.Timestamp(as_of)", " <= pd.Timestamp(as_of)"),
+    # any stay within 24 hours taken for a transfer, even at the same hospital (that is a readmission)
+    INDEX_STAYS.replace(' & (pairs["ORGANIZATION_next"] != pairs["ORGANIZATION"])', ""),
 )
 
 READMITTED = """### BEGIN SOLUTION
@@ -78,8 +82,9 @@ def readmitted(tables: dict, stays: pd.DataFrame) -> pd.Series:
         (enc["ENCOUNTERCLASS"] == "inpatient") & (enc["CODE"] != lab09.ELECTIVE_ADMISSION), ["Id", "PATIENT", "START"]
     ]
     pairs = stays[["Id", "PATIENT", "STOP"]].merge(unplanned, on="PATIENT", suffixes=("", "_next"))
-    gap = pairs["START"] - pairs["STOP"]
-    hit = (pairs["Id_next"] != pairs["Id"]) & (gap > pd.Timedelta(0)) & (gap <= pd.Timedelta(days=30))
+    # calendar days from the discharge date to the admission date, as CMS counts them
+    days = (pairs["START"].dt.normalize() - pairs["STOP"].dt.normalize()).dt.days
+    hit = (pairs["Id_next"] != pairs["Id"]) & (pairs["START"] > pairs["STOP"]) & (days <= 30)
     flag = stays["Id"].isin(pairs.loc[hit, "Id"]).astype(int)
     return pd.Series(flag.to_numpy(), index=pd.Index(stays["Id"], name="Id"), name="readmitted")
 ### END SOLUTION"""
@@ -93,13 +98,19 @@ def readmitted(tables, stays):
     by_patient = {p: g["START"].tolist() for p, g in inp.groupby("PATIENT")}
     out = {}
     for s in stays.itertuples(index=False):
-        later = [t for t in by_patient.get(s.PATIENT, []) if s.STOP < t <= s.STOP + pd.Timedelta(days=30)]
+        last_day = s.STOP.normalize() + pd.Timedelta(days=30)
+        later = [t for t in by_patient.get(s.PATIENT, []) if t > s.STOP and t.normalize() <= last_day]
         out[s.Id] = int(bool(later))
     return pd.Series(out, name="readmitted")"""
 
 READMITTED_WRONG = (
     # counts planned (elective) admissions as readmissions
     READMITTED.replace(' & (enc["CODE"] != lab09.ELECTIVE_ADMISSION)', ""),
+)
+
+READMITTED_WRONG_MORE = (  # tested in tests/test_lab09.py, not by course verify
+    # 30 times 24 hours from the discharge time, not 30 calendar days from the discharge date
+    READMITTED.replace("(days <= 30)", '(pairs["START"] - pairs["STOP"] <= pd.Timedelta(days=30))'),
 )
 
 FEATURES = """### BEGIN SOLUTION
@@ -112,39 +123,55 @@ def count_by_stay(pairs: pd.DataFrame, keep: pd.Series, index: pd.Index) -> pd.S
     return pairs[keep].groupby("Id").size().reindex(index, fill_value=0)
 
 
+def first_legs(enc: pd.DataFrame, ids: pd.Series) -> pd.Series:
+    # follow transfers back (another hospital, within 24 hours) to the episode's first stay
+    inp = enc.loc[enc["ENCOUNTERCLASS"] == "inpatient", ["Id", "PATIENT", "START", "STOP", "ORGANIZATION"]]
+    pairs = inp.merge(inp, on="PATIENT", suffixes=("_prev", ""))
+    gap = pairs["START"] - pairs["STOP_prev"]
+    link = (pairs["Id_prev"] != pairs["Id"]) & (pairs["ORGANIZATION_prev"] != pairs["ORGANIZATION"])
+    link &= (gap >= pd.Timedelta(0)) & (gap <= pd.Timedelta(hours=24))
+    previous = pairs[link].sort_values("STOP_prev").groupby("Id")["Id_prev"].last()  # the one that ended last
+    first = pd.Series(ids.to_numpy(), index=ids.to_numpy())
+    while first.isin(previous.index).any():
+        first = first.map(previous).fillna(first)
+    return first
+
+
 def features(tables: dict, stays: pd.DataFrame) -> pd.DataFrame:
     enc, pat, cond, med = (lab09.check_tables(tables)[k] for k in ("encounters", "patients", "conditions", "medications"))
-    s = stays[["Id", "PATIENT", "START", "STOP"]]
+    s = stays[["Id", "PATIENT", "START", "STOP"]].copy()
     index = pd.Index(s["Id"], name="Id")
-    start = s["START"].to_numpy()
+    first = s["Id"].map(first_legs(enc, s["Id"]))
+    s["E"] = first.map(enc.set_index("Id")["START"]).fillna(s["START"])  # the episode's admission
     people = s.merge(pat[["Id", "BIRTHDATE", "GENDER"]].rename(columns={"Id": "PATIENT"}), on="PATIENT", how="left")
     born, when = people["BIRTHDATE"], people["START"]
     out = pd.DataFrame(index=index)
     out["age"] = (when.dt.year - born.dt.year - ((when.dt.month * 100 + when.dt.day) < (born.dt.month * 100 + born.dt.day))).to_numpy()
     out["female"] = (people["GENDER"] == "F").astype(int).to_numpy()
-    out["los_days"] = (s["STOP"].dt.normalize() - s["START"].dt.normalize()).dt.days.to_numpy()
-    out["emergent"] = (s["Id"].map(enc.set_index("Id")["CODE"]) == lab09.EMERGENCY_ADMISSION).astype(int).to_numpy()
+    out["los_days"] = (s["STOP"].dt.normalize() - s["E"].dt.normalize()).dt.days.to_numpy()
+    out["emergent"] = (first.map(enc.set_index("Id")["CODE"]) == lab09.EMERGENCY_ADMISSION).astype(int).to_numpy()
 
-    # Charlson: each category once, from conditions known on the admission date
+    # Charlson: each category once, from conditions known on the episode's admission date
     weights = pd.DataFrame([(code, cat, w) for code, (cat, w) in lab09.CHARLSON.items()], columns=["CODE", "category", "weight"])
     c = s.merge(cond[["PATIENT", "START", "CODE"]], on="PATIENT", suffixes=("", "_c")).merge(weights, on="CODE")
-    c = c[c["START_c"] <= c["START"].dt.normalize()].drop_duplicates(["Id", "category"])
+    c = c[c["START_c"] <= c["E"].dt.normalize()].drop_duplicates(["Id", "category"])
     out["charlson"] = c.groupby("Id")["weight"].sum().reindex(index, fill_value=0)
 
-    # ED visits in the 6 months before admission, not the one that led to it
+    # ED visits in the 6 months before the episode, not the one that led to it
     ed = enc.loc[enc["ENCOUNTERCLASS"] == "emergency", ["PATIENT", "START", "STOP"]]
     e = s.merge(ed, on="PATIENT", suffixes=("", "_ed"))
-    before = (e["START_ed"] >= e["START"] - pd.DateOffset(months=6)) & (e["START_ed"] < e["START"])
-    lead_in = (e["STOP_ed"] >= e["START"] - pd.Timedelta(hours=1)) & (e["STOP_ed"] <= e["START"])
+    before = (e["START_ed"] >= e["E"] - pd.DateOffset(months=6)) & (e["START_ed"] < e["E"])
+    lead_in = (e["STOP_ed"] >= e["E"] - pd.Timedelta(hours=1)) & (e["STOP_ed"] <= e["E"])
     out["ed_visits_6m"] = count_by_stay(e, before & ~lead_in, index)
 
+    # stays before the episode (its own legs start at E or later)
     inpatient = enc.loc[enc["ENCOUNTERCLASS"] == "inpatient", ["Id", "PATIENT", "START"]]
     a = s.merge(inpatient, on="PATIENT", suffixes=("", "_a"))
-    prior = (a["Id_a"] != a["Id"]) & (a["START_a"] >= a["START"] - pd.DateOffset(months=12)) & (a["START_a"] < a["START"])
+    prior = (a["START_a"] >= a["E"] - pd.DateOffset(months=12)) & (a["START_a"] < a["E"])
     out["admissions_12m"] = count_by_stay(a, prior, index)
 
     m = s.merge(med[["PATIENT", "START", "STOP"]], on="PATIENT", suffixes=("", "_m"))
-    active = (m["START_m"] <= m["START"]) & (m["STOP_m"].isna() | (m["STOP_m"] > m["START"]))
+    active = (m["START_m"] <= m["E"]) & (m["STOP_m"].isna() | (m["STOP_m"] > m["E"]))
     out["active_medications"] = count_by_stay(m, active, index)
     return out[list(lab09.FEATURES)].astype("int64")
 ### END SOLUTION"""
@@ -162,36 +189,48 @@ def features(tables, stays):
     con.register("stays", stays[["Id", "PATIENT", "START", "STOP"]])
     weights = ", ".join(f"('{c}', '{cat}', {w})" for c, (cat, w) in lab09.CHARLSON.items())
     frame = con.execute(f'''
+        with recursive inp as (select * from encounters where ENCOUNTERCLASS = 'inpatient'),
+        transfer as (select arg_max(a.Id, a.STOP) as a_id, b.Id as b_id from inp a join inp b
+                     on a.PATIENT = b.PATIENT and a.Id <> b.Id and a.ORGANIZATION <> b.ORGANIZATION
+                     and b.START between a.STOP and a.STOP + interval 24 hour group by b.Id),
+        chain(Id, leg) as (select Id, Id from stays
+                           union all select chain.Id, t.a_id from chain join transfer t on t.b_id = chain.leg),
+        ep as (select c.Id, e.START as E, e.CODE as first_code from chain c join inp e on e.Id = c.leg
+               where c.leg not in (select b_id from transfer)),
+        x as (select s.*, coalesce(ep.E, s.START) as E, ep.first_code from stays s left join ep using (Id))
         select s.Id,
           year(s.START) - year(p.BIRTHDATE) - (strftime(s.START, '%m%d') < strftime(p.BIRTHDATE, '%m%d'))::int as age,
           (p.GENDER = 'F')::int as female,
-          date_diff('day', s.START::date, s.STOP::date) as los_days,
-          coalesce(e.CODE = '183452005', false)::int as emergent,
+          date_diff('day', s.E::date, s.STOP::date) as los_days,
+          coalesce(s.first_code = '183452005', false)::int as emergent,
           coalesce((select sum(weight) from (select distinct w.cat, w.weight from conditions c
                     join (values {weights}) w(code, cat, weight) on w.code = c.CODE
-                    where c.PATIENT = s.PATIENT and c.START::date <= s.START::date)), 0) as charlson,
+                    where c.PATIENT = s.PATIENT and c.START::date <= s.E::date)), 0) as charlson,
           (select count(*) from encounters v where v.PATIENT = s.PATIENT and v.ENCOUNTERCLASS = 'emergency'
-             and v.START >= s.START - interval 6 month and v.START < s.START
-             and not (v.STOP between s.START - interval 1 hour and s.START)) as ed_visits_6m,
-          (select count(*) from encounters a where a.PATIENT = s.PATIENT and a.ENCOUNTERCLASS = 'inpatient'
-             and a.Id <> s.Id and a.START >= s.START - interval 12 month and a.START < s.START) as admissions_12m,
-          (select count(*) from medications m where m.PATIENT = s.PATIENT and m.START <= s.START
-             and (m.STOP is null or m.STOP > s.START)) as active_medications
-        from stays s join patients p on p.Id = s.PATIENT left join encounters e on e.Id = s.Id
+             and v.START >= s.E - interval 6 month and v.START < s.E
+             and not (v.STOP between s.E - interval 1 hour and s.E)) as ed_visits_6m,
+          (select count(*) from inp a where a.PATIENT = s.PATIENT
+             and a.START >= s.E - interval 12 month and a.START < s.E) as admissions_12m,
+          (select count(*) from medications m where m.PATIENT = s.PATIENT and m.START <= s.E
+             and (m.STOP is null or m.STOP > s.E)) as active_medications
+        from x s join patients p on p.Id = s.PATIENT
     ''').df()
     return frame.set_index("Id")[list(lab09.FEATURES)].astype("int64")"""
 
 FEATURES_WRONG = (  # leaky: ED visits counted in a window around the admission, so visits after discharge count too
-    FEATURES.replace(
-        ' & (e["START_ed"] < e["START"])', ' & (e["START_ed"] < e["START"] + pd.DateOffset(months=6))'
-    ),
+    FEATURES.replace(' & (e["START_ed"] < e["E"])', ' & (e["START_ed"] < e["E"] + pd.DateOffset(months=6))'),
 )
 
 FEATURES_WRONG_MORE = (  # tested in tests/test_lab09.py, not by course verify
     # leaky: Charlson from every condition on the record, including those diagnosed after discharge
-    FEATURES.replace('c = c[c["START_c"] <= c["START"].dt.normalize()]', "c = c"),
+    FEATURES.replace('c = c[c["START_c"] <= c["E"].dt.normalize()]', "c = c"),
     # the ED visit that led to the admission counted as a prior visit
     FEATURES.replace("before & ~lead_in", "before"),
+    # a stay reached by transfer taken alone: windows, LOS and acuity from its own START, so the first
+    # hospital's leg counts as a prior admission and the ED visit that led to it as a prior visit
+    FEATURES.replace(
+        's["E"] = first.map(enc.set_index("Id")["START"]).fillna(s["START"])', 's["E"] = s["START"]'
+    ).replace('(first.map(enc.set_index("Id")["CODE"])', '(s["Id"].map(enc.set_index("Id")["CODE"])'),
 )
 
 LACE = """### BEGIN SOLUTION
@@ -333,6 +372,8 @@ def auroc_ci(y_true, y_score, alpha=0.05):
     psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
     v10, v01 = psi.mean(axis=1), psi.mean(axis=0)  # DeLong's structural components
     auc = psi.mean()
+    if len(pos) < 2 or len(neg) < 2:
+        return float(auc), np.nan, np.nan  # a variance needs two of each class: no interval
     var = np.var(v10, ddof=1) / len(pos) + np.var(v01, ddof=1) / len(neg)
     z = stats.norm.ppf(1 - alpha / 2)
     return float(auc), float(max(0.0, auc - z * np.sqrt(var))), float(min(1.0, auc + z * np.sqrt(var)))
@@ -357,6 +398,8 @@ def auroc_ci(y_true, y_score, alpha=0.05):
     v10 = (r[:m] - rankdata(x)) / n
     v01 = 1.0 - (r[m:] - rankdata(z)) / m
     auc = v10.mean()
+    if m == 1 or n == 1:
+        return auc, math.nan, math.nan
     se = math.sqrt(v10.var(ddof=1) / m + v01.var(ddof=1) / n)
     q = norm.ppf(1 - alpha / 2)
     return auc, max(0.0, auc - q * se), min(1.0, auc + q * se)"""

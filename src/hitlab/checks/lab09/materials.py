@@ -35,7 +35,10 @@ CHARLSON = {
 }
 """The generator's conditions that count in the Charlson comorbidity index (SNOMED CT code -> (Charlson
 category, weight)), with the original Charlson weights and Quan et al.'s (2005) ICD-10 category for each
-(COPD and asthma are one category: a patient with both scores 1; CKD stage 3 is coded N18, renal disease)."""
+(COPD and asthma are one category: a patient with both scores 1; CKD stage 3 scores 2 because Quan et al. code
+renal disease by ICD-10 N18, not by Charlson's clinical definition of creatinine above 3 mg/dL, dialysis or a
+transplant). LACE's own comorbidity table (van Walraven et al. 2010) weighs some of these otherwise (heart failure
+and chronic pulmonary disease 2, renal disease 2 or more), so this lab's C runs lower for those patients."""
 
 FEATURES = (
     "age", "female", "los_days", "emergent", "charlson", "ed_visits_6m", "admissions_12m", "active_medications",
@@ -48,6 +51,8 @@ AGE_BANDS = ("18-44", "45-64", "65-74", "75+")
 CAPACITY_SHARE = 0.10
 """The care-management team can call one discharged patient in ten: capacity = int(0.10 * stays)."""
 FOLLOW_UP_DAYS, TRANSFER_HOURS, READMISSION_DAYS = 30, 24, 30
+"""Follow-up and the readmission window count calendar days from the discharge date (CMS's convention); a
+transfer is the next inpatient stay at another ORGANIZATION starting within 24 hours of a discharge."""
 
 
 def _con(dataset: str):
@@ -112,7 +117,7 @@ def check_tables(tables: object, where: str = "tables") -> dict[str, pd.DataFram
         )
     needed = {
         "patients": ("Id", "BIRTHDATE", "DEATHDATE", "GENDER"),
-        "encounters": ("Id", "PATIENT", "START", "STOP", "ENCOUNTERCLASS", "CODE"),
+        "encounters": ("Id", "PATIENT", "START", "STOP", "ORGANIZATION", "ENCOUNTERCLASS", "CODE"),
         "conditions": ("PATIENT", "START", "CODE"),
         "medications": ("PATIENT", "START", "STOP", "CODE"),
     }
@@ -151,7 +156,8 @@ def perturb_after(tables: dict, cutoffs: pd.Series, seed: int = 0) -> dict[str, 
         ):
             start = when + pd.Timedelta(days=days, hours=3)
             new.append({"Id": f"perturbed-{seed}-{k}-{j}", "PATIENT": patient, "START": start,
-                        "STOP": start + pd.Timedelta(days=1 + j * 3), "ENCOUNTERCLASS": cls, "CODE": code})  # fmt: skip
+                        "STOP": start + pd.Timedelta(days=1 + j * 3), "ORGANIZATION": f"perturbed-{seed}-org",
+                        "ENCOUNTERCLASS": cls, "CODE": code})  # fmt: skip
     out["encounters"] = pd.concat([enc[~drop], pd.DataFrame(new)], ignore_index=True)
 
     cond = out["conditions"]

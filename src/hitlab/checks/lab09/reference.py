@@ -82,10 +82,21 @@ _AGE = (
 )
 
 
+def _transfers_sql() -> str:
+    """Transfer pairs (a, b): b is an inpatient stay of the same patient at another ORGANIZATION starting at or
+    after a's STOP and at most 24 hours later (a continues into b; one episode)."""
+    return f"""(select a.Id as a_id, b.Id as b_id
+        from encounters a join encounters b on b.PATIENT = a.PATIENT and b.Id <> a.Id
+        where a.ENCOUNTERCLASS = '{INPATIENT}' and b.ENCOUNTERCLASS = '{INPATIENT}'
+          and b.ORGANIZATION is distinct from a.ORGANIZATION
+          and b.START >= a.STOP and b.START <= a.STOP + interval {TRANSFER_HOURS} hour)"""
+
+
 def index_stays(con, as_of=None) -> pd.DataFrame:
     """Index stays: inpatient, aged 18+ at START, alive at discharge (no DEATHDATE on or before the STOP
-    date), not transferred out (no other inpatient stay of the patient starting within 24 hours after STOP),
-    and with complete follow-up (STOP's date + 30 days on or before the as-of date). Sorted by Id."""
+    date), not transferred out (no inpatient stay of the patient at another ORGANIZATION starting within 24
+    hours after STOP), and with complete follow-up (STOP's date + 30 days on or before the as-of date). Sorted
+    by Id."""
     cutoff = _as_of(con, as_of).normalize() - pd.Timedelta(days=FOLLOW_UP_DAYS)
     return con.execute(
         f"""
@@ -95,10 +106,7 @@ def index_stays(con, as_of=None) -> pd.DataFrame:
           and {_AGE.format(t="i.START")} >= 18
           and (p.DEATHDATE is null or p.DEATHDATE > cast(i.STOP as date))
           and cast(i.STOP as date) <= ?
-          and not exists (
-              select 1 from encounters j
-              where j.PATIENT = i.PATIENT and j.ENCOUNTERCLASS = '{INPATIENT}' and j.Id <> i.Id
-                and j.START >= i.STOP and j.START <= i.STOP + interval {TRANSFER_HOURS} hour)
+          and i.Id not in (select a_id from {_transfers_sql()})
         order by i.Id
         """,
         [cutoff.date()],
@@ -112,8 +120,8 @@ def _stays_table(con, stays: pd.DataFrame | None, as_of) -> str:
 
 
 def labels(con, stays: pd.DataFrame | None = None, as_of=None) -> pd.DataFrame:
-    """``Id``, ``readmitted``: 1 if another inpatient stay of the patient, not elective, starts after STOP
-    and within 30 days of it (bounds: after STOP, at most STOP + 30 days)."""
+    """``Id``, ``readmitted``: 1 if another inpatient stay of the patient, not elective, starts after STOP and
+    on a date at most 30 days after STOP's date (CMS's convention: calendar days from the discharge date)."""
     s = _stays_table(con, stays, as_of)
     return con.execute(
         f"""
@@ -121,7 +129,8 @@ def labels(con, stays: pd.DataFrame | None = None, as_of=None) -> pd.DataFrame:
             select 1 from encounters r
             where r.PATIENT = s.PATIENT and r.ENCOUNTERCLASS = '{INPATIENT}' and r.Id <> s.Id
               and coalesce(r.CODE, '') <> '{ELECTIVE_ADMISSION}'
-              and r.START > s.STOP and r.START <= s.STOP + interval {READMISSION_DAYS} day) as integer) as readmitted
+              and r.START > s.STOP
+              and cast(r.START as date) <= cast(s.STOP as date) + {READMISSION_DAYS}) as integer) as readmitted
         from {s} s order by s.Id
         """
     ).df()
@@ -135,40 +144,69 @@ def _charlson_sql() -> str:
     return f"(select * from (values {rows}) as t(code, category, weight))"
 
 
-def features(con, stays: pd.DataFrame | None = None, as_of=None) -> pd.DataFrame:
-    """``Id`` and the lab's FEATURES for each stay, from data known at discharge only:
-
-    age (whole years at START), female (GENDER = 'F'), los_days (STOP date - START date), emergent (CODE
-    183452005), charlson (weights of the Charlson categories with a condition starting on or before the START
-    date, each category once), ed_visits_6m (emergency visits starting in [START - 6 months, START), except
-    one ending within the hour before START), admissions_12m (other inpatient stays starting in
-    [START - 12 months, START)), active_medications (medications with START <= the stay's START and no STOP
-    or STOP after it)."""
+def episodes(con, stays: pd.DataFrame | None = None, as_of=None) -> pd.DataFrame:
+    """``Id``, ``first_id``, ``episode_start``: for each stay, the first leg of the transfer chain that ends in
+    it (following transfers back, leg by leg; of two stays a transfer could have come from, the one that ended
+    last) and that leg's START; a stay reached by no transfer is its own first leg."""
     s = _stays_table(con, stays, as_of)
+    return con.execute(
+        f"""
+        with recursive t as (select arg_max(t.a_id, a.STOP) as a_id, t.b_id
+                             from {_transfers_sql()} t join encounters a on a.Id = t.a_id group by t.b_id),
+        back(Id, leg, depth) as (
+            select Id, Id, 0 from {s}
+            union all
+            select back.Id, t.a_id, back.depth + 1 from back join t on t.b_id = back.leg where back.depth < 50
+        ),
+        first as (select Id, arg_max(leg, depth) as first_id from back group by Id)
+        select f.Id, f.first_id, coalesce(e.START, s.START) as episode_start
+        from first f join {s} s on s.Id = f.Id left join encounters e on e.Id = f.first_id
+        order by f.Id
+        """
+    ).df()
+
+
+def features(con, stays: pd.DataFrame | None = None, as_of=None) -> pd.DataFrame:
+    """``Id`` and the lab's FEATURES for each stay, from data known at discharge only. A stay reached by
+    transfer is one episode with the stays it continues: E = the START of the chain's first leg.
+
+    age (whole years at the stay's START), female (GENDER = 'F'), los_days (STOP date - E's date: the whole
+    episode), emergent (the first leg's CODE is 183452005), charlson (weights of the Charlson categories with a
+    condition starting on or before E's date, each category once), ed_visits_6m (emergency visits starting in
+    [E - 6 months, E), except one ending within the hour before E), admissions_12m (inpatient stays starting in
+    [E - 12 months, E): the episode's own legs start at E or later), active_medications (medications with START
+    <= E and no STOP or STOP after E)."""
+    s = _stays_table(con, stays, as_of)
+    ep = episodes(con, con.execute(f"select * from {s}").df())
+    con.register("_episodes", ep)
     frame = con.execute(
         f"""
+        with x as (
+            select s.Id, s.PATIENT, s.START, s.STOP, ep.first_id, ep.episode_start as E
+            from {s} s join _episodes ep on ep.Id = s.Id)
         select s.Id,
           {_AGE.format(t="s.START")} as age,
           cast(p.GENDER = 'F' as integer) as female,
-          date_diff('day', cast(s.START as date), cast(s.STOP as date)) as los_days,
+          date_diff('day', cast(s.E as date), cast(s.STOP as date)) as los_days,
           cast(coalesce(e.CODE = '{EMERGENCY_ADMISSION}', false) as integer) as emergent,
           coalesce((select sum(weight) from (
               select distinct w.category, w.weight from conditions c join {_charlson_sql()} w on w.code = c.CODE
-              where c.PATIENT = s.PATIENT and c.START <= cast(s.START as date))), 0) as charlson,
+              where c.PATIENT = s.PATIENT and c.START <= cast(s.E as date))), 0) as charlson,
           (select count(*) from encounters v
            where v.PATIENT = s.PATIENT and v.ENCOUNTERCLASS = '{EMERGENCY_CLASS}'
-             and v.START >= s.START - interval 6 month and v.START < s.START
-             and not (v.STOP >= s.START - interval 1 hour and v.STOP <= s.START)) as ed_visits_6m,
+             and v.START >= s.E - interval 6 month and v.START < s.E
+             and not (v.STOP >= s.E - interval 1 hour and v.STOP <= s.E)) as ed_visits_6m,
           (select count(*) from encounters a
            where a.PATIENT = s.PATIENT and a.ENCOUNTERCLASS = '{INPATIENT}' and a.Id <> s.Id
-             and a.START >= s.START - interval 12 month and a.START < s.START) as admissions_12m,
+             and a.START >= s.E - interval 12 month and a.START < s.E) as admissions_12m,
           (select count(*) from medications m
-           where m.PATIENT = s.PATIENT and m.START <= s.START and (m.STOP is null or m.STOP > s.START))
+           where m.PATIENT = s.PATIENT and m.START <= s.E and (m.STOP is null or m.STOP > s.E))
              as active_medications
-        from {s} s join patients p on p.Id = s.PATIENT left join encounters e on e.Id = s.Id
+        from x s join patients p on p.Id = s.PATIENT left join encounters e on e.Id = s.first_id
         order by s.Id
         """
     ).df()
+    con.unregister("_episodes")
     for column in FEATURES:
         frame[column] = frame[column].astype("int64")
     return frame
@@ -264,7 +302,8 @@ def _binary(y) -> np.ndarray:
 
 def auroc_ci(y_true, y_score, alpha: float = 0.05) -> tuple[float, float, float]:
     """AUROC with DeLong's (1988) confidence interval, by midranks (Sun and Xu, 2014); bounds clipped to
-    [0, 1]. ValueError without both classes or with scores of another length."""
+    [0, 1], NaN with fewer than two stays of either class (the variance needs two). ValueError without both
+    classes or with scores of another length. The interval treats stays as independent."""
     y = _binary(y_true)
     s = np.asarray(y_score, dtype=float)
     if s.shape != y.shape:
@@ -277,7 +316,9 @@ def auroc_ci(y_true, y_score, alpha: float = 0.05) -> tuple[float, float, float]
     v10 = (rank_all[:m] - stats.rankdata(pos)) / n  # per positive: share of negatives ranked below
     v01 = 1 - (rank_all[m:] - stats.rankdata(neg)) / m  # per negative: share of positives ranked above
     auc = float(v10.mean())
-    var = (np.var(v10, ddof=1) if m > 1 else 0.0) / m + (np.var(v01, ddof=1) if n > 1 else 0.0) / n
+    if m < 2 or n < 2:  # var(ddof=1) of a single value is undefined: no interval, not a zero-width one
+        return auc, float("nan"), float("nan")
+    var = np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n
     half = stats.norm.ppf(1 - alpha / 2) * float(np.sqrt(var))
     return auc, max(0.0, auc - half), min(1.0, auc + half)
 
