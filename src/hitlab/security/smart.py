@@ -590,6 +590,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self, status: int, body: dict | None, headers: dict | None = None, ctype: str = "application/json"
     ):
         data = json.dumps(body).encode() if body is not None else b""
+        with self.app._lock:  # logged before the reply leaves, so a client that has its answer finds it logged
+            self.app.requests.append((self.command, self.path, status))
         self.send_response(status)
         if body is not None:
             self.send_header("Content-Type", ctype)
@@ -598,8 +600,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
-        with self.app._lock:
-            self.app.requests.append((self.command, self.path, status))
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
