@@ -576,7 +576,9 @@ import hitlab.checks.lab08 as lab08
 def plot_small_multiples(prevalence):
     bands = [label for label, _lo, _hi in lab08.AGE_BANDS]
     sexes = sorted(prevalence["gender"].unique())
-    fig, axes = plt.subplots(1, len(sexes), figsize=(4 * len(sexes), 3.5), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(sexes), figsize=(4 * len(sexes), 3.5), sharey=True, squeeze=False, layout="constrained"
+    )  # constrained: the panel titles clear the figure title
     for ax, sex in zip(axes[0], sexes):
         rows = prevalence[prevalence["gender"] == sex].set_index("age_band")
         ax.bar(bands, [float(rows["prevalence_per_1000"].get(b, 0.0)) for b in bands])
@@ -587,10 +589,10 @@ def plot_small_multiples(prevalence):
     return fig
 ### END SOLUTION"""
 SMALL_MULTIPLES_ALTERNATIVE = _swap(
-    SMALL_MULTIPLES, "sharey=True, squeeze=False)", "sharey='all', squeeze=False)"
+    SMALL_MULTIPLES, "sharey=True, squeeze=False,", "sharey='all', squeeze=False,"
 )
 SMALL_MULTIPLES_WRONG = (
-    _swap(SMALL_MULTIPLES, "sharey=True, squeeze=False)", "sharey=False, squeeze=False)"),
+    _swap(SMALL_MULTIPLES, "sharey=True, squeeze=False,", "sharey=False, squeeze=False,"),
 )
 
 # -- Q13 bulk ingest ------------------------------------------------------------------------------------------
