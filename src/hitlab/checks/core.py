@@ -172,6 +172,15 @@ def say_correct(title: str) -> None:
 NOT_RELEASED = "The worked answer is not part of this release."
 
 
+def reference_of(package: str):
+    """The ``reference`` module of a lab's checks package; an exam release leaves it out (the grader's install
+    has it), and then a check that needs it says so."""
+    try:
+        return importlib.import_module(f"{package}.reference")
+    except ImportError:  # pragma: no cover - exercised by each lab's exam-release test
+        raise RuntimeError("this release has no reference answers: `hitlab grade` checks this lab") from None
+
+
 class AnswerKey:
     """A lab's answer sources: the ``answers`` module of its checks package, which an exam release leaves out
     (then every solution reads :data:`NOT_RELEASED` and there are no alternatives or known-wrong answers)."""
