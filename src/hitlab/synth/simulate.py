@@ -943,9 +943,9 @@ class PatientSimulator:
         for med in p.medications:
             med.payer = self.payer_on(med.start)
             paid = 0.0
+            reason = [med.reason] if med.reason else []
             for fill in range(med.dispenses):
                 when = med.start + timedelta(days=med.supply * fill)
-                reason = [med.reason] if med.reason else []
                 claim = self._claim(
                     rng, "pharmacy", med.encounter, when, when, reason, [(med.code, med.base_cost, 1)]
                 )
