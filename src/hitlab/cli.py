@@ -201,18 +201,219 @@ def check(notebook: Path) -> None:
 @main.command("progress", epilog=_example("hitlab progress"))
 @_clean_errors
 def progress() -> None:
-    """Show the latest `hitlab check` score of every lab."""
+    """Show the latest `hitlab check` score of every lab, and your mock interviews' scores per topic."""
     from rich.console import Console
     from rich.table import Table
 
-    from hitlab.api import progress_rows
+    from hitlab.api import mock_progress, progress_rows
 
-    table = Table(title="hitlab progress")
+    console = Console()
+    table = Table(title="hitlab progress: labs")
     for name in ("lab", "score", "checked (UTC)"):
         table.add_column(name)
     for row in progress_rows():
         table.add_row(*row)
-    Console().print(table)
+    console.print(table)
+    topics, weakest, attempts, damaged = mock_progress()
+    for err in damaged:
+        console.print(f"[yellow]note:[/] skipped a damaged mock-interview record: {err}", highlight=False)
+    if not topics:
+        console.print(
+            "No mock interview scored yet: `hitlab mock --track TRACK` starts one (`hitlab mock tracks`)."
+        )
+        return
+    scored = [a for a in attempts if a.results]
+    table = Table(title=f"mock interviews: {len(scored)} scored, score per topic (oldest → latest)")
+    for name in ("topic", "attempts", "trend", "recent level"):
+        table.add_column(name, justify="right" if name == "attempts" else "left")
+    for tp in topics:
+        table.add_row(tp.topic, str(len(tp.shares)), tp.trend(), f"{tp.level:.0%}")
+    console.print(table)
+    if weakest:
+        console.print("[bold]Weakest topics, and where to revisit them:[/]")
+        for tp in weakest:
+            places = "; ".join(
+                f"{section} ({', '.join(sorted(ids))})" for section, ids in sorted(tp.lost.items())
+            )
+            console.print(f"  {tp.topic} ({tp.level:.0%}): {places}", highlight=False)
+
+
+_TRACK_HELP = "Role track: `hitlab mock tracks` lists them."
+
+
+@main.group(
+    "mock",
+    invoke_without_command=True,
+    epilog=_example("hitlab mock --track interface-engineer --minutes 45"),
+)
+@click.option("--track", "-t", help=_TRACK_HELP)
+@click.option("--minutes", "-m", type=click.IntRange(min=1), default=45, show_default=True, help="Length.")
+@click.option("--seed", type=int, default=None, help="Fix the draw's randomness (repeat a draw).")
+@click.option(
+    "--interviewer", is_flag=True, help="Print the interviewer's sheet (of the new draw, or --attempt)."
+)
+@click.option(
+    "--attempt", "attempt_id", default=None, help="With --interviewer: an earlier attempt (default: latest)."
+)
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --interviewer: write the sheet as an HTML page here instead of printing it.",
+)
+@click.option("--no-browser", is_flag=True, help="Do not start JupyterLab on the new notebook.")
+@click.option("--list", "list_attempts", is_flag=True, help="List your recorded attempts.")
+@click.pass_context
+@_clean_errors
+def mock(ctx, track, minutes, seed, interviewer, attempt_id, html_out, no_browser, list_attempts) -> None:
+    """A timed mock interview for a role track, drawn from every lab: coding and SQL questions graded by the
+    labs' checks, design and behavioural questions assessed with their rubric.
+
+    \b
+    hitlab mock --track data-engineer --minutes 45    draw, write work/mock/<id>.ipynb, open JupyterLab
+    hitlab mock score                                 grade it, assess the written answers, record
+    hitlab mock --interviewer [--html sheet.html]     the interviewer's sheet of the latest draw
+    hitlab progress                                   score per topic over attempts, weakest topics
+    """
+    if ctx.invoked_subcommand:
+        return
+    from hitlab import api
+
+    if list_attempts:
+        for a in api.mock_progress()[2]:
+            got, possible = a.score()
+            status = f"{got:g} / {possible:g}" if a.results else "not scored"
+            click.echo(f"{a.id}  {a.track:<18} {a.minutes:>3} min  {len(a.items):>2} questions  {status}")
+        return
+    if track is None and not interviewer:
+        raise click.UsageError("choose a role track with --track (see `hitlab mock tracks`)")
+    if track is not None:
+        attempt, path = api.start_mock(track, minutes, seed)
+        click.echo(
+            f"mock interview {attempt.id}: {len(attempt.items)} questions, {minutes} minutes, "
+            f"ends at {attempt.deadline:%H:%M} UTC"
+        )
+        click.echo(f"notebook: {path}")
+        for n, d in enumerate(attempt.items, 1):
+            kind = "checks" if d.kind == "auto" else "rubric"
+            click.echo(f"  {n:>2}. {d.id:<34} {d.topic:<32} {d.minutes:>2} min  {d.points:g} pts  ({kind})")
+        attempt_id = attempt.id
+    if interviewer:
+        sheet = api.interviewer_sheet(attempt_id, as_html=html_out is not None)
+        if html_out is not None:
+            html_out.write_text(sheet, encoding="utf-8")
+            click.echo(f"interviewer's sheet: {html_out}")
+        else:
+            click.echo(sheet)
+        return
+    if not no_browser:
+        click.echo(f"when time is up: save, then run `hitlab mock score {attempt_id}`")
+        sys.exit(
+            api.run_lab(
+                open_browser=True, notify=click.echo, open_path=str(path.relative_to(path.parents[2]))
+            )
+        )
+
+
+@mock.command("tracks", epilog=_example("hitlab mock tracks"))
+@_clean_errors
+def mock_tracks() -> None:
+    """List the role tracks and how many questions each can draw from."""
+    from hitlab.api import mock_pool
+
+    pool = mock_pool()
+    for name, track in pool.tracks.items():
+        items = pool.drawable(name)
+        auto = sum(i.kind == "auto" for i in items)
+        click.echo(
+            f"{name:<18} {track.title}: {auto} coding/SQL and {len(items) - auto} written questions. "
+            f"{track.about}"
+        )
+
+
+def _points(values: tuple[str, ...]) -> dict[str, float]:
+    out = {}
+    for value in values:
+        item, sep, number = value.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[item.strip()] = float(number)
+        except ValueError:
+            raise click.BadParameter(f"{value!r}: write ITEM=POINTS, e.g. lab10_star_incident=2") from None
+    return out
+
+
+@mock.command("score", epilog=_example("hitlab mock score --assessor peer --points lab10_star_incident=2"))
+@click.argument("attempt_id", required=False)
+@click.option("--points", "-p", multiple=True, help="A written item's points, ITEM=N (repeatable).")
+@click.option(
+    "--assessor",
+    type=click.Choice(["self", "peer", "instructor"]),
+    default="self",
+    show_default=True,
+    help="Who assessed the written answers (recorded with their points).",
+)
+@click.option(
+    "--no-regrade", is_flag=True, help="Keep the coding items' earlier grades; only record assessments."
+)
+@_clean_errors
+def mock_score(attempt_id, points, assessor, no_regrade) -> None:
+    """Grade a mock interview (default: the latest): coding items by the checks, then the written answers by
+    you or your interviewer against each rubric (asked here unless given with --points)."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+    from rich.table import Table
+
+    from hitlab.api import score_mock
+
+    console = Console()
+    interactive = sys.stdin.isatty() and not points
+
+    def ask(item, answer):
+        console.rule(f"{item.title} ({item.points:g} points, {assessor}-assessed)")
+        console.print(Markdown(f"**Your answer:**\n\n{answer or '(no answer)'}"))
+        console.print(Markdown(item.rubric))
+        return (
+            click.prompt(
+                f"points for {item.id} (0 to {item.points:g}, empty to skip)",
+                type=click.FloatRange(0, item.points),
+                default="",
+                show_default=False,
+            )
+            or None
+        )
+
+    console.print("grading the coding and SQL questions with the labs' checks (a fresh kernel)...")
+    attempt = score_mock(attempt_id, _points(points), assessor, ask if interactive else None, not no_regrade)
+    got, possible = attempt.score()
+    table = Table(title=f"mock interview {attempt.id}: {got:g} / {possible:g}")
+    for name in ("item", "topic", "score", "graded by", "feedback"):
+        table.add_column(name)
+    for d in attempt.items:
+        r = attempt.results.get(d.id)
+        if r is None:
+            table.add_row(
+                d.id, d.topic, f"? / {d.points:g}", "not assessed yet", "`hitlab mock score --points`"
+            )
+            continue
+        ok = r.score >= r.points
+        table.add_row(
+            d.id,
+            d.topic,
+            f"{r.score:g} / {r.points:g}",
+            r.graded_by,
+            "" if ok else r.message,
+            style=None if ok else "red",
+        )
+    console.print(table)
+    if attempt.elapsed_minutes is not None:
+        over = attempt.elapsed_minutes - attempt.minutes
+        when = f"{over:.0f} minutes over time" if over > 0 else "within time"
+        console.print(f"last saved {attempt.elapsed_minutes:.0f} minutes after the start: {when}.")
+    if not attempt.complete:
+        console.print("Written answers not yet assessed: `hitlab mock score ID --points ITEM=N`.")
 
 
 @main.command(

@@ -107,14 +107,15 @@ def terminal_command(rc_file: str | Path) -> list[str]:
     return [shutil.which("sh") or "/bin/sh", "-i"]
 
 
-def server_config(rc_file: str | Path, instructor: bool = False) -> dict:
-    """The Jupyter server settings of ``hitlab lab`` (``jupyter_server_config.json``)."""
+def server_config(rc_file: str | Path, instructor: bool = False, default_url: str = WORK_URL) -> dict:
+    """The Jupyter server settings of ``hitlab lab`` (``jupyter_server_config.json``); the browser opens on
+    ``default_url`` (the working copy, or a mock interview's notebook)."""
     return {
         "ServerApp": {
             "jpserver_extensions": {name: instructor for name in NBGRADER_SERVER_EXTENSIONS},
             "terminado_settings": {"shell_command": terminal_command(rc_file)},
         },
-        "LabApp": {"default_url": WORK_URL},
+        "LabApp": {"default_url": default_url},
         # CurveZMQ keys for kernels that support them (ipykernel does): the server's traffic with its kernels
         # is encrypted, and ipykernel no longer warns that it runs over TCP without encryption.
         "KernelManager": {"transport_encryption": "auto" if _has_curve() else "disabled"},
@@ -161,7 +162,9 @@ def _merge(path: Path, data: dict) -> None:
     path.write_text(json.dumps(deep(current, data), indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def write_jupyter_config(folder: str | Path, instructor: bool = False, python: str | None = None) -> Path:
+def write_jupyter_config(
+    folder: str | Path, instructor: bool = False, python: str | None = None, default_url: str = WORK_URL
+) -> Path:
     """Write ``hitlab lab``'s Jupyter configuration into the Jupyter config folder *folder*; return it.
 
     Merges into ``jupyter_server_config.json`` and ``labconfig/page_config.json`` if they exist, and writes the
@@ -171,7 +174,7 @@ def write_jupyter_config(folder: str | Path, instructor: bool = False, python: s
     rc_file = folder / TERMINAL_RC
     folder.mkdir(parents=True, exist_ok=True)
     rc_file.write_text(terminal_rc(python), encoding="utf-8")
-    _merge(folder / "jupyter_server_config.json", server_config(rc_file, instructor))
+    _merge(folder / "jupyter_server_config.json", server_config(rc_file, instructor, default_url))
     _merge(folder / "labconfig" / "page_config.json", page_config(instructor))
     return folder
 
@@ -221,11 +224,13 @@ def run_lab(
     root: str | Path | None = None,
     instructor: bool = False,
     notify: Callable[[str], None] | None = None,
+    open_path: str | None = None,
 ) -> int:
     """Run JupyterLab on the workbook until it stops; return its exit status (128 + N if it died of signal N).
 
     First seeds ``work/`` with the labs that have no working copy yet (:func:`hitlab.work.prepare`) and passes
-    its notices (new copies, newer releases in ``labs/``) to *notify* (default: print to stderr).
+    its notices (new copies, newer releases in ``labs/``) to *notify* (default: print to stderr). The browser
+    opens on ``work/``, or on *open_path* (a file under the workbook's root, e.g. a mock interview's notebook).
     """
     from hitlab.work import prepare
 
@@ -237,7 +242,8 @@ def run_lab(
         # The course's gradebook lives in graders/work/ (git-ignored): formgrader cannot open it without it.
         (base / "graders" / "work").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hitlab-jupyter-") as config:
-        write_jupyter_config(config, instructor=instructor)
+        url = f"/lab/tree/{Path(open_path).as_posix()}" if open_path else WORK_URL
+        write_jupyter_config(config, instructor=instructor, default_url=url)
         proc = subprocess.Popen(
             lab_command(base, port=port, open_browser=open_browser),
             env=lab_environment(config, base, instructor=instructor),

@@ -14,13 +14,20 @@ def progress_file() -> Path:
 
 
 def load_progress() -> dict[str, dict]:
+    """The recorded scores; a damaged file is moved aside whole (``progress.json.damaged-<time>``, kept for
+    the learner to repair) rather than overwritten by the next check, which starts a new file."""
     path = progress_file()
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return data
     except FileNotFoundError:
         return {}
     except ValueError:
-        return {}  # a damaged file loses the history, never the next check
+        aside = path.with_name(f"{path.name}.damaged-{datetime.now(UTC):%Y%m%d-%H%M%S}")
+        path.replace(aside)
+        return {}
 
 
 def record(lab: str, notebook: str, score: float, max_score: float, items: dict[str, list[float]]) -> None:

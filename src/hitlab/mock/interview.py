@@ -1,0 +1,188 @@
+"""Drawing a mock interview and writing it as a notebook.
+
+A draw fills the interview's minutes from the track's pool: written items first (a behavioural or
+communication question, and for 40 minutes or more a design question too), then coding and SQL items. Each
+pick goes to the item this track has drawn least often so far, then to a topic not yet in the draw, then to
+chance, so repeated practice brings new questions while the pool lasts.
+
+The candidate's notebook is made of the labs' released cells (set-up, question text, answer and test cells),
+grouped by lab; the grader's copy of the same draw uses the source cells (solutions and hidden tests) and is
+rebuilt from the record when the attempt is scored, never stored where the candidate works.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections import Counter
+from pathlib import Path
+
+import nbformat
+
+from hitlab.errors import InputError
+from hitlab.mock.attempts import Attempt, Drawn, new_id, now, save
+from hitlab.mock.pool import Item, Pool
+
+SPOKEN = ("behavioural", "communication")
+MAX_MINUTES = 180
+MOCK_FOLDER = Path("work") / "mock"
+
+
+def _pick(
+    candidates: list[Item], left: int, seen: Counter, topics: Counter, rng: random.Random
+) -> Item | None:
+    fitting = [i for i in candidates if i.minutes <= left]
+    if not fitting:
+        return None
+    ranked = [(seen[i.id], topics[i.topic], rng.random(), n) for n, i in enumerate(fitting)]
+    return fitting[min(ranked)[3]]
+
+
+def draw(pool: Pool, track: str, minutes: int, history: list[Attempt], seed: int) -> list[Item]:
+    """The items of a ``minutes``-long interview for ``track``, in the order they are asked."""
+    items = pool.drawable(track)
+    if minutes > MAX_MINUTES:
+        raise InputError(f"a mock interview lasts at most {MAX_MINUTES} minutes, not {minutes}")
+    if not items or minutes < min(i.minutes for i in items):
+        shortest = min((i.minutes for i in items), default=0)
+        raise InputError(
+            f"a {minutes}-minute interview cannot hold one question of the {track} track: its shortest "
+            f"takes {shortest} minutes"
+        )
+    rng = random.Random(seed)
+    seen = Counter(d.id for a in history if a.track == track for d in a.items)
+    topics: Counter = Counter()
+    chosen: list[Item] = []
+    left = minutes
+    spoken = [i for i in items if i.kind == "written" and i.topic in SPOKEN]
+    design = [i for i in items if i.kind == "written" and i.topic not in SPOKEN]
+    auto = [i for i in items if i.kind == "auto"]
+    wanted = ([spoken] if minutes >= 20 else []) + ([design] if minutes >= 40 else [])
+    for group in wanted:
+        # leave room for at least one coding question
+        room = left - min((i.minutes for i in auto), default=0)
+        item = _pick(group, room, seen, topics, rng)
+        if item:
+            chosen.append(item)
+            topics[item.topic] += 1
+            left -= item.minutes
+    while True:
+        item = _pick([i for i in auto if i not in chosen], left, seen, topics, rng)
+        if item is None:
+            break
+        chosen.append(item)
+        topics[item.topic] += 1
+        left -= item.minutes
+    if not chosen:  # only written items fit
+        item = _pick(spoken + design, left, seen, topics, rng)
+        chosen.append(item)
+    order = {item_id: n for n, item_id in enumerate(pool.items)}
+    # grouped by lab, the spoken questions last (as an interview ends)
+    return sorted(chosen, key=lambda i: (i.topic in SPOKEN, i.lab, order[i.id]))
+
+
+# -- the notebooks -----------------------------------------------------------------------------------------------
+
+
+def _md(text: str):
+    return nbformat.v4.new_markdown_cell(text)
+
+
+def _copy(cell):
+    cell = copy.deepcopy(cell)
+    if cell.cell_type == "code":
+        cell.outputs, cell.execution_count = [], None
+    return cell
+
+
+def notebook(pool: Pool, attempt: Attempt, solved: bool = False):
+    """The candidate's notebook of ``attempt`` (``solved``: the grader's copy, with solutions and hidden tests)."""
+    track = pool.track(attempt.track)
+    items = [pool.items[d.id] for d in attempt.items]
+    auto = sum(i.kind == "auto" for i in items)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        "hitlab": {"mock": attempt.id},
+    }
+    lines = [
+        f"# Mock interview: {track.title}, {attempt.minutes} minutes",
+        "",
+        f"{len(items)} questions ({auto} graded by the labs' checks, {len(items) - auto} written and assessed "
+        f"against a rubric), drawn for this attempt (`{attempt.id}`). {track.about}",
+        "",
+        "Work as in an interview: no notes, no solutions; a check (`qN.check()`) and its first hint are fair, "
+        "as an interviewer's nudge would be. The clock below keeps time; the minutes next to each part are a guide.",
+    ]
+    nb.cells.append(_md("\n".join(lines)))
+    nb.cells.append(nbformat.v4.new_code_cell(f'from hitlab.mock import clock\n\nclock("{attempt.id}")'))
+    lab = None
+    part = 0
+    answers_added: set[str] = set()
+    for item in items:
+        if item.lab != lab:
+            lab = item.lab
+            part += 1
+            in_lab = [i for i in items if i.lab == lab]
+            nb.cells.append(
+                _md(
+                    f"## Part {part}: {', '.join(dict.fromkeys(i.topic for i in in_lab))} "
+                    f"(about {sum(i.minutes for i in in_lab)} minutes)\n\n"
+                    f"Run the set-up cell first: it opens the data and the checks of `{lab}`."
+                )
+            )
+            nb.cells.extend(_copy(c) for c in pool.setup[lab])
+        nb.cells.append(
+            _md(
+                f"---\n**{item.title}**: about {item.minutes} minutes, {item.points:g} points "
+                f"({'graded by the checks' if item.kind == 'auto' else 'written, assessed with a rubric'})"
+            )
+        )
+        nb.cells.extend(_copy(c) for c in item.context)
+        for cell in item.source_cells if solved else item.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid in answers_added:
+                continue  # an answer cell shared by two items of the draw
+            answers_added.add(gid)
+            nb.cells.append(_copy(cell))
+    nb.cells.append(
+        _md(
+            "## When time is up\n\n"
+            "Save this notebook (Ctrl+S), then in a terminal (File → New → Terminal) run\n\n"
+            f"    hitlab mock score {attempt.id}\n\n"
+            "It grades the coding and SQL questions with the labs' own checks, then shows each written question's "
+            "rubric and asks you (or your interviewer, `--assessor peer`) for its points. `hitlab progress` then "
+            "shows your score per topic over your attempts."
+        )
+    )
+    return nb
+
+
+def start(
+    pool: Pool, root: Path, track: str, minutes: int, history: list[Attempt], seed: int | None = None
+) -> tuple[Attempt, Path]:
+    """Draw an interview, write the candidate's notebook under ``work/mock/`` and record the attempt."""
+    pool.track(track)
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**32)
+    items = draw(pool, track, minutes, history, seed)
+    started = now()
+    attempt_id = new_id(track, started, seed)
+    relative = MOCK_FOLDER / f"{attempt_id}.ipynb"
+    attempt = Attempt(
+        id=attempt_id,
+        track=track,
+        minutes=minutes,
+        seed=seed,
+        started=started.isoformat(),
+        notebook=str(relative),
+        items=[Drawn(i.id, i.lab, i.kind, i.points, i.topic, i.minutes, i.section) for i in items],
+    )
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        raise InputError("an attempt with this id already exists; nothing was changed", path=path)
+    nbformat.write(notebook(pool, attempt), path)
+    save(attempt)
+    return attempt, path
