@@ -2,8 +2,8 @@
 
 A draw fills the interview's minutes from the track's pool: written items first (a behavioural or
 communication question, and for 40 minutes or more a design question too), then coding and SQL items. Each
-pick goes to the item this track has drawn least often so far, then to a topic not yet in the draw, then to
-chance, so repeated practice brings new questions while the pool lasts.
+pick is among the items this track has drawn least often so far (so repeated practice brings new questions
+until the pool is used up, and only then repeats), then of a topic the draw has least, then by chance.
 
 The candidate's notebook is made of the labs' released cells (set-up, question text, answer and test cells),
 grouped by lab; the grader's copy of the same draw uses the source cells (solutions and hidden tests) and is
@@ -31,7 +31,10 @@ MOCK_FOLDER = Path("work") / "mock"
 def _pick(
     candidates: list[Item], left: int, seen: Counter, topics: Counter, rng: random.Random
 ) -> Item | None:
-    fitting = [i for i in candidates if i.minutes <= left]
+    """The next item: among the least drawn so far (an item comes back only once all its peers have been drawn
+    as often), one that fits in the ``left`` minutes, of a topic the draw has least, else at random."""
+    fewest = min((seen[i.id] for i in candidates), default=0)
+    fitting = [i for i in candidates if i.minutes <= left and seen[i.id] == fewest]
     if not fitting:
         return None
     ranked = [(seen[i.id], topics[i.topic], rng.random(), n) for n, i in enumerate(fitting)]
@@ -139,7 +142,8 @@ def notebook(pool: Pool, attempt: Attempt, solved: bool = False):
                 f"({'graded by the checks' if item.kind == 'auto' else 'written, assessed with a rubric'})"
             )
         )
-        nb.cells.extend(_copy(c) for c in item.context)
+        shown = {c.source for c in nb.cells if c.cell_type == "markdown"}
+        nb.cells.extend(_copy(c) for c in item.context if c.source not in shown)  # a section's opening once
         for cell in item.source_cells if solved else item.cells:
             gid = cell.metadata.get("nbgrader", {}).get("grade_id")
             if gid in answers_added:
@@ -156,6 +160,8 @@ def notebook(pool: Pool, attempt: Attempt, solved: bool = False):
             "shows your score per topic over your attempts."
         )
     )
+    for n, cell in enumerate(nb.cells):
+        cell.id = f"mock-{n:03d}"  # unique (a lab's cells can come twice) and the same in both copies
     return nb
 
 
