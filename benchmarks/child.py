@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -246,7 +247,68 @@ def nbgrader_sequential(submitted: str, course: str) -> dict:
     }
 
 
+def mock_interview(track: str, minutes: int, seed: int) -> dict:
+    """``hitlab mock --track T --no-browser`` as a user runs it (a fresh interpreter: imports, the pool read
+    from every lab's notebooks, the draw, the notebook written), then ``hitlab mock score`` of the same
+    attempt answered with the solutions, in a scratch copy of the workbook with its own record folder."""
+    import json
+    import shutil
+    import subprocess
+
+    import nbformat
+
+    repo = Path(__file__).resolve().parents[1]
+    hitlab = str(Path(sys.executable).with_name("hitlab"))
+    with tempfile.TemporaryDirectory(prefix="bench-mock-") as tmp:
+        root = Path(tmp) / "workbook"
+        for folder in ("labs", "solutions"):
+            shutil.copytree(repo / folder, root / folder)
+        (root / "graders").mkdir()
+        shutil.copy2(repo / "graders" / "nbgrader_config.py", root / "graders")
+        env = dict(os.environ, HITLAB_ROOT=str(root), HITLAB_HOME=str(Path(tmp) / "home"))
+        command = [
+            hitlab,
+            "mock",
+            "--track",
+            track,
+            "--minutes",
+            str(minutes),
+            "--seed",
+            str(seed),
+            "--no-browser",
+        ]
+        draw_seconds, _ = _timed(subprocess.run, command, env=env, check=True, capture_output=True)
+        record = next((Path(tmp) / "home" / "mock").glob("*.json"))
+        attempt = json.loads(record.read_text())
+        from hitlab.course.notebooks import solution_code
+        from hitlab.mock.pool import load_pool
+
+        pool = load_pool(root)
+        path = root / attempt["notebook"]
+        nb = nbformat.read(path, as_version=4)
+        answers = {}
+        for drawn in attempt["items"]:
+            item = pool.items[drawn["id"]]
+            if item.kind == "auto":
+                cell = item.source_cells[0]
+                answers[cell.metadata["nbgrader"]["grade_id"]] = solution_code(cell.source)
+        for cell in nb.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid in answers:
+                cell.source = answers[gid]
+        nbformat.write(nb, path)
+        score_seconds, _ = _timed(
+            subprocess.run, [hitlab, "mock", "score", attempt["id"]], env=env, check=True, capture_output=True
+        )
+        scored = json.loads(record.read_text())
+    got = sum(r["score"] for r in scored["results"].values())
+    possible = sum(r["points"] for r in scored["results"].values())
+    return {"draw_seconds": draw_seconds, "score_seconds": score_seconds, "items": len(attempt["items"]),
+            "auto_score": got, "auto_points": possible}  # fmt: skip
+
+
 OPERATIONS = {
+    "mock-interview": mock_interview,
     "grade-cohort": grade_cohort,
     "nbgrader-sequential": nbgrader_sequential,
     "run-notebook": run_notebook,
