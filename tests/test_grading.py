@@ -392,8 +392,9 @@ def test_every_lab_grades_in_the_sandbox(tmp_path):
     MLLP listener on the kernel's own loopback; lab 04 reads the dataset's files; lab 06 writes notes for another
     population; lab 07 runs a SMART authorization server, a FHIR API and TLS servers on loopback, with keys and
     certificates in the kernel's temporary folder; lab 08 writes a warehouse and plots with matplotlib; lab 09
-    reads the analytics datasets and fits scikit-learn models) get exactly their points."""
-    labs = ["lab02", "lab03", "lab04", "lab05", "lab06", "lab07", "lab08", "lab09"]
+    reads the analytics datasets and fits scikit-learn models; lab 10 reads the default HL7 v2 feed and crashes
+    and restarts sqlite-backed consumers in the kernel's temporary folder) get exactly their points."""
+    labs = ["lab02", "lab03", "lab04", "lab05", "lab06", "lab07", "lab08", "lab09", "lab10"]
     expected = make_cohort(tmp_path / "submitted", labs, per_lab=2, seed=2)
     run = grade(tmp_path / "submitted", tmp_path / "out", labs, workers=2)
     assert {(o.student, o.lab, o.status) for o in run.graded} == {(s, lab, "graded") for s, lab in expected}
