@@ -340,6 +340,16 @@ def test_assessments_are_checked_and_recorded_with_who_gave_them(home, workbook,
     result = run("mock", "score", "--points", "nonsense", ok=False)
     assert result.exit_code == 2 and "write ITEM=POINTS" in result.output
     assert attempts.load(attempt.id).results == {}  # nothing recorded by a refused command
+    asked = [d for d in attempt.items if d.kind == "written"]
+    result = CliRunner().invoke(
+        main, ["mock", "score", "--ask"], input="".join(f"{d.points:g}\n" for d in asked)
+    )
+    assert result.exit_code == 0, result.output
+    assert f"points for {written.id} (0 to {written.points:g}, empty to skip)" in result.output
+    assert "Mark scheme:" in result.output  # the rubric is shown before the points are asked
+    recorded = attempts.load(attempt.id).results
+    assert all(recorded[d.id] == Result(d.points, d.points, "self") for d in asked)
+    assert all(recorded[d.id].graded_by == "checks" for d in attempt.items if d.kind == "auto")
     other = workbook / attempt.notebook
     shutil.copyfile(other, other.with_suffix(".bak"))
     nb = nbformat.read(other, as_version=4)
@@ -350,3 +360,38 @@ def test_assessments_are_checked_and_recorded_with_who_gave_them(home, workbook,
 
         score_mock(attempt.id)
     assert re.match(attempts.ATTEMPT_ID.pattern, attempt.id)
+
+
+@pytest.mark.parametrize("lab", [lab for lab in lab_names(REPO) if lab != "lab00_orientation"])
+def test_every_item_of_the_pool_grades_in_a_mock_as_in_its_lab(home, workbook, pool, lab):
+    """A mock holding every auto item of ``lab``, answered with the worked answers: full marks for each, as in
+    the lab, so no item depends on an exercise the draw may leave out."""
+    from hitlab.mock.interview import notebook
+    from hitlab.mock.scoring import score
+
+    items = [i for i in pool.items.values() if i.lab == lab and i.kind == "auto"]
+    attempt = Attempt(
+        attempts.new_id("data-engineer", attempts.now(), len(lab)),
+        "data-engineer",
+        180,
+        len(lab),
+        attempts.now().isoformat(),
+        f"work/mock/{lab}.ipynb",
+        [Drawn(i.id, i.lab, i.kind, i.points, i.topic, i.minutes, i.section) for i in items],
+    )
+    nb = notebook(pool, attempt)
+    worked = {
+        i.source_cells[0].metadata["nbgrader"]["grade_id"]: solution_code(i.source_cells[0].source)
+        for i in items
+    }
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in worked:
+            cell.source = worked[gid]
+    path = workbook / attempt.notebook
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    scored = score(pool, workbook, attempt)
+    assert {k: (r.score, r.message) for k, r in scored.results.items()} == {
+        i.id: (i.points, "") for i in items
+    }

@@ -358,8 +358,11 @@ def _points(values: tuple[str, ...]) -> dict[str, float]:
 @click.option(
     "--no-regrade", is_flag=True, help="Keep the coding items' earlier grades; only record assessments."
 )
+@click.option(
+    "--ask/--no-ask", default=None, help="Ask for each written answer's points (default: on a terminal)."
+)
 @_clean_errors
-def mock_score(attempt_id, points, assessor, no_regrade) -> None:
+def mock_score(attempt_id, points, assessor, no_regrade, ask) -> None:
     """Grade a mock interview (default: the latest): coding items by the checks, then the written answers by
     you or your interviewer against each rubric (asked here unless given with --points)."""
     from rich.console import Console
@@ -369,9 +372,9 @@ def mock_score(attempt_id, points, assessor, no_regrade) -> None:
     from hitlab.api import score_mock
 
     console = Console()
-    interactive = sys.stdin.isatty() and not points
+    interactive = not points and (sys.stdin.isatty() if ask is None else ask)
 
-    def ask(item, answer):
+    def ask_points(item, answer):
         console.rule(f"{item.title} ({item.points:g} points, {assessor}-assessed)")
         console.print(Markdown(f"**Your answer:**\n\n{answer or '(no answer)'}"))
         console.print(Markdown(item.rubric))
@@ -386,7 +389,9 @@ def mock_score(attempt_id, points, assessor, no_regrade) -> None:
         )
 
     console.print("grading the coding and SQL questions with the labs' checks (a fresh kernel)...")
-    attempt = score_mock(attempt_id, _points(points), assessor, ask if interactive else None, not no_regrade)
+    attempt = score_mock(
+        attempt_id, _points(points), assessor, ask_points if interactive else None, not no_regrade
+    )
     got, possible = attempt.score()
     table = Table(title=f"mock interview {attempt.id}: {got:g} / {possible:g}")
     for name in ("item", "topic", "score", "graded by", "feedback"):

@@ -28,17 +28,34 @@ MAX_MINUTES = 180
 MOCK_FOLDER = Path("work") / "mock"
 
 
+def _bundle(pool: Pool, item: Item, chosen: list[Item]) -> list[Item]:
+    """``item`` with the earlier exercises it builds on that the draw does not hold yet."""
+    return [*(pool.items[r] for r in item.requires if pool.items[r] not in chosen), item]
+
+
+def _minutes(items: list[Item]) -> int:
+    return sum(i.minutes for i in items)
+
+
 def _pick(
-    candidates: list[Item], left: int, seen: Counter, topics: Counter, rng: random.Random
-) -> Item | None:
-    """The next item: among the least drawn so far (an item comes back only once all its peers have been drawn
-    as often), one that fits in the ``left`` minutes, of a topic the draw has least, else at random."""
+    pool: Pool,
+    candidates: list[Item],
+    chosen: list[Item],
+    left: int,
+    seen: Counter,
+    topics: Counter,
+    rng: random.Random,
+) -> list[Item]:
+    """The next item with what it requires (or nothing): among the least drawn so far (an item comes back only
+    once all its peers have been drawn as often), one that fits in the ``left`` minutes, of a topic the draw
+    has least, else at random."""
+    candidates = [i for i in candidates if i not in chosen]
     fewest = min((seen[i.id] for i in candidates), default=0)
-    fitting = [i for i in candidates if i.minutes <= left and seen[i.id] == fewest]
+    fitting = [i for i in candidates if seen[i.id] == fewest and _minutes(_bundle(pool, i, chosen)) <= left]
     if not fitting:
-        return None
-    ranked = [(seen[i.id], topics[i.topic], rng.random(), n) for n, i in enumerate(fitting)]
-    return fitting[min(ranked)[3]]
+        return []
+    ranked = [(topics[i.topic], rng.random(), n) for n, i in enumerate(fitting)]
+    return _bundle(pool, fitting[min(ranked)[2]], chosen)
 
 
 def draw(pool: Pool, track: str, minutes: int, history: list[Attempt], seed: int) -> list[Item]:
@@ -46,8 +63,8 @@ def draw(pool: Pool, track: str, minutes: int, history: list[Attempt], seed: int
     items = pool.drawable(track)
     if minutes > MAX_MINUTES:
         raise InputError(f"a mock interview lasts at most {MAX_MINUTES} minutes, not {minutes}")
-    if not items or minutes < min(i.minutes for i in items):
-        shortest = min((i.minutes for i in items), default=0)
+    shortest = min((_minutes(_bundle(pool, i, [])) for i in items), default=0)
+    if not items or minutes < shortest:
         raise InputError(
             f"a {minutes}-minute interview cannot hold one question of the {track} track: its shortest "
             f"takes {shortest} minutes"
@@ -56,29 +73,25 @@ def draw(pool: Pool, track: str, minutes: int, history: list[Attempt], seed: int
     seen = Counter(d.id for a in history if a.track == track for d in a.items)
     topics: Counter = Counter()
     chosen: list[Item] = []
-    left = minutes
     spoken = [i for i in items if i.kind == "written" and i.topic in SPOKEN]
     design = [i for i in items if i.kind == "written" and i.topic not in SPOKEN]
     auto = [i for i in items if i.kind == "auto"]
     wanted = ([spoken] if minutes >= 20 else []) + ([design] if minutes >= 40 else [])
-    for group in wanted:
-        # leave room for at least one coding question
-        room = left - min((i.minutes for i in auto), default=0)
-        item = _pick(group, room, seen, topics, rng)
-        if item:
+    room_for_code = min((_minutes(_bundle(pool, i, [])) for i in auto), default=0)
+
+    def take(group: list[Item], reserve: int = 0) -> bool:
+        picked = _pick(pool, group, chosen, minutes - _minutes(chosen) - reserve, seen, topics, rng)
+        for item in picked:
             chosen.append(item)
             topics[item.topic] += 1
-            left -= item.minutes
-    while True:
-        item = _pick([i for i in auto if i not in chosen], left, seen, topics, rng)
-        if item is None:
-            break
-        chosen.append(item)
-        topics[item.topic] += 1
-        left -= item.minutes
+        return bool(picked)
+
+    for group in wanted:
+        take(group, reserve=room_for_code)  # leave room for at least one coding question
+    while take(auto):
+        pass
     if not chosen:  # only written items fit
-        item = _pick(spoken + design, left, seen, topics, rng)
-        chosen.append(item)
+        take(spoken + design)
     order = {item_id: n for n, item_id in enumerate(pool.items)}
     # grouped by lab, the spoken questions last (as an interview ends)
     return sorted(chosen, key=lambda i: (i.topic in SPOKEN, i.lab, order[i.id]))

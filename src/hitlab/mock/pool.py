@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from hitlab.errors import HitlabError
 
 POOL_FILE = Path(__file__).with_name("pool.toml")
 RUBRIC = re.compile(r"^\*\*Rubric\*\*", re.M)
+SECTION = re.compile(r"^## (?![\s\S]*^## )", re.M)  # the last "## " heading of a cell
 MARK_SCHEME = re.compile(r"=== BEGIN MARK SCHEME ===\n(.*?)=== END MARK SCHEME ===", re.S)
 TEST_DOC = re.compile(r'^"""(.*?)"""', re.S)
 
@@ -67,8 +69,9 @@ class Item:
     source_cells: list = field(default_factory=list)  # the same with solutions and hidden tests
     rubric: str = ""  # written items: the rubric (the text after "**Rubric**") and the mark scheme
     checks: str = ""  # auto items: what the test cell checks (its docstring)
-    standalone: bool = True  # runs with the lab's set-up cells alone
-    needs: tuple[str, ...] = ()  # when not standalone: the names it uses from earlier exercises
+    standalone: bool = True  # runs with the lab's set-up cells and the items it requires
+    needs: tuple[str, ...] = ()  # names its worked answer uses from earlier exercises of the lab
+    requires: tuple[str, ...] = ()  # the earlier items that define them (drawn with it, asked before it)
 
     @property
     def short_lab(self) -> str:
@@ -167,8 +170,9 @@ def _lab_items(root: Path, lab: str) -> tuple[list, list[dict]]:
     )
     found, answer, last_answer, section = [], None, None, ""
     for position, cell in enumerate(source.cells):
-        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("## "):
-            section = cell.source
+        opening = SECTION.search(cell.source) if cell.cell_type == "markdown" else None
+        if opening:  # a section starts here (a cell may end the previous one first)
+            section = cell.source[opening.start() :]
         meta = cell.metadata.get("nbgrader", {})
         gid = meta.get("grade_id")
         if not gid:
@@ -234,6 +238,11 @@ def _context(found: dict) -> list:
         if c.cell_type == "markdown"
         or (found["kind"] == "written" and c.cell_type == "code" and not free_names(c.source, found["known"]))
     ]
+    openings = [n for n, c in enumerate(between) if c.cell_type == "markdown" and SECTION.search(c.source)]
+    if openings:  # what comes before the section's opening closes the previous section
+        first = copy.deepcopy(between[openings[-1]])
+        first.source = first.source[SECTION.search(first.source).start() :]
+        between = [first, *between[openings[-1] + 1 :]]
     section = found["section"]
     if section and not any(c.source == section for c in between):
         import nbformat
@@ -244,8 +253,6 @@ def _context(found: dict) -> list:
 
 def _split_written(context: list) -> tuple[list, str]:
     """The question cells without the rubric, and the rubric text (from "**Rubric**" to the end)."""
-    import copy
-
     question, rubric = [], ""
     for cell in context:
         match = RUBRIC.search(cell.source) if cell.cell_type == "markdown" else None
@@ -323,6 +330,30 @@ def _item(lab: str, found: dict, meta: dict, lab_meta: dict) -> Item:
     )
 
 
+def _link_requirements(lab_items: list[Item]) -> None:
+    """An exercise that builds on an earlier one (a subclass of the class Q3 wrote, say) requires it: the
+    names its worked answer needs must be defined by earlier auto items of the same lab, which then come
+    with it in a draw. An item with a need nothing earlier meets cannot be drawn."""
+    from hitlab.course.notebooks import solution_code
+
+    defined_by: dict[str, str] = {}
+    for item in lab_items:
+        if item.kind != "auto":
+            continue
+        if item.needs:
+            missing = [n for n in item.needs if n not in defined_by]
+            direct = {defined_by[n] for n in item.needs if n in defined_by}
+            closure = set(direct)
+            for required in direct:
+                closure |= set(next(i for i in lab_items if i.id == required).requires)
+            item.requires = tuple(i.id for i in lab_items if i.id in closure)
+            item.standalone = not missing and all(
+                next(i for i in lab_items if i.id == r).standalone for r in item.requires
+            )
+        for name in _names(solution_code(item.source_cells[0].source))[0]:
+            defined_by.setdefault(name, item.id)
+
+
 def _read_pool_file(path: Path) -> dict:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
@@ -356,6 +387,7 @@ def _load(root: Path, pool_file: Path) -> Pool:
             if unknown:
                 raise PoolError(f"{pool_file}, [items.{item.id}]: unknown tracks {', '.join(unknown)}")
             items[item.id] = item
+        _link_requirements([items[e["id"]] for e in found if e["id"] in items])
         setup[lab] = lab_setup
     missing = sorted(set(metas) - set(items))
     if missing:
