@@ -72,6 +72,8 @@ SKIPPED = {
     "hitlab grade graders/work/submitted ...": "the elided form of section 4's command, which "
     "test_exchange_collect_grade_export runs",
     "hitlab course verify labNN": "a placeholder for a lab, as hitlab course verify lab00",
+    "hitlab mock --track interface-engineer --minutes 45": "opens JupyterLab on the drawn notebook until "
+    "stopped: test_mock_commands runs the same draw with --no-browser (and tests/test_labserver.py starts the lab)",
 }
 
 NAMES = {  # prose naming a command (a table's command column, "the X step"), not an invocation
@@ -83,6 +85,8 @@ NAMES = {  # prose naming a command (a table's command column, "the X step"), no
     "hitlab course build",
     "hitlab course verify",
     "hitlab grade",
+    "hitlab mock",
+    "hitlab mock score",
     "nbgrader zip_collect",
     "nbgrader db student import",
     "nbgrader collect",
@@ -398,6 +402,34 @@ def test_check_then_progress(ws):
     assert (Path(ws.env["HITLAB_HOME"]) / "progress.json").is_file()
     rows = ws.sh("hitlab progress").stdout
     assert re.search(r"lab00_orientation\s+│ 0 / 10 ", rows) and "not checked yet" in rows, rows
+
+
+@runs(
+    "hitlab mock tracks",
+    "hitlab mock --list",
+    "hitlab mock --interviewer --html sheet.html",
+    "hitlab mock score --assessor peer --points lab10_star_incident=2",
+)
+def test_mock_commands(ws):
+    tracks = ws.sh("hitlab mock tracks").stdout
+    assert all(
+        t in tracks for t in ("interface-engineer", "data-engineer", "fhir-developer", "data-scientist")
+    )
+    # the README's draw without opening JupyterLab; seed 4 draws lab10_star_incident in a fresh record
+    draw = (
+        "hitlab mock --track interface-engineer --minutes 45 --seed 4 --no-browser"  # not itself in a README
+    )
+    drawn = subprocess.run(
+        ["bash", "-c", draw], cwd=ws.root, env=ws.env, capture_output=True, text=True, check=True
+    ).stdout
+    attempt = re.search(r"mock interview (\S+):", drawn).group(1)
+    assert "lab10_star_incident" in drawn
+    assert f"{attempt}  interface-engineer" in ws.sh("hitlab mock --list").stdout
+    assert "interviewer's sheet: sheet.html" in ws.sh("hitlab mock --interviewer --html sheet.html").stdout
+    assert "Follow-up probes" in (ws.root / "sheet.html").read_text(encoding="utf-8")
+    scored = ws.sh("hitlab mock score --assessor peer --points lab10_star_incident=2").stdout
+    assert re.search(r"lab10_star_incident\s.*2 / 3\s.*peer", scored), scored
+    assert "mock interviews: 1 scored" in ws.sh("hitlab progress").stdout
 
 
 @runs("hitlab course build lab00", "hitlab course lint")

@@ -294,7 +294,7 @@ def mock(ctx, track, minutes, seed, interviewer, attempt_id, html_out, no_browse
             f"mock interview {attempt.id}: {len(attempt.items)} questions, {minutes} minutes, "
             f"ends at {attempt.deadline:%H:%M} UTC"
         )
-        click.echo(f"notebook: {path}")
+        click.echo(f"notebook: {attempt.notebook} (in {path.parents[2]})")
         for n, d in enumerate(attempt.items, 1):
             kind = "checks" if d.kind == "auto" else "rubric"
             click.echo(f"  {n:>2}. {d.id:<34} {d.topic:<32} {d.minutes:>2} min  {d.points:g} pts  ({kind})")
