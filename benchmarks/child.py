@@ -248,7 +248,7 @@ def nbgrader_sequential(submitted: str, course: str) -> dict:
 
 
 def mock_interview(track: str, minutes: int, seed: int) -> dict:
-    """``hitlab mock --track T --no-browser`` as a user runs it (a fresh interpreter: imports, the pool read
+    """``hitlab mock --track T --no-lab`` as a user runs it (a fresh interpreter: imports, the pool read
     from every lab's notebooks, the draw, the notebook written), then ``hitlab mock score`` of the same
     attempt answered with the solutions, in a scratch copy of the workbook with its own record folder."""
     import json
@@ -275,7 +275,7 @@ def mock_interview(track: str, minutes: int, seed: int) -> dict:
             str(minutes),
             "--seed",
             str(seed),
-            "--no-browser",
+            "--no-lab",
         ]
         draw_seconds, _ = _timed(subprocess.run, command, env=env, check=True, capture_output=True)
         record = next((Path(tmp) / "home" / "mock").glob("*.json"))

@@ -53,6 +53,12 @@ def test_learner_mode_turns_nbgrader_and_the_news_off_and_instructor_mode_on(tmp
     learner = server_config(tmp_path / "rc")
     assert learner["ServerApp"]["jpserver_extensions"] == dict.fromkeys(NBGRADER_SERVER_EXTENSIONS, False)
     assert learner["LabApp"]["default_url"] == WORK_URL == "/lab/tree/work"
+    mock = server_config(
+        tmp_path / "rc", default_url="/lab/tree/work/mock/20261201-090000-data-engineer-0001.ipynb"
+    )
+    assert mock["LabApp"]["default_url"].endswith(
+        "/work/mock/20261201-090000-data-engineer-0001.ipynb"
+    )  # hitlab mock
     assert learner["KernelManager"]["transport_encryption"] == "auto"
     off = page_config()["disabledExtensions"]
     assert off[NBGRADER_LAB_EXTENSION] is True and off[NEWS_PLUGIN] is True

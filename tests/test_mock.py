@@ -124,19 +124,19 @@ def test_a_draw_fills_the_time_with_a_mix_and_changes_with_practice(pool, track)
 
 
 def test_bad_requests_get_clear_errors(home):
-    result = run("mock", "--track", "chef", "--no-browser", ok=False)
+    result = run("mock", "--track", "chef", "--no-lab", ok=False)
     assert (
         result.exit_code == 2
         and "no track 'chef'; tracks: interface-engineer, data-engineer" in result.output
     )
-    result = run("mock", "--track", "data-engineer", "--minutes", "2", "--no-browser", ok=False)
+    result = run("mock", "--track", "data-engineer", "--minutes", "2", "--no-lab", ok=False)
     assert result.exit_code == 2
     assert "a 2-minute interview cannot hold one question of the data-engineer track: its shortest takes" in (
         result.output
     )
-    result = run("mock", "--track", "data-engineer", "--minutes", "500", "--no-browser", ok=False)
+    result = run("mock", "--track", "data-engineer", "--minutes", "500", "--no-lab", ok=False)
     assert result.exit_code == 2 and "at most 180 minutes" in result.output
-    result = run("mock", "--no-browser", ok=False)
+    result = run("mock", "--no-lab", ok=False)
     assert result.exit_code == 2 and "--track" in result.output
     result = run("mock", "score", ok=False)
     assert result.exit_code == 2 and "no mock interview recorded yet" in result.output
@@ -156,7 +156,7 @@ def _answer_sources(pool, item_id: str) -> tuple[str, str, str]:
 
 @pytest.mark.parametrize("track", TRACKS)
 def test_a_mock_interview_end_to_end(home, workbook, pool, track):
-    result = run("mock", "--track", track, "--minutes", "30", "--seed", "7", "--no-browser")
+    result = run("mock", "--track", track, "--minutes", "30", "--seed", "7", "--no-lab")
     attempt = attempts.latest()
     assert f"mock interview {attempt.id}: {len(attempt.items)} questions, 30 minutes" in result.output
     path = workbook / attempt.notebook
@@ -207,7 +207,7 @@ def test_a_mock_interview_end_to_end(home, workbook, pool, track):
 
 
 def test_the_interviewers_sheet_holds_what_the_candidate_must_not_see(home, workbook, pool, tmp_path):
-    run("mock", "--track", "interface-engineer", "--minutes", "60", "--seed", "3", "--no-browser")
+    run("mock", "--track", "interface-engineer", "--minutes", "60", "--seed", "3", "--no-lab")
     attempt = attempts.latest()
     sheet = tmp_path / "sheet.html"
     result = run("mock", "--interviewer", "--attempt", attempt.id, "--html", str(sheet))
@@ -323,7 +323,7 @@ def test_a_damaged_progress_file_is_kept_aside(home):
 
 
 def test_assessments_are_checked_and_recorded_with_who_gave_them(home, workbook, pool):
-    run("mock", "--track", "privacy-security", "--minutes", "25", "--seed", "11", "--no-browser")
+    run("mock", "--track", "privacy-security", "--minutes", "25", "--seed", "11", "--no-lab")
     attempt = attempts.latest()
     written = next(d for d in attempt.items if d.kind == "written")
     auto = next(d for d in attempt.items if d.kind == "auto")

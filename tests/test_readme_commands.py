@@ -73,7 +73,7 @@ SKIPPED = {
     "test_exchange_collect_grade_export runs",
     "hitlab course verify labNN": "a placeholder for a lab, as hitlab course verify lab00",
     "hitlab mock --track interface-engineer --minutes 45": "opens JupyterLab on the drawn notebook until "
-    "stopped: test_mock_commands runs the same draw with --no-browser (and tests/test_labserver.py starts the lab)",
+    "stopped: test_mock_commands runs the same draw with --no-lab (and tests/test_labserver.py starts the lab)",
 }
 
 NAMES = {  # prose naming a command (a table's command column, "the X step"), not an invocation
@@ -417,7 +417,7 @@ def test_mock_commands(ws):
     )
     # the README's draw without opening JupyterLab; seed 4 draws lab10_star_incident in a fresh record
     draw = (
-        "hitlab mock --track interface-engineer --minutes 45 --seed 4 --no-browser"  # not itself in a README
+        "hitlab mock --track interface-engineer --minutes 45 --seed 4 --no-lab"  # not itself in a README
     )
     drawn = subprocess.run(
         ["bash", "-c", draw], cwd=ws.root, env=ws.env, capture_output=True, text=True, check=True

@@ -262,11 +262,11 @@ _TRACK_HELP = "Role track: `hitlab mock tracks` lists them."
     default=None,
     help="With --interviewer: write the sheet as an HTML page here instead of printing it.",
 )
-@click.option("--no-browser", is_flag=True, help="Do not start JupyterLab on the new notebook.")
+@click.option("--no-lab", is_flag=True, help="Do not start JupyterLab on the new notebook.")
 @click.option("--list", "list_attempts", is_flag=True, help="List your recorded attempts.")
 @click.pass_context
 @_clean_errors
-def mock(ctx, track, minutes, seed, interviewer, attempt_id, html_out, no_browser, list_attempts) -> None:
+def mock(ctx, track, minutes, seed, interviewer, attempt_id, html_out, no_lab, list_attempts) -> None:
     """A timed mock interview for a role track, drawn from every lab: coding and SQL questions graded by the
     labs' checks, design and behavioural questions assessed with their rubric.
 
@@ -307,7 +307,7 @@ def mock(ctx, track, minutes, seed, interviewer, attempt_id, html_out, no_browse
         else:
             click.echo(sheet)
         return
-    if not no_browser:
+    if not no_lab:
         click.echo(f"when time is up: save, then run `hitlab mock score {attempt_id}`")
         sys.exit(
             api.run_lab(

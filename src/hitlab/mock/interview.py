@@ -136,23 +136,27 @@ def notebook(pool: Pool, attempt: Attempt, solved: bool = False):
     lab = None
     part = 0
     answers_added: set[str] = set()
-    for item in items:
+    for number, item in enumerate(items, 1):
         if item.lab != lab:
             lab = item.lab
             part += 1
-            in_lab = [i for i in items if i.lab == lab]
+            rest = items[number - 1 :]
+            in_part = rest[: next((k for k, i in enumerate(rest) if i.lab != lab), len(rest))]
             nb.cells.append(
                 _md(
-                    f"## Part {part}: {', '.join(dict.fromkeys(i.topic for i in in_lab))} "
-                    f"(about {sum(i.minutes for i in in_lab)} minutes)\n\n"
+                    f"## Part {part}: {', '.join(dict.fromkeys(i.topic for i in in_part))} "
+                    f"(about {sum(i.minutes for i in in_part)} minutes)\n\n"
                     f"Run the set-up cell first: it opens the data and the checks of `{lab}`."
                 )
             )
             nb.cells.extend(_copy(c) for c in pool.setup[lab])
+        how = (
+            "graded by the checks" if item.kind == "auto" else "written, assessed with its rubric afterwards"
+        )
         nb.cells.append(
             _md(
-                f"---\n**{item.title}**: about {item.minutes} minutes, {item.points:g} points "
-                f"({'graded by the checks' if item.kind == 'auto' else 'written, assessed with a rubric'})"
+                f"---\n**Question {number} of {len(items)}**: about {item.minutes} minutes, {item.points:g} "
+                f"points, {how} (from {item.section})."
             )
         )
         shown = {c.source for c in nb.cells if c.cell_type == "markdown"}
