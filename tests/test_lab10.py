@@ -6,9 +6,11 @@ proof."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -18,7 +20,7 @@ from nbclient import NotebookClient
 from course_proof import prove_grading
 from hitlab.checks import lab10
 from hitlab.checks.core import Incorrect
-from hitlab.checks.lab10 import answers, questions, reference
+from hitlab.checks.lab10 import answers, materials, questions, reference
 
 RELEASE = (
     Path(__file__).resolve().parents[1]
@@ -151,6 +153,72 @@ def test_the_feed_is_deterministic_and_well_formed():
         lab10.parse_adt("PID|1")
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("20250303060000+0000", datetime(2025, 3, 3, 6, 0, tzinfo=UTC)),
+        ("20250303060000.1234+0000", datetime(2025, 3, 3, 6, 0, 0, 123400, tzinfo=UTC)),  # offset after .SSSS
+        ("20250303060000.5", datetime(2025, 3, 3, 6, 0, 0, 500000, tzinfo=UTC)),
+        ("202503030600+0100", datetime(2025, 3, 3, 5, 0, tzinfo=UTC)),  # minute precision with an offset
+        ("202503030600-0530", datetime(2025, 3, 3, 11, 30, tzinfo=UTC)),
+        ("2025030306", datetime(2025, 3, 3, 6, 0, tzinfo=UTC)),
+        ("20250303", datetime(2025, 3, 3, tzinfo=UTC)),
+        ("202503", datetime(2025, 3, 1, tzinfo=UTC)),
+        ("20250303060000", datetime(2025, 3, 3, 6, 0, tzinfo=UTC)),  # no offset: read as UTC (documented)
+    ],
+)
+def test_dtm_parsing(value, expected):
+    assert materials._parse_dtm(value) == expected
+
+
+@pytest.mark.parametrize("value", ["", "2025030", "202503030600.12", "20250303+01", "20250303+2500", "x"])
+def test_dtm_parsing_rejects_what_is_not_a_dtm(value):
+    with pytest.raises(ValueError):
+        materials._parse_dtm(value)
+
+
+def test_msh7_and_evn6_are_not_evn2():
+    """MSH-7 differs from EVN-2 (resubmissions), EVN-6 is sometimes empty and otherwise never after EVN-2."""
+    feed = lab10.adt_feed(1)
+    late = empty = 0
+    for message in feed:
+        segs = {line[:3]: line.split("|") for line in message.split("\r") if line}
+        recorded = materials._parse_dtm(segs["EVN"][2])
+        created = materials._parse_dtm(segs["MSH"][6])
+        assert recorded <= created < recorded + materials.timedelta(hours=1)
+        late += created - recorded > materials.timedelta(minutes=1)
+        if len(segs["EVN"]) > 6 and segs["EVN"][6]:
+            assert materials._parse_dtm(segs["EVN"][6]) <= recorded
+        else:
+            empty += 1
+    assert late >= 5 and empty >= 5
+
+
+def _ordered_by(field: str):
+    """The worked Q4 answer, ordering by MSH-7 or EVN-6 instead of EVN-2."""
+    base = _define(answers.ORDERED)["OrderedConsumer"]
+
+    class ByOther(base):
+        def handle(self, message):
+            segs = {line[:3]: line.split("|") for line in message.split("\r") if line}
+            self.when = materials._parse_dtm(segs["MSH"][6] if field == "MSH-7" else segs["EVN"][6])
+            super().handle(message)
+
+        def apply(self, event):
+            return super().apply(dataclasses.replace(event, recorded=self.when))
+
+    return ByOther
+
+
+@pytest.mark.parametrize(
+    ("field", "message"), [("MSH-7", "census entry|in the census|missing"), ("EVN-6", "raised")]
+)
+def test_ordering_by_msh7_or_evn6_fails_q4(field, message):
+    for q in (lab10.q4, lab10.HIDDEN["lab10_consumer_ordering"]):
+        with pytest.raises(Incorrect, match=message):
+            q.check(_ordered_by(field))
+
+
 def test_delivery_plans_keep_their_promises():
     feed = lab10.adt_feed(4)
     times = [lab10.parse_adt(m).recorded for m in feed]
@@ -265,6 +333,36 @@ def test_the_naive_consumer_fails_each_fault_item_on_its_own(q, message):
         assert "delivered once and in order it was right" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda p: {**p, "mrn": p["patient"]}, "extra key(s) 'mrn'"),
+        (lambda p: {k: v for k, v in p.items() if k != "location"}, "missing key(s) 'location'"),
+        (lambda p: {**p, "event": "admitted"}, "has event = 'admitted', which is not right"),
+    ],
+    ids=["extra", "missing", "wrong"],
+)
+def test_a_payload_with_other_keys_is_named_as_such(change, words):
+    class Reshaped:
+        def __init__(self, db_path, sink):
+            self.inner = reference.ReferenceConsumer(db_path, self)
+            self.sink = sink
+
+        def send(self, notification_id, payload):
+            self.sink.send(notification_id, change(payload))
+
+        def handle(self, message):
+            self.inner.handle(message)
+
+        def census(self):
+            return self.inner.census()
+
+    with pytest.raises(Incorrect, match=words.replace("(", r"\(").replace(")", r"\)")) as err:
+        lab10.q3.check(Reshaped)
+    if "key" in words:
+        assert "exactly the keys control_id, event, patient, location" in str(err.value)
+
+
 def test_a_consumer_that_crashes_on_its_own_gets_its_traceback():
     class Broken(NaiveConsumer):
         def handle(self, message):
@@ -286,6 +384,9 @@ def test_exchange_standards_cover_every_exchange_from_the_menu():
 
 def test_minimum_necessary_request_by_request():
     all_, review = lab10.RULE_DOES_NOT_APPLY, lab10.INDIVIDUAL_REVIEW
+    assert (
+        all_ == "rule does not apply"
+    )  # not "send everything": other rules still limit an exempt disclosure
     expected = [
         ["charges", "demographics", "diagnoses", "member_id"],  # payment: not exempt; clinical notes filtered
         all_,  # a provider's treatment request
@@ -294,7 +395,7 @@ def test_minimum_necessary_request_by_request():
             "discharge_summary",
             "lab_results",
         ],  # medical review is payment: psychotherapy notes never in a protocol
-        all_,  # the patient's own request
+        all_,  # the patient's own request (for what the right of access covers: no psychotherapy notes)
         all_,  # under an authorization
         review,  # quality operations, but not routine
         all_,  # the required fields of a standard transaction
@@ -304,6 +405,19 @@ def test_minimum_necessary_request_by_request():
         review,  # another provider's payment: not exempt, no protocol
     ]
     assert [reference.minimum_necessary(r, lab10.POLICY) for r in lab10.REQUESTS] == expected
+
+
+def test_no_exempt_case_asks_for_psychotherapy_notes():
+    """Exempt from minimum necessary is not permitted: psychotherapy notes need an authorization for them
+    (164.508(a)(2)), even for another provider's treatment, and the right of access leaves them out
+    (164.524(a)(1)(i)). No case whose outcome is "rule does not apply" asks for them."""
+    for policy, requests in (
+        (lab10.POLICY, lab10.REQUESTS),
+        (questions.OTHER_POLICY, questions.HIDDEN_REQUESTS),
+    ):
+        for r in requests:
+            if reference.minimum_necessary(r, policy) == lab10.RULE_DOES_NOT_APPLY:
+                assert "psychotherapy_notes" not in r["elements"], r
 
 
 # -- the notebook -----------------------------------------------------------------------------------------------

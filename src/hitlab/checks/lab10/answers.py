@@ -361,7 +361,7 @@ exchange_standards = {
     "claim_status": "D",  # X12 276/277 (162.1402)
     "remittance": "E",  # X12 835 and the EFT (162.1602)
     "pharmacy_claim": "F",  # NCPDP Telecommunication D.0 (162.1102)
-    "attachment": "G",  # X12 275 + HL7 CDA attachment (162.2002, CMS-0053-F)
+    "attachment": "G",  # X12 277 request / 275 response (006020) with C-CDA (162.2002, CMS-0053-F)
     "provider_access": "H",  # FHIR R4 API (CMS-0057-F)
     "enrollment": "I",  # X12 834, sponsor to plan (162.1502)
 }
@@ -409,9 +409,9 @@ MINIMUM_ALTERNATIVE = (
 def minimum_necessary(request, policy):
     who, why = request["requester"], request["purpose"]
     if request.get("authorization") or who == "individual" or why in EXEMPT_PURPOSES:
-        return "all: rule does not apply"
+        return "rule does not apply"
     if (why, who) in {("treatment", "provider"), ("compliance_review", "hhs")}:
-        return "all: rule does not apply"
+        return "rule does not apply"
     if not request["routine"] or (why, who) not in policy:
         return "individual review"
     return [e for e in sorted(request["elements"]) if e in policy[(why, who)]]""",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import random
+import re
 import sqlite3
 import tempfile
 from collections.abc import Callable, Sequence
@@ -63,9 +64,10 @@ STORAGE_ASSUMPTIONS = {
     "replicas": 2,
     "headroom": 0.3,
 }
-"""Ten years of observations (Q2): 1.2 million patients in year one, 3% more each year, 40 observations per
-patient and year, 220 bytes per stored row, three secondary indexes (40, 48 and 56 bytes per row), two replicas
-besides the primary, and 30% free space kept on every copy."""
+"""Ten years of observations (Q2) in one health system's clinical data store (not the 40-hospital HIE of Q1,
+whose region would hold several times as many patients): 1.2 million patients in year one, 3% more each year,
+40 observations per patient and year, 220 bytes per stored row, three secondary indexes (40, 48 and 56 bytes per
+row), two replicas besides the primary, and 30% free space kept on every copy."""
 
 # -- the ADT feed ---------------------------------------------------------------------------------------------------
 
@@ -74,6 +76,8 @@ BOUND_MINUTES = 60
 after it, never after one recorded 60 minutes or more after it."""
 NOTIFIED = {"A01": "admit", "A03": "discharge"}
 """The events that notify the care team (an admission, a discharge); A02, A08 and A40 notify no one."""
+NOTIFICATION_KEYS = ("control_id", "event", "patient", "location")
+"""A notification's payload has exactly these keys (no more, no fewer)."""
 START = datetime(2025, 3, 3, 6, 0, tzinfo=UTC)
 """The feed's first day; its messages span four days."""
 _STRUCTURE = {"A01": "ADT_A01", "A02": "ADT_A02", "A03": "ADT_A03", "A08": "ADT_A01", "A40": "ADT_A39"}
@@ -84,9 +88,9 @@ _UNITS = ("MED", "CAR", "PUL", "SUR")
 class AdtEvent:
     """The fields of one ADT message a census consumer needs."""
 
-    control_id: str  # MSH-10, unique per message: a redelivery repeats it
+    control_id: str  # MSH-10, unique per message of one sender (MSH-3/MSH-4): a redelivery repeats it
     event: str  # MSH-9.2: A01 admit, A02 transfer, A03 discharge, A08 update, A40 merge
-    recorded: datetime  # EVN-2, when the event was recorded (UTC)
+    recorded: datetime  # EVN-2, when the event was recorded (UTC; see _parse_dtm)
     patient: str  # PID-3, the identifier of type MR (the MRN)
     name: str  # PID-5, "Family^Given"
     location: str  # PV1-3, "unit^room^bed^facility" ("" for an A40)
@@ -94,13 +98,33 @@ class AdtEvent:
     prior_patient: str | None  # MRG-1 (A40 only): the retired MRN merged into PID-3's
 
 
+_DTM = re.compile(r"(\d{4}(?:\d{2}){0,5})(?:\.(\d{1,4}))?([+-]\d{4})?")
+
+
 def _parse_dtm(value: str) -> datetime:
-    base = value[:14]
-    when = datetime.strptime(base.ljust(14, "0"), "%Y%m%d%H%M%S")
-    offset = value[14:]
+    """An HL7 v2 DTM (``YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]``) as a UTC datetime: the digits first,
+    then fractional seconds (only after the seconds), then the offset, so that ``...00.1234+0000`` and
+    ``202503030600+0100`` both read right; a missing month or day is the first, a missing time is 00:00.
+
+    Without an offset HL7 means the sender's local time; this lab has no sender time zone to apply, so it reads
+    such a value as UTC (this feed always sends ``+0000``). A real interface takes the zone from the interface
+    agreement (or MSH-7's offset) instead of assuming one."""
+    match = _DTM.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"{value!r} is not an HL7 v2 date/time (YYYY[MM[DD[HH[MM[SS[.SSSS]]]]]][+/-ZZZZ])")
+    digits, fraction, offset = match.groups()
+    if fraction is not None and len(digits) != 14:
+        raise ValueError(f"{value!r}: fractional seconds need the seconds before them")
+    parts = [int(digits[i : i + 2]) for i in range(4, len(digits), 2)]
+    month, day, hour, minute, second = (parts + [1, 1, 0, 0, 0][len(parts) :])[:5]
+    micro = int(fraction.ljust(6, "0")) if fraction else 0
+    when = datetime(int(digits[:4]), month, day, hour, minute, second, micro)
     if offset:
         sign = -1 if offset[0] == "-" else 1
-        when -= sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
+        hours, minutes = int(offset[1:3]), int(offset[3:5])
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"{value!r}: the offset {offset} is not a time zone offset")
+        when -= sign * timedelta(hours=hours, minutes=minutes)
     return when.replace(tzinfo=UTC)
 
 
@@ -178,12 +202,13 @@ class _Draft:
     prior: str | None = None
 
 
-def _adt(d: _Draft, control_id: str, facility: str) -> str:
+def _adt(d: _Draft, control_id: str, facility: str, created: datetime, occurred: datetime | None) -> str:
     msh = "|".join([
-        "MSH", "^~\\&", SENDING_APPLICATION, facility, RECEIVING_APPLICATION, AUTHORITY, dtm(d.when), "",
+        "MSH", "^~\\&", SENDING_APPLICATION, facility, RECEIVING_APPLICATION, AUTHORITY, dtm(created), "",
         f"ADT^{d.event}^{_STRUCTURE[d.event]}", control_id, "P", VERSION, "", "", "", "", "", CHARSET,
     ])  # fmt: skip
-    segs = [msh, segment("EVN", {2: dtm(d.when), 6: dtm(d.when)}), d.pid]
+    evn = {2: dtm(d.when)} | ({6: dtm(occurred)} if occurred else {})
+    segs = [msh, segment("EVN", evn), d.pid]
     if d.event == "A40":
         segs.append(segment("MRG", {1: f"{d.prior}^^^{AUTHORITY}^MR"}))
     else:
@@ -192,12 +217,59 @@ def _adt(d: _Draft, control_id: str, facility: str) -> str:
     return "\r".join(segs) + "\r"
 
 
+def _stamps(drafts: list[_Draft], order: list[int], seed: int) -> list[tuple[datetime, datetime | None]]:
+    """(MSH-7, EVN-6) of each message, in sending order, drawn apart from the events so that the feed's events
+    stay what they were. EVN-2 (recorded, required) orders the feed; the other two do not:
+
+    * MSH-7 (when the message was created) is a second or two after EVN-2, but some messages sat in the sender's
+      error queue and were resubmitted with a new MSH-7, within the hour after EVN-2: half of the messages that
+      the patient's next message follows within 55 minutes (resubmitted after that one, so that the checks meet
+      the case), and about one in ten of the others;
+    * EVN-6 (when the event occurred) is optional: empty in about one message in four, otherwise up to 10
+      minutes before EVN-2 (entered after the fact), never before the patient's previous EVN-2.
+    """
+    rng = random.Random(f"stamps-{seed}")
+    key = [drafts[i].pid.split("|")[3] for i in order]
+    following: dict[int, datetime] = {}  # sending position -> EVN-2 of the patient's next message
+    last: dict[str, int] = {}
+    for n, i in enumerate(order):
+        if key[n] in last:
+            following[last[key[n]]] = drafts[i].when
+        last[key[n]] = n
+    previous: dict[str, datetime] = {}
+    out = []
+    for n, i in enumerate(order):
+        d = drafts[i]
+        gap = (following[n] - d.when).total_seconds() / 60 if n in following else None
+        if (
+            gap is not None and gap < 55 and rng.random() < 0.5
+        ):  # resubmitted after the patient's next message
+            created = d.when + timedelta(minutes=rng.randint(int(gap) + 2, 59), seconds=rng.randint(0, 59))
+        elif rng.random() < 0.1:
+            created = d.when + timedelta(minutes=rng.randint(15, 55), seconds=rng.randint(0, 59))
+        else:
+            created = d.when + timedelta(seconds=rng.randint(0, 2))
+        key_n = key[n]
+        if rng.random() < 0.25:
+            occurred = None
+        else:
+            earliest = max(
+                previous.get(key_n, d.when - timedelta(minutes=10)), d.when - timedelta(minutes=10)
+            )
+            occurred = d.when - timedelta(seconds=rng.randint(0, int((d.when - earliest).total_seconds())))
+        previous[key_n] = d.when
+        out.append((created, occurred))
+    return out
+
+
 def adt_feed(seed: int = 1, *, patients: int = 28, updates: bool = False, merges: bool = False) -> list[str]:
-    """One hospital's ADT feed over four days, in the order it was sent (by EVN-2).
+    """One hospital's ADT feed over four days, in the order it was sent (by EVN-2). MSH-7 and EVN-6 are not
+    EVN-2 (see :func:`_stamps`): a consumer ordering by either of them gets some patients wrong.
 
     Each patient is admitted (A01), often moved within the hour and later again (A02), mostly discharged
     (A03); some come back within the hour (a second stay). ``updates`` adds A08 updates during stays (a name
-    corrected, a bed corrected). ``merges`` adds patients registered under a temporary MRN and later merged
+    corrected, a bed corrected: HL7 meant A08 for changes no other trigger event covers, so a bed change is an
+    A02 by the standard, but many senders carry location corrections in A08 and a consumer must take them). ``merges`` adds patients registered under a temporary MRN and later merged
     into their real one (A08 with the real name, then A40 with MRG-1 = the temporary MRN), some messages still
     sent under the temporary MRN after the merge, and a merge of a registration that is not in the hospital.
     Same seed, same feed.
@@ -291,7 +363,8 @@ def adt_feed(seed: int = 1, *, patients: int = 28, updates: bool = False, merges
     ids = rng.sample(
         range(10**9, 10**10), len(order)
     )  # opaque: MSH-10 identifies a message, it does not order
-    return [_adt(drafts[i], str(ids[n]), facility) for n, i in enumerate(order)]
+    stamps = _stamps(drafts, order, seed)
+    return [_adt(drafts[i], str(ids[n]), facility, *stamps[n]) for n, i in enumerate(order)]
 
 
 # -- the harness ----------------------------------------------------------------------------------------------------
@@ -410,7 +483,12 @@ class Replay:
 
 
 def _kill(consumer: Any) -> None:
-    """Simulate the death of a consumer's process: close its database connections without committing."""
+    """Simulate the death of a consumer's process: close its database connections without committing.
+
+    Only connections held directly as attributes of the consumer object are found. A connection kept elsewhere
+    (a module-level cache, a dict or list attribute, a helper object) stays open; if it holds an open
+    transaction, the new instance's first write waits on its lock and fails with "database is locked". Keep the
+    connection on the consumer itself (``self.db``)."""
     import duckdb
 
     for value in list(vars(consumer).values()) if hasattr(consumer, "__dict__") else []:
@@ -508,7 +586,21 @@ def differences(got: Replay, expected: Replay, feed: Sequence[str], limit: int =
     ]
     for c in wrong[:limit]:
         payload, ref = got.sent[by_message[c][0]], wanted[c]
-        key = next((k for k in ref if payload.get(k) != ref[k]), next(iter(set(payload) - set(ref)), "?"))
+        extra_keys = sorted(set(payload) - set(ref), key=str)
+        missing_keys = [k for k in ref if k not in payload]
+        if extra_keys or missing_keys:
+            what = "; ".join(
+                part for part in (
+                    f"extra key(s) {', '.join(repr(k) for k in extra_keys)}" if extra_keys else "",
+                    f"missing key(s) {', '.join(repr(k) for k in missing_keys)}" if missing_keys else "",
+                ) if part
+            )  # fmt: skip
+            out.append(
+                f"the notification for {about(c)} has {what}: a payload has exactly the keys "
+                f"{', '.join(NOTIFICATION_KEYS)}"
+            )
+            continue
+        key = next((k for k in ref if payload.get(k) != ref[k]), "?")
         out.append(f"the notification for {about(c)} has {key} = {payload.get(key)!r}, which is not right")
     census = got.census if isinstance(got.census, dict) else {}
     missing = [p for p in expected.census if p not in census]
@@ -533,7 +625,7 @@ STANDARDS = {
     "D": "X12 276/277 (claim status inquiry and response)",
     "E": "X12 835 remittance advice, with the payment as a NACHA CCD+ EFT",
     "F": "NCPDP Telecommunication D.0",
-    "G": "X12 275 carrying an HL7 CDA attachment (C-CDA document)",
+    "G": "X12 277 request / X12 275 response (006020) carrying an HL7 C-CDA document",
     "H": "HL7 FHIR R4 API (US Core, SMART, Bulk Data) under CMS-0057-F",
     "I": "X12 834 (benefit enrollment and maintenance)",
     "J": "HL7 v2 ADT",
@@ -559,7 +651,11 @@ EXCHANGES = {
 
 # -- Q8 minimum necessary ------------------------------------------------------------------------------------------
 
-RULE_DOES_NOT_APPLY = "all: rule does not apply"
+RULE_DOES_NOT_APPLY = "rule does not apply"
+"""Q8's outcome for an exempt request: the minimum-necessary standard does not limit it. It does not mean
+"send everything": other rules still do (psychotherapy notes need their own authorization, 164.508(a)(2); the
+right of access leaves them out, 164.524(a)(1)(i); a disclosure under an authorization is limited to what the
+authorization describes; Part 2 records need Part 2's consent; state law)."""
 INDIVIDUAL_REVIEW = "individual review"
 ELEMENTS = (
     "demographics", "member_id", "encounter_dates", "diagnoses", "procedures", "charges", "medications",
@@ -594,7 +690,7 @@ REQUESTS = (
     {"purpose": "payment_review", "requester": "health_plan", "routine": True, "authorization": False,
      "elements": ["discharge_summary", "lab_results", "psychotherapy_notes"]},
     {"purpose": "access", "requester": "individual", "routine": False, "authorization": False,
-     "elements": list(ELEMENTS)},
+     "elements": [e for e in ELEMENTS if e != "psychotherapy_notes"]},
     {"purpose": "research", "requester": "researcher", "routine": False, "authorization": True,
      "elements": ["diagnoses", "lab_results"]},
     {"purpose": "quality_operations", "requester": "health_plan", "routine": False, "authorization": False,
@@ -613,9 +709,9 @@ REQUESTS = (
 """Q8's requests: who asks (``requester``), for what (``purpose``), whether it is a routine, recurring
 disclosure (``routine``), whether the patient signed an authorization for it (``authorization``), and which
 ``elements`` it asks for. Purposes: ``treatment``, ``payment``, ``payment_review``, ``quality_operations``,
-``billing_audit``, ``access`` (the patient's own request), ``research``, ``standard_transaction`` (the required
-and situational fields of a HIPAA standard transaction), ``required_by_law``, ``compliance_review`` (HHS
-investigating compliance)."""
+``billing_audit``, ``access`` (the patient's own request, for what the right of access covers: psychotherapy notes
+are not part of it), ``research``, ``standard_transaction`` (the required and situational fields of a HIPAA
+standard transaction), ``required_by_law``, ``compliance_review`` (HHS investigating compliance)."""
 
 
 def defined(namespace: dict, *names: str) -> bool:

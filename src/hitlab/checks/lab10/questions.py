@@ -225,7 +225,8 @@ def _q3(**seeds: int) -> Question:
         "lab10_consumer_duplicates", "Q3 ADT consumer under duplicate deliveries", "AdtConsumer",
         "duplicates", {}, (
             "A redelivered message carries the same MSH-10. Record the control ids you have processed in the "
-            "database, in the same transaction as the census change, and skip one you have seen.",
+            "database, in the same transaction as the census change, and skip one you have seen (MSH-10 is "
+            "unique per sender: with several senders, the key is MSH-3, MSH-4 and MSH-10 together).",
             "Derive the notification id from the message (e.g. 'adt-' + MSH-10), never from a counter or a "
             "uuid: then sending it twice is harmless, because the sink ignores an id it already holds.",
             "A duplicate can arrive long after the original, after the discharge that followed it: remembering "
@@ -239,7 +240,8 @@ def _q4(**seeds: int) -> Question:
         "lab10_consumer_ordering", "Q4 ADT consumer under out-of-order delivery", "OrderedConsumer",
         "reorder", {}, (
             "Order by EVN-2 (when the event was recorded), per patient, not by arrival: keep the EVN-2 of the "
-            "message each census row comes from, discharged patients included.",
+            "message each census row comes from, discharged patients included. Not MSH-7 (a resubmitted message "
+            "gets a new one) nor EVN-6 (optional, often empty): `parse_adt(...).recorded` is EVN-2.",
             "A message older than the row's EVN-2 is stale: it must not change the census (a late A01 must not "
             "re-admit a patient already discharged), but an admission or discharge still happened: notify it.",
         ), "ORDERED", **seeds,
@@ -283,7 +285,8 @@ _WHY_NOT = {
     "D": "The 276/277 asks about and answers with the status of a claim already sent.",
     "E": "The 835 (with its EFT) is how a plan pays a provider and explains the payment.",
     "F": "NCPDP Telecommunication D.0 is the standard for retail pharmacy drug claims (and eligibility).",
-    "G": "The 275 carries documents that support a claim, requested by the plan.",
+    "G": "The 277 (006020X313) is the plan's request for documents that support a claim; the 275 (006020X314) "
+    "carries them, as C-CDA documents (CMS-0053-F, claims attachments only).",
     "H": "CMS-0057-F's FHIR APIs cover Medicare Advantage, Medicaid, CHIP and exchange plans, for patient, "
     "provider, payer-to-payer and prior-authorization access.",
     "I": "The 834 goes from a plan sponsor (an employer) to the plan: who is enrolled.",
@@ -341,7 +344,7 @@ HIDDEN_REQUESTS = (
     {"purpose": "quality_operations", "requester": "health_plan", "routine": True, "authorization": False,
      "elements": ["clinical_notes"]},
     {"purpose": "treatment", "requester": "provider", "routine": True, "authorization": False,
-     "elements": ["psychotherapy_notes"]},
+     "elements": ["clinical_notes", "discharge_summary"]},
     {"purpose": "marketing", "requester": "health_plan", "routine": True, "authorization": True,
      "elements": ["demographics"]},
 )  # fmt: skip

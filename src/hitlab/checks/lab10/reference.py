@@ -174,7 +174,7 @@ EXCHANGE_STANDARDS = {
     "claim_status": "D",  # 162.1402
     "remittance": "E",  # 162.1602: one transaction, two standards (835 and the EFT)
     "pharmacy_claim": "F",  # 162.1102, retail pharmacy drug claims
-    "attachment": "G",  # 162.2002 (CMS-0053-F)
+    "attachment": "G",  # 162.2002 (CMS-0053-F): X12 277 request, 275 response, 006020, with C-CDA
     "provider_access": "H",  # CMS-0057-F
     "enrollment": "I",  # 162.1502: sponsor to plan
 }
@@ -194,7 +194,7 @@ def _exempt(request: dict) -> bool:
 
 
 def minimum_necessary(request: dict, policy: dict):
-    if _exempt(request):
+    if _exempt(request):  # not limited by this rule; other rules (164.508(a)(2), Part 2, ...) still apply
         return m.RULE_DOES_NOT_APPLY
     protocol = policy.get((request["purpose"], request["requester"]))
     if request["routine"] and protocol is not None:  # 164.514(d)(3)(i): the standard protocol
