@@ -3,10 +3,11 @@ consumer for a real-time notification service that stays right under at-least-on
 bounded reordering, crashes before the acknowledgement, A08 updates and A40 merges), the standards of a
 hospital-payer exchange and the minimum-necessary rule; the design, STAR and explanation items are written.
 
-Sources: HL7 v2.5.1 chapter 3 (ADT events A01, A02, A03, A08, A40; EVN-2, MSH-10, PID-3, PV1-3, MRG-1);
-45 CFR Part 162 (HIPAA transaction standards, incl. 162.2002 claims attachments from CMS-0053-F); CMS-0057-F
-(89 FR 8758); 45 CFR 164.502(b) and 164.514(d) (minimum necessary); 164.506, 164.508, 164.522, 164.528; 42 CFR
-Part 2 (89 FR 12472).
+Sources: HL7 v2.5.1 chapters 2 and 3 (ADT events A01, A02, A03, A08, A40; MSH-3/4, MSH-7, MSH-10, MSH-13,
+EVN-2, EVN-6, PID-3, PV1-3, PV1-45, MRG-1); 45 CFR Part 162 (HIPAA transaction standards, incl. claims attachments
+from CMS-0053-F, 91 FR 14350: X12 277/275 006020 with HL7 C-CDA); CMS-0057-F (89 FR 8758); HTI-4 (45 CFR
+170.315(g)(31)-(33)); CMS-0062-P (proposed); 45 CFR 164.502(b) and 164.514(d) (minimum necessary); 164.506,
+164.508, 164.522, 164.524, 164.528; 42 CFR Part 2 (89 FR 12472); 42 CFR 482.24(d).
 
 The package reads as the lab does: ``questions`` (the question table), ``materials`` (what learners use), and,
 left out of an exam release, ``reference`` and ``answers``.

@@ -10,6 +10,8 @@ The consumer contract (the notebook states it in full):
 * ``consumer.handle(message)`` processes one delivered message (a ``str``, segments ended by ``\\r``); returning
   acknowledges it; raising (or the process dying) leaves it unacknowledged, and the broker delivers it again.
 * ``consumer.census()`` returns ``{patient MRN: {"name": "Family^Given", "location": PV1-3}}``.
+* A notification's payload has exactly the keys of :data:`NOTIFICATION_KEYS` (``control_id``, ``event``,
+  ``patient``, ``location``); an extra or a missing key is reported as such.
 """
 
 from __future__ import annotations
