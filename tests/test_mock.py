@@ -196,6 +196,12 @@ def test_a_mock_interview_end_to_end(home, workbook, pool, track):
     assert scored.score() == (auto[0].points + 1, sum(d.points for d in auto) + spoken.points)
     assert scored.elapsed_minutes is not None and scored.elapsed_minutes >= 0
 
+    result = run("check", str(path), ok=False)  # a lab's grading would misread it
+    assert (
+        result.exit_code == 2
+        and f"a mock interview's notebook: grade it with `hitlab mock score {attempt.id}`"
+        in (result.output.replace("\n", ""))
+    )
     result = run("progress")
     assert "mock interviews: 1 scored" in result.output
     lost = auto[1]

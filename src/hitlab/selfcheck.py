@@ -62,6 +62,9 @@ def check_notebook(path: str | Path, root: str | Path | None = None, save: bool 
     path = Path(path).resolve()
     root = course_root(root)
     learner = read_submission(path)
+    mock = learner.metadata.get("hitlab", {}).get("mock")
+    if mock:
+        raise InputError(f"a mock interview's notebook: grade it with `hitlab mock score {mock}`", path=path)
     lab = _which_lab(root, learner, path)
     source = read(source_notebook(root, lab))
     report = CheckReport(lab, path, tampered=tampering(source, learner))
