@@ -3,8 +3,12 @@ suite's workers share the labs' long ``hitlab course verify`` runs instead of on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from hitlab.checks.core import Incorrect
 from hitlab.course import verify
 
 TESTS = Path(__file__).resolve().parent
@@ -23,3 +27,21 @@ def proven_in_own_file(lab: str) -> bool:
     """Whether ``tests/test_labNN.py`` proves ``lab`` itself (with :func:`prove_grading`)."""
     own = TESTS / f"test_{lab[:5]}.py"
     return own.is_file() and f'prove_grading("{lab[:5]}")' in own.read_text()
+
+
+def define(code: str, **names) -> dict:
+    """Run an answer cell's source (its solution markers dropped) in a fresh namespace holding ``names``."""
+    namespace = dict(names)
+    exec(code.replace("### BEGIN SOLUTION\n", "").replace("\n### END SOLUTION", ""), namespace)
+    return namespace
+
+
+def prove_answers(q, capsys, define: Callable[[str], dict] = define) -> None:
+    """Question ``q``'s worked answer and alternatives are correct; each known-wrong answer is Incorrect."""
+    for code in (q.solution_code, *q.alternatives):
+        q.check(define(code)[q.variable])
+        assert capsys.readouterr().out.startswith("Correct:")
+    assert q.wrong
+    for wrong in q.wrong:
+        with pytest.raises(Incorrect):
+            q.check(define(wrong)[q.variable])

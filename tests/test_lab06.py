@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from course_proof import prove_grading
+from course_proof import define, prove_answers, prove_grading
 from hitlab.checks import lab06
 from hitlab.checks.core import Incorrect
 from hitlab.checks.lab06 import reference as R
@@ -23,9 +23,7 @@ RELEASE = (
 
 
 def _define(code: str) -> dict:
-    ns = {"lab06": lab06}
-    exec(code.replace("### BEGIN SOLUTION\n", "").replace("\n### END SOLUTION", ""), ns)
-    return ns
+    return define(code, lab06=lab06)
 
 
 def _values(series: pd.Series) -> list:
@@ -145,12 +143,7 @@ def test_note_text_refuses_invalid_utf8():
 
 @pytest.mark.parametrize("q", lab06.QUESTIONS, ids=lambda q: q.grade_id)
 def test_solution_passes_and_wrong_answers_fail(q, capsys):
-    for code in (q.solution_code, *q.alternatives):
-        q.check(_define(code)[q.variable])
-        assert capsys.readouterr().out.startswith("Correct:")
-    for wrong in q.wrong:
-        with pytest.raises(Incorrect):
-            q.check(_define(wrong)[q.variable])
+    prove_answers(q, capsys, _define)
 
 
 def test_wrong_safe_harbor_names_the_restricted_zip3_case():

@@ -14,31 +14,19 @@ from zoneinfo import ZoneInfo
 import jwt
 import pytest
 
-from course_proof import prove_grading
+from course_proof import define, prove_answers, prove_grading
 from hitlab.checks import lab07
 from hitlab.checks.core import Incorrect
 from hitlab.checks.lab07 import answers, questions, reference
 from hitlab.checks.sql import connection, table
 from hitlab.data import dataset_dir
 
-
-def _define(code: str) -> dict:
-    ns: dict = {}
-    exec(code.replace("### BEGIN SOLUTION\n", "").replace("\n### END SOLUTION", ""), ns)
-    return ns
-
-
 # -- the checks ------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("q", lab07.QUESTIONS, ids=lambda q: q.grade_id)
 def test_solution_passes_and_wrong_answers_fail(q, capsys):
-    q.check(_define(q.solution_code)[q.variable])
-    assert capsys.readouterr().out.startswith("Correct:")
-    assert q.wrong
-    for wrong in q.wrong:
-        with pytest.raises(Incorrect):
-            q.check(_define(wrong)[q.variable])
+    prove_answers(q, capsys)
 
 
 def test_grade_ids_points_and_the_table():
@@ -74,7 +62,7 @@ def test_an_exam_release_imports_without_reference_and_answers():
 
 
 def test_role_rows_on_the_data_match_the_solution_sql():
-    sql = _define(answers.RBAC)["role_sql"]
+    sql = define(answers.RBAC)["role_sql"]
     expected = reference.role_rows(table("patients"), table("encounters"))
     con = connection().cursor()
     for role, columns in lab07.ROLE_COLUMNS.items():
@@ -121,7 +109,7 @@ def test_no_relationship_reference_equals_the_ground_truth():
     truth = json.loads((dataset_dir() / "access_log_truth.json").read_text(encoding="utf-8"))
     rows = reference.no_relationship({n: table(n) for n in ("staff", "access_log", "encounters")})
     assert sorted(r[0] for r in rows) == truth["categories"]["no_relationship"]
-    sql = _define(answers.NO_RELATIONSHIP)["no_relationship_sql"]
+    sql = define(answers.NO_RELATIONSHIP)["no_relationship_sql"]
     assert sorted(connection().cursor().execute(sql).fetchall()) == sorted(rows)
 
 
@@ -153,7 +141,7 @@ def test_after_hours_reference_equals_the_ground_truth_and_the_solution_in_any_s
     assert sorted(r[0] for r in rows) == _truth()["after_hours_bulk"]
     nights = {(u, str(n)) for _, u, n in rows}
     assert ("u568372", "2025-11-01") in nights and len(nights) == 3  # the night the clocks go back
-    sql = _define(answers.AFTER_HOURS)["after_hours_sql"]
+    sql = define(answers.AFTER_HOURS)["after_hours_sql"]
     con = duckdb.connect(str(dataset_dir() / "hitlab.duckdb"), read_only=True)
     try:
         for zone in ("UTC", "Asia/Tokyo", "America/Los_Angeles"):
@@ -168,7 +156,7 @@ def test_vip_and_coworker_reference_equals_the_ground_truth_and_the_solution():
     truth = _truth()
     for category in ("vip", "coworker"):
         assert sorted(r[0] for r in rows if r[3] == category) == truth[category]
-    sql = _define(answers.SNOOPING)["snooping_sql"]
+    sql = define(answers.SNOOPING)["snooping_sql"]
     assert sorted(connection().cursor().execute(sql).fetchall()) == sorted(rows)
 
 
@@ -223,7 +211,7 @@ def test_plausible_mistakes_lose_q4(change):
     wrong = answers.AFTER_HOURS.replace(*change)
     assert wrong != answers.AFTER_HOURS
     with pytest.raises(Incorrect):
-        lab07.q4.check(_define(wrong)["after_hours_sql"])
+        lab07.q4.check(define(wrong)["after_hours_sql"])
 
 
 def test_made_up_snooping_logs_have_the_designed_outcomes():
@@ -263,7 +251,7 @@ def test_authorize_cases_have_the_designed_outcomes():
 
 
 def test_token_cases_have_the_designed_outcomes_in_the_reference_and_in_pyjwt():
-    solution = _define(answers.VALIDATE)["validate_token"]
+    solution = define(answers.VALIDATE)["validate_token"]
     for call in questions._token_calls():
         outcomes = []
         for fn in (reference.validate_token, solution):
@@ -330,7 +318,7 @@ def test_more_wrong_smart_clients_lose_q9_and_leave_no_thread(change):
     wrong = answers.SMART_CLIENT.replace(*change)
     assert wrong != answers.SMART_CLIENT
     with pytest.raises(Incorrect):
-        lab07.q9.check(_define(wrong)["fetch_lab_results"])
+        lab07.q9.check(define(wrong)["fetch_lab_results"])
     assert threading.active_count() == before
 
 
@@ -361,10 +349,10 @@ def test_a_tls_client_reading_once_or_trusting_no_one_loses_q10():
     once = answers.TLS_CLIENT.replace("            while END not in data:", "            for _ in range(1):")
     assert once != answers.TLS_CLIENT
     with pytest.raises(Incorrect, match="20 kB"):
-        lab07.q10.check(_define(once)["send_over_tls"])
+        lab07.q10.check(define(once)["send_over_tls"])
     framed = answers.TLS_CLIENT.replace("data[data.index(START) + 1 : data.index(END)]", "data")
     with pytest.raises(Incorrect, match="MLLP"):
-        lab07.q10.check(_define(framed)["send_over_tls"])
+        lab07.q10.check(define(framed)["send_over_tls"])
     assert threading.active_count() == before
 
 

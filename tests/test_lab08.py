@@ -11,19 +11,12 @@ from datetime import date, datetime
 
 import pytest
 
-from course_proof import prove_grading
+from course_proof import define, prove_grading
 from hitlab.checks import lab08
 from hitlab.checks.core import Incorrect
 from hitlab.checks.lab08 import answers, materials, questions, reference
 from hitlab.checks.sql import connection, table, toy_database
 from hitlab.data import dataset_dir
-
-
-def _define(code: str) -> dict:
-    ns: dict = {}
-    exec(code.replace("### BEGIN SOLUTION\n", "").replace("\n### END SOLUTION", ""), ns)
-    return ns
-
 
 # -- the checks ------------------------------------------------------------------------------------------------
 
@@ -44,7 +37,7 @@ def test_every_known_wrong_answer_fails(q):
     assert q.wrong == WRONG[q.grade_id][:1]
     for wrong in WRONG[q.grade_id]:
         with pytest.raises(Incorrect):
-            q.check(_define(wrong)[q.variable])
+            q.check(define(wrong)[q.variable])
 
 
 def test_grade_ids_points_and_the_table():
@@ -81,7 +74,7 @@ def test_an_exam_release_imports_without_reference_and_answers():
 def test_the_reference_star_on_the_data_matches_the_solution_sql():
     frames = {name: table(name) for name in materials.STAR_SOURCES}
     con = materials.workspace(frames=frames)
-    _define(answers.STAR)["build_star"](con)
+    define(answers.STAR)["build_star"](con)
     got = questions.read_star(con, "test")
     expected = reference.Warehouse.build(frames).rows()
     for name in questions.STAR_COLUMNS:
@@ -154,7 +147,7 @@ def test_visit_rules_on_made_up_encounters():
 
 def test_visits_on_the_data_match_the_solution_and_the_er_to_inpatient_count():
     con = connection().cursor()
-    got = con.execute(_define(answers.VISITS)["visit_sql"]).fetchall()
+    got = con.execute(define(answers.VISITS)["visit_sql"]).fetchall()
     expected = reference.visits(table("encounters"))
     assert sorted(map(repr, got)) == sorted(map(repr, expected))
     er_then_ip = con.execute(
@@ -224,7 +217,7 @@ def test_solution_sql_matches_the_references_on_the_data():
         (answers.PMPM, "pmpm_sql", reference.pmpm(table("payer_transitions"), table("payers"), table("claims"),
                                                   table("claims_transactions"))),
     ):  # fmt: skip
-        got = con.execute(_define(code)[key]).fetchall()
+        got = con.execute(define(code)[key]).fetchall()
         assert len(got) == len(expected) and got
         questions.compare_rows(
             got, expected, columns=tuple(f"c{i}" for i in range(len(got[0]))), key_columns=2

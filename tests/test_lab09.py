@@ -15,19 +15,13 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from course_proof import prove_grading
+from course_proof import define, prove_answers, prove_grading
 from hitlab.checks import lab09
 from hitlab.checks.core import Incorrect
 from hitlab.checks.lab09 import answers, questions, reference
 from hitlab.checks.sql import connection
 
 RELEASE = Path(__file__).resolve().parents[1] / "labs" / "lab09_ml_readmission" / "lab09_ml_readmission.ipynb"
-
-
-def _define(code: str) -> dict:
-    ns: dict = {}
-    exec(code.replace("### BEGIN SOLUTION\n", "").replace("\n### END SOLUTION", ""), ns)
-    return ns
 
 
 # -- the checks -------------------------------------------------------------------------------------------------
@@ -39,13 +33,7 @@ ALL = [*lab09.QUESTIONS, *lab09.HIDDEN.values()]
     "q", ALL, ids=lambda q: q.grade_id + ("_holdout" if q not in lab09.QUESTIONS else "")
 )
 def test_solution_passes_and_wrong_answers_fail(q, capsys):
-    for code in (q.solution_code, *q.alternatives):
-        q.check(_define(code)[q.variable])
-        assert capsys.readouterr().out.startswith("Correct:")
-    assert q.wrong
-    for wrong in q.wrong:
-        with pytest.raises(Incorrect):
-            q.check(_define(wrong)[q.variable])
+    prove_answers(q, capsys)
 
 
 MORE = [(q, code) for q in lab09.QUESTIONS for name in dir(answers) if name.endswith("_WRONG_MORE")
@@ -56,7 +44,7 @@ MORE = [(q, code) for q in lab09.QUESTIONS for name in dir(answers) if name.ends
 def test_more_known_wrong_answers_fail(q, code):
     """Known-wrong answers beyond the one ``course verify`` grades (kept out of it to keep verify short)."""
     with pytest.raises(Incorrect):
-        q.check(_define(code)[q.variable])
+        q.check(define(code)[q.variable])
 
 
 def test_grade_ids_points_and_the_table():
@@ -115,9 +103,9 @@ def test_references_on_the_data_follow_the_definitions(dataset):
 
 def test_pandas_solutions_equal_the_sql_references_on_the_data():
     tables, con = lab09.tables(), connection(lab09.DATASET).cursor()
-    stays = _define(answers.INDEX_STAYS)["index_stays"](tables, lab09.as_of())
+    stays = define(answers.INDEX_STAYS)["index_stays"](tables, lab09.as_of())
     assert sorted(stays["Id"]) == sorted(reference.index_stays(con)["Id"])
-    got = _define(answers.FEATURES)["features"](tables, stays)
+    got = define(answers.FEATURES)["features"](tables, stays)
     expected = reference.features(con).set_index("Id")
     pd.testing.assert_frame_equal(
         got.sort_index(), expected.sort_index()[list(lab09.FEATURES)], check_names=False
@@ -176,7 +164,7 @@ def test_features_on_made_up_rows():
                    "ed_visits_6m": 2,  # exactly 6 months back, and one ending 61 minutes before; not the lead-in visit
                    "admissions_12m": 1,  # exactly 12 months back; a minute earlier no
                    "active_medications": 3}  # fmt: skip
-    solution = _define(answers.FEATURES)["features"](tables, stays)
+    solution = define(answers.FEATURES)["features"](tables, stays)
     pd.testing.assert_frame_equal(
         solution.sort_index(), reference.features(con, stays).set_index("Id").sort_index(), check_names=False
     )
@@ -203,7 +191,7 @@ def test_a_stay_reached_by_transfer_is_one_episode():
     episodes = reference.episodes(con, stays).set_index("Id")["first_id"]
     assert episodes["s-chain-3"] == "s-chain-1" and episodes["s-after-gap"] == "s-after-gap"
     assert episodes["s-same-org-next"] == "s-same-org-next"
-    taken_alone = _define(answers.FEATURES_WRONG_MORE[2])["features"](tables, stays)
+    taken_alone = define(answers.FEATURES_WRONG_MORE[2])["features"](tables, stays)
     assert (
         taken_alone.loc["s-chain-3", "admissions_12m"] == 3 and taken_alone.loc["s-chain-3", "emergent"] == 1
     )
@@ -217,7 +205,7 @@ def test_stays_reached_by_transfer_on_the_data():
     episodes = reference.episodes(con, stays)
     reached = episodes[episodes["first_id"] != episodes["Id"]]
     assert 50 <= len(reached) <= 200
-    alone = _define(answers.FEATURES_WRONG_MORE[2])["features"](lab09.tables(), stays)
+    alone = define(answers.FEATURES_WRONG_MORE[2])["features"](lab09.tables(), stays)
     episode = reference.features(con, stays).set_index("Id")
     assert (alone.loc[reached["Id"], "los_days"] < episode.loc[reached["Id"], "los_days"]).all()
 
@@ -272,11 +260,11 @@ def test_perturbing_the_future_leaves_honest_features_alone_and_catches_leaky_on
     cutoff = some.groupby("PATIENT")["STOP"].min()
     changed = lab09.perturb_after(tables, cutoff)
     known = some.loc[some["STOP"] <= some["PATIENT"].map(cutoff), "Id"]
-    honest = _define(answers.FEATURES)["features"]
+    honest = define(answers.FEATURES)["features"]
     pd.testing.assert_frame_equal(honest(tables, some).loc[known], honest(changed, some).loc[known])
     for leaky in (*answers.FEATURES_WRONG, answers.FEATURES_WRONG_MORE[0]):
         with pytest.raises(Incorrect, match="leakage"):
-            lab09.q3.check(_define(leaky)["features"])
+            lab09.q3.check(define(leaky)["features"])
 
 
 def test_bad_input_gets_a_clear_error():

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_proof import prove_grading
+from course_proof import define, prove_answers, prove_grading
 from hitlab.checks import lab10
 from hitlab.checks.core import Incorrect
 from hitlab.checks.lab10 import answers, materials, questions, reference
@@ -30,12 +30,6 @@ RELEASE = (
 )
 
 
-def _define(code: str) -> dict:
-    ns: dict = {}
-    exec(code.replace("### BEGIN SOLUTION\n", "").replace("\n### END SOLUTION", ""), ns)
-    return ns
-
-
 # -- the checks -------------------------------------------------------------------------------------------------
 
 ALL = [*lab10.QUESTIONS, *lab10.HIDDEN.values()]
@@ -43,13 +37,7 @@ ALL = [*lab10.QUESTIONS, *lab10.HIDDEN.values()]
 
 @pytest.mark.parametrize("q", ALL, ids=lambda q: q.grade_id + ("_hidden" if q not in lab10.QUESTIONS else ""))
 def test_solution_passes_and_wrong_answers_fail(q, capsys):
-    for code in (q.solution_code, *q.alternatives):
-        q.check(_define(code)[q.variable])
-        assert capsys.readouterr().out.startswith("Correct:")
-    assert q.wrong
-    for wrong in q.wrong:
-        with pytest.raises(Incorrect):
-            q.check(_define(wrong)[q.variable])
+    prove_answers(q, capsys)
 
 
 MORE = [(q, code) for q in lab10.QUESTIONS for name in dir(answers) if name.endswith("_WRONG_MORE")
@@ -60,7 +48,7 @@ MORE = [(q, code) for q in lab10.QUESTIONS for name in dir(answers) if name.ends
 def test_more_known_wrong_answers_fail(q, code):
     """Known-wrong answers beyond the one ``course verify`` grades (kept out of it to keep verify short)."""
     with pytest.raises(Incorrect):
-        q.check(_define(code)[q.variable])
+        q.check(define(code)[q.variable])
 
 
 def test_every_question_has_more_known_wrong_answers():
@@ -196,7 +184,7 @@ def test_msh7_and_evn6_are_not_evn2():
 
 def _ordered_by(field: str):
     """The worked Q4 answer, ordering by MSH-7 or EVN-6 instead of EVN-2."""
-    base = _define(answers.ORDERED)["OrderedConsumer"]
+    base = define(answers.ORDERED)["OrderedConsumer"]
 
     class ByOther(base):
         def handle(self, message):
@@ -259,8 +247,8 @@ def test_the_reference_and_the_other_designs_end_the_same_under_every_fault(seed
     feed = lab10.adt_feed(seed, updates=True, merges=True) if fault == "none" else lab10.adt_feed(seed)
     clean = lab10.replay(reference.ReferenceConsumer, feed)
     assert clean.census and clean.sent and not clean.late
-    for consumer in (reference.ReferenceConsumer, _define(answers.MERGES)["MergingConsumer"],
-                     _define(answers.ALL_IN_ONE)["Census"]):  # fmt: skip
+    for consumer in (reference.ReferenceConsumer, define(answers.MERGES)["MergingConsumer"],
+                     define(answers.ALL_IN_ONE)["Census"]):  # fmt: skip
         run = lab10.replay(consumer, feed, fault, seed=seed + 1)
         assert lab10.differences(run, clean, feed) == []
         assert fault != "crash" or run.crashes > 5

@@ -416,9 +416,7 @@ def test_mock_commands(ws):
         t in tracks for t in ("interface-engineer", "data-engineer", "fhir-developer", "data-scientist")
     )
     # the README's draw without opening JupyterLab; seed 4 draws lab10_star_incident in a fresh record
-    draw = (
-        "hitlab mock --track interface-engineer --minutes 45 --seed 4 --no-lab"  # not itself in a README
-    )
+    draw = "hitlab mock --track interface-engineer --minutes 45 --seed 4 --no-lab"  # not itself in a README
     drawn = subprocess.run(
         ["bash", "-c", draw], cwd=ws.root, env=ws.env, capture_output=True, text=True, check=True
     ).stdout

@@ -378,3 +378,13 @@ def compare_rows(
 def compare_value(got: Any, expected: Any, *, title: str, rel: float = 1e-6) -> None:
     if not _close(got, expected, rel=rel):
         raise Incorrect(f"{title}: {got!r} is not right.")
+
+
+def defined(namespace: dict, *names: str) -> bool:
+    """Whether every one of ``names`` is defined in ``namespace`` (a notebook passes ``globals()``). A
+    demonstration cell that uses the learner's functions runs only when this is true; otherwise it says what to
+    define first, so the notebook runs top to bottom before the exercises are answered."""
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        print(f"Define {', '.join(f'`{name}`' for name in missing)} above first, then run this cell again.")
+    return not missing

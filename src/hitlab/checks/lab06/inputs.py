@@ -12,6 +12,8 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
+from hitlab.checks.core import defined  # noqa: F401 - the notebooks call it from the lab module
+
 DATA = Path(__file__).resolve().parents[2] / "labdata" / "lab06"
 
 RELEASE_DATE = date(2026, 1, 1)
@@ -127,16 +129,6 @@ def unseen_notes(seed: int = UNSEEN_SEED, count: int = UNSEEN_PATIENTS) -> tuple
         for note in simulate_patient(w, seed, index).notes:
             out.append((note.text, tuple((s.start, s.end, s.category) for s in note.spans)))
     return tuple(out)
-
-
-def defined(namespace: dict, *names: str) -> bool:
-    """Whether every one of ``names`` is defined in ``namespace`` (a notebook passes ``globals()``). A
-    demonstration cell that uses the learner's functions runs only when this is true; otherwise it says what to
-    define first, so the notebook runs top to bottom before the exercises are answered."""
-    missing = [name for name in names if name not in namespace]
-    if missing:
-        print(f"Define {', '.join(f'`{name}`' for name in missing)} above first, then run this cell again.")
-    return not missing
 
 
 def note_text(note: str | bytes) -> str:

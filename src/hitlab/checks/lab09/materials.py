@@ -11,6 +11,8 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
+from hitlab.checks.core import defined  # noqa: F401 - the notebooks call it from the lab module
+
 DATASET = "analytics"
 """The lab's dataset; the checks also run your cohort and feature functions on
 ``"analytics-holdout"``, a population of another seed."""
@@ -179,12 +181,3 @@ def perturb_after(tables: dict, cutoffs: pd.Series, seed: int = 0) -> dict[str, 
     death = pat["Id"].map(cut).dt.normalize() + pd.Timedelta(days=4)
     pat.loc[death.notna(), "DEATHDATE"] = death[death.notna()]
     return out
-
-
-def defined(namespace: dict, *names: str) -> bool:
-    """Whether every one of ``names`` is defined in ``namespace`` (a notebook passes ``globals()``); if not,
-    say which to define first, so the notebook runs top to bottom before the exercises are answered."""
-    missing = [name for name in names if name not in namespace]
-    if missing:
-        print(f"Define {', '.join(f'`{name}`' for name in missing)} above first, then run this cell again.")
-    return not missing

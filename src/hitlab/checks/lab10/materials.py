@@ -29,6 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from hitlab.checks.core import defined  # noqa: F401 - the notebooks call it from the lab module
 from hitlab.synth.hl7v2_writer import (
     AUTHORITY,
     CHARSET,
@@ -714,12 +715,3 @@ disclosure (``routine``), whether the patient signed an authorization for it (``
 ``billing_audit``, ``access`` (the patient's own request, for what the right of access covers: psychotherapy notes
 are not part of it), ``research``, ``standard_transaction`` (the required and situational fields of a HIPAA
 standard transaction), ``required_by_law``, ``compliance_review`` (HHS investigating compliance)."""
-
-
-def defined(namespace: dict, *names: str) -> bool:
-    """Whether every one of ``names`` is defined in ``namespace`` (a notebook passes ``globals()``); if not,
-    say which to define first, so the notebook runs top to bottom before the exercises are answered."""
-    missing = [name for name in names if name not in namespace]
-    if missing:
-        print(f"Define {', '.join(f'`{name}`' for name in missing)} above first, then run this cell again.")
-    return not missing
