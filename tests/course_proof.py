@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbclient import NotebookClient
 
 from hitlab.checks.core import Incorrect
 from hitlab.course import verify
@@ -45,3 +47,17 @@ def prove_answers(q, capsys, define: Callable[[str], dict] = define) -> None:
     for wrong in q.wrong:
         with pytest.raises(Incorrect):
             q.check(define(wrong)[q.variable])
+
+
+def run_release(release: Path, folder: Path) -> str:
+    """Run a lab's untouched release top to bottom in a fresh kernel (in ``folder``): errors only in exercise
+    cells (answers not written, their checks), as a learner who runs it first sees; the text it printed."""
+    nb = nbformat.read(release, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(folder)}}).execute()  # fmt: skip
+    failed = {
+        c.id for c in nb.cells if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)
+    }
+    exercises = {c.id for c in nb.cells if "nbgrader" in c.metadata}
+    assert failed and failed <= exercises
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)

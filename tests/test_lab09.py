@@ -9,13 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from nbclient import NotebookClient
 
-from course_proof import define, prove_answers, prove_grading
+from course_proof import define, prove_answers, prove_grading, run_release
 from hitlab.checks import lab09
 from hitlab.checks.core import Incorrect
 from hitlab.checks.lab09 import answers, questions, reference
@@ -284,15 +282,7 @@ def test_bad_input_gets_a_clear_error():
 def test_the_release_runs_top_to_bottom_failing_only_in_exercise_cells(tmp_path):
     """The untouched release shows errors only where an answer or its check is missing; the demonstration
     cells say what to define first."""
-    nb = nbformat.read(RELEASE, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
-    failed = {
-        c.id for c in nb.cells if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)
-    }
-    exercises = {c.id for c in nb.cells if "nbgrader" in c.metadata}
-    assert failed and failed <= exercises
-    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    printed = run_release(RELEASE, tmp_path)
     assert printed.count("above first, then run this cell again.") >= 8
 
 

@@ -13,11 +13,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from course_proof import define, prove_answers, prove_grading
+from course_proof import define, prove_answers, prove_grading, run_release
 from hitlab.checks import lab10
 from hitlab.checks.core import Incorrect
 from hitlab.checks.lab10 import answers, materials, questions, reference
@@ -413,15 +411,7 @@ def test_no_exempt_case_asks_for_psychotherapy_notes():
 
 @pytest.mark.notebook
 def test_the_release_runs_top_to_bottom_failing_only_in_exercise_cells(tmp_path):
-    nb = nbformat.read(RELEASE, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
-    failed = {
-        c.id for c in nb.cells if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)
-    }
-    exercises = {c.id for c in nb.cells if "nbgrader" in c.metadata}
-    assert failed and failed <= exercises
-    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    printed = run_release(RELEASE, tmp_path)
     assert printed.count("above first, then run this cell again.") >= 3
 
 
