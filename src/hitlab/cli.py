@@ -15,6 +15,12 @@ import click
 from hitlab import __version__
 from hitlab.errors import HitlabError
 
+# jsonschema (which nbformat imports) loads its optional RFC 3987 IRI checker, rfc3987-syntax, when installed (a
+# Jupyter dependency installs it); that import compiles 39 grammars, 1 to 4 s of every command's start-up on this
+# project's machine, for checks no hitlab command uses: nbformat's schemas have no "format" keyword, and without
+# the module jsonschema just skips "iri" formats. Commands start without it; kernels and servers are unaffected.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
 
 def _example(command: str) -> str:
     """An epilog that ends ``--help`` with an example (``\\b`` keeps click from rewrapping it)."""
