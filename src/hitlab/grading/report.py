@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from hitlab.course.notebooks import graded_cells
+from hitlab.grading.similarity import MIN_LEARNERS
 
 STATUS_COLUMNS = ["student_id", "assignment", "status", "detail"]
 # nbgrader's CsvExportPlugin's columns, in its order
@@ -86,6 +87,7 @@ def _page(title: str, body: str) -> str:
 body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }}
 table {{ border-collapse: collapse; margin: 1rem 0; }}
 th, td {{ border: 1px solid #ccc; padding: .3rem .6rem; text-align: left; vertical-align: top; }}
+table.side td {{ width: 50%; }} pre {{ white-space: pre-wrap; font-size: .85em; margin: 0; }}
 .full {{ color: #1a7f37; }} .part {{ color: #9a6700; }} .none {{ color: #cf222e; }}
 svg text {{ font-size: 11px; font-family: system-ui, sans-serif; }}
 </style></head><body>
@@ -165,9 +167,47 @@ def _histogram(totals: list[float], maximum: float, bins: int = 10) -> list[tupl
     return [(f"{edges[i]:g}–{edges[i + 1]:g}", float(counts[i])) for i in range(bins)]
 
 
-def report_html(labs: list[str], scores: dict, statuses: dict, sources: dict, questions: dict) -> str:
-    """The cohort report: per lab, status counts, the distribution of autograded scores and every item's pass
-    rate (share of graded submissions with full points), lowest first. A lab missing from ``sources`` (graded
+def _similar_section(pairs: list) -> str:
+    """Flagged pairs of one lab, each with its matched answers side by side."""
+    esc = html.escape
+    if pairs is None:
+        return (f"<h3>Similar submissions</h3><p>Fewer than {MIN_LEARNERS} graded submissions: too few to tell a "
+                "common answer from a copied one.</p>")  # fmt: skip
+    if not pairs:
+        return "<h3>Similar submissions</h3><p>No pair of submissions is more alike than chance explains.</p>"
+    out = [
+        "<h3>Similar submissions (evidence for you to judge, not a verdict)</h3>",
+        f"<p>{len(pairs)} pair(s) whose answers agree more than in 99% of reshuffles of this cohort's own answers "
+        f"(evidence above {pairs[0].bar:.1f}). Evidence is in powers of ten: 6 means two learners working alone "
+        "would agree this way about once in a million. Small exercises have few right answers: a match on a "
+        "common answer weighs little, one on a rare answer or the same prose a lot.</p>",
+        "<table><tr><th>learners</th><th>evidence</th><th>matching answers (others with the same answer)</th></tr>",
+    ]
+    for p in pairs:
+        matched = ", ".join(f"{esc(m.question)} ({m.others})" for m in p.matches)
+        out.append(f"<tr><td>{esc(p.students[0])} and {esc(p.students[1])}</td><td>{p.evidence:.1f}</td>"
+                   f"<td>{matched}</td></tr>")  # fmt: skip
+    out.append("</table>")
+    for p in pairs:
+        out.append(f"<details><summary>{esc(p.students[0])} and {esc(p.students[1])}: the matching answers"
+                   "</summary>")  # fmt: skip
+        for m in p.matches:
+            left, right = (esc(x) or "<em>left blank</em>" for x in m.sources)
+            out.append(
+                f"<h4>{esc(m.question)}: {m.others} other learner(s) gave the same answer</h4>"
+                f'<table class="side"><tr><th>{esc(p.students[0])}</th><th>{esc(p.students[1])}</th></tr>'
+                f"<tr><td><pre>{left}</pre></td><td><pre>{right}</pre></td></tr></table>"
+            )
+        out.append("</details>")
+    return "\n".join(out)
+
+
+def report_html(
+    labs: list[str], scores: dict, statuses: dict, sources: dict, questions: dict, similar: dict | None = None
+) -> str:
+    """The cohort report: per lab, status counts, the distribution of autograded scores, every item's pass
+    rate (share of graded submissions with full points), lowest first, and, given ``similar`` (lab -> flagged
+    :class:`~hitlab.grading.similarity.Pair` list), the pairs of submissions alike beyond chance. A lab missing from ``sources`` (graded
     once, no longer in the course) gets its counts only."""
     esc = html.escape
     parts = ["<h1>Cohort grading report</h1>"]
@@ -206,5 +246,7 @@ def report_html(labs: list[str], scores: dict, statuses: dict, sources: dict, qu
         rates.sort(key=lambda r: r[1])
         parts.append("<h3>Item analysis: share of submissions with full points</h3>")
         parts.append('<figure class="items">' + _bars(rates, maximum=100, unit="%") + "</figure>")
+        if similar is not None:
+            parts.append(_similar_section(similar.get(lab, []) if len(per_student) >= MIN_LEARNERS else None))
         parts.append("</section>")
     return _page("Cohort grading report", "\n".join(parts))

@@ -483,8 +483,22 @@ def _write_exports(
             with contextlib.suppress(HitlabError, KeyError):  # a lab no longer in the course: counts only
                 sources[lab], qs[lab] = _lab_material(course_root(root), lab)
     (out / "report.html").write_text(
-        report_html(shown, gbook.item_scores(gb, shown), rows, sources, qs), encoding="utf-8"
+        report_html(shown, gbook.item_scores(gb, shown), rows, sources, qs, _similar(out, shown)),
+        encoding="utf-8",
     )
+
+
+def _similar(out: Path, labs: list[str]) -> dict:
+    """Lab -> the pairs of graded submissions alike beyond chance, read from ``out/autograded/`` (the learners'
+    answer cells as graded; a copy that cannot be read is left out)."""
+    from hitlab.grading.similarity import cohort_pairs
+
+    found = []
+    for lab in labs:
+        for path in sorted((out / "autograded").glob(f"*/{lab}/{lab}.ipynb")):
+            with contextlib.suppress(HitlabError, ValueError, OSError):
+                found.append((path.parent.parent.name, lab, read(path)))
+    return cohort_pairs(found)
 
 
 def _write_log(out: Path, run: GradingRun) -> None:
