@@ -1,0 +1,37 @@
+"""Lab 01 (EHR data modeling): each question's worked answer and alternatives pass and each known-wrong answer
+fails, and an exam release (the package without ``reference`` and ``answers``) still imports, releases no
+answer, and says so when a check needs the reference."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from course_proof import prove_answers
+from hitlab.checks import lab01
+
+
+@pytest.mark.parametrize("q", lab01.QUESTIONS, ids=lambda q: q.grade_id)
+def test_solution_passes_and_wrong_answers_fail(q, capsys):
+    prove_answers(q, capsys)
+
+
+def test_an_exam_release_imports_without_reference_and_answers():
+    code = (
+        "import sys\n"
+        "sys.modules['hitlab.checks.lab01.reference'] = None\n"
+        "sys.modules['hitlab.checks.lab01.answers'] = None\n"
+        "from hitlab.checks import lab01\n"
+        "from hitlab.checks.core import NOT_RELEASED\n"
+        "assert all(q.solution_code == NOT_RELEASED and not q.wrong for q in lab01.QUESTIONS)\n"
+        "assert all(not q.alternatives for q in lab01.QUESTIONS)\n"
+        "try:\n"
+        "    lab01.q1.check({'patients.ZIP, such as 02138': 'VARCHAR'})\n"
+        "except RuntimeError as err:\n"
+        "    assert 'no reference' in str(err)\n"
+        "else:\n"
+        "    raise SystemExit('checked without a reference')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
