@@ -1,19 +1,25 @@
 """Lab 05 (interoperability): the reference mappings on real HL7 v2 files, their agreement with the generated
 FHIR bundles, the authored terminology tables, linkage and reconciliation against the planted defects, and
-the checks themselves (solutions pass, known-wrong answers fail)."""
+the checks themselves (solutions pass, known-wrong answers fail), and that an exam release (the package without
+``reference`` and ``answers``) still imports, with no answer in it."""
 
 from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from collections import Counter
 from datetime import datetime
 
 import pytest
 
-from course_proof import prove_grading
+from course_proof import prove_answers, prove_grading
 from hitlab.checks import lab05
 from hitlab.checks.core import Incorrect
+from hitlab.checks.function import Case
+from hitlab.checks.lab05 import questions as Q
+from hitlab.checks.lab05 import reference as R
 from hitlab.data import dataset_dir
 
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
@@ -109,7 +115,7 @@ def test_sender_zone_prefers_msh7_then_the_documented_facility_zone():
 
 
 def test_map_adt_ig_a01_v28():
-    got = lab05.ref_map_adt(lab05.read_fixture("v2tofhir_ADT_A01_v2.8_base_standard_example.hl7"))
+    got = R.ref_map_adt(lab05.read_fixture("v2tofhir_ADT_A01_v2.8_base_standard_example.hl7"))
     assert got == {
         "Patient": {
             "resourceType": "Patient",
@@ -130,7 +136,7 @@ def test_map_adt_ig_a01_v28():
 
 
 def test_map_adt_ig_a04_v231():
-    got = lab05.ref_map_adt(lab05.read_fixture("v2tofhir_ADT_A04_allergies_v2.3.1.hl7"))
+    got = R.ref_map_adt(lab05.read_fixture("v2tofhir_ADT_A04_allergies_v2.3.1.hl7"))
     assert got == {
         "Patient": {
             "resourceType": "Patient",
@@ -150,7 +156,7 @@ def test_map_adt_ig_a04_v231():
 
 
 def test_map_adt_ig_a08_recurring_patient_keeps_its_table_0004_class():
-    got = lab05.ref_map_adt(lab05.read_fixture("v2tofhir_ADT_A08_update_v2.3.hl7"))
+    got = R.ref_map_adt(lab05.read_fixture("v2tofhir_ADT_A08_update_v2.3.hl7"))
     assert got["Encounter"] == {
         "resourceType": "Encounter",
         "status": "in-progress",
@@ -162,22 +168,22 @@ def test_map_adt_ig_a08_recurring_patient_keeps_its_table_0004_class():
 
 def test_map_adt_refuses_an_impossible_birth_date_and_a_missing_class():
     with pytest.raises(ValueError, match="not a real date: '19620352'"):
-        lab05.ref_map_adt(lab05.read_fixture(lab05.FIXTURE_SN_FN))  # the HL7 standard's PID-7 = 196203520
+        R.ref_map_adt(lab05.read_fixture(lab05.FIXTURE_SN_FN))  # the HL7 standard's PID-7 = 196203520
     a08 = lab05.read_fixture("v2tofhir_ADT_A08_update_v2.3.hl7")
     with pytest.raises(ValueError, match=r"Encounter\.class is required"):
-        lab05.ref_map_adt(a08.replace("PV1|1|R|", "PV1|1||"))
+        R.ref_map_adt(a08.replace("PV1|1|R|", "PV1|1||"))
     a04 = lab05.read_fixture("v2tofhir_ADT_A04_allergies_v2.3.1.hl7")
     with pytest.raises(ValueError, match="no time zone"):
-        lab05.ref_map_adt(a04.replace("|VHIS|VHIS|", "|VHIS|ELSEWHERE|"))
+        R.ref_map_adt(a04.replace("|VHIS|VHIS|", "|VHIS|ELSEWHERE|"))
 
 
 def test_map_adt_refuses_a_message_without_pid():
     with pytest.raises(ValueError, match="no PID segment"):
-        lab05.ref_map_adt("MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5.1\rEVN|A04\r")
+        R.ref_map_adt("MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5.1\rEVN|A04\r")
 
 
 def test_map_oru_ig_lri_basic():
-    got = lab05.ref_map_oru(lab05.read_fixture("v2tofhir_ORU_R01_LRI_basic_v2.5.1.hl7"))
+    got = R.ref_map_oru(lab05.read_fixture("v2tofhir_ORU_R01_LRI_basic_v2.5.1.hl7"))
     assert len(got) == 3
     assert got[0] == {
         "resourceType": "Observation",
@@ -207,7 +213,7 @@ def test_map_oru_ig_lri_basic():
 
 
 def test_map_oru_nist_cbc():
-    got = lab05.ref_map_oru(lab05.read_fixture("ms_ORU_R01_NIST_LRI_CBC.hl7"))
+    got = R.ref_map_oru(lab05.read_fixture("ms_ORU_R01_NIST_LRI_CBC.hl7"))
     assert len(got) == 28
     kinds = Counter(next(k for k in o if k.startswith("value")) for o in got)
     assert kinds == {"valueQuantity": 19, "valueCodeableConcept": 6, "valueString": 3}
@@ -222,8 +228,8 @@ def test_map_oru_nist_cbc():
 def test_map_oru_standard_sample_sn_kept_and_fn_refused():
     sample = lab05.read_fixture(lab05.FIXTURE_SN_FN)
     with pytest.raises(ValueError, match="OBX-2: value type 'FN' has no OBX-5 map"):
-        lab05.ref_map_oru(sample)
-    got = lab05.ref_map_oru(sample[: sample.index("\rOBX|2|FN")])
+        R.ref_map_oru(sample)
+    got = R.ref_map_oru(sample[: sample.index("\rOBX|2|FN")])
     assert got == [
         {
             "resourceType": "Observation",
@@ -257,7 +263,7 @@ def test_map_oru_standard_sample_sn_kept_and_fn_refused():
     ],
 )  # fmt: skip
 def test_map_oru_value_types(obx, value):
-    (got,) = lab05.ref_map_oru(lab05._oru(obx))
+    (got,) = R.ref_map_oru(Q._oru(obx))
     assert {k: v for k, v in got.items() if k.startswith("value") or k == "dataAbsentReason"} == value
 
 
@@ -276,12 +282,12 @@ def test_map_oru_value_types(obx, value):
 )
 def test_map_oru_refuses_what_it_cannot_keep(obx, message):
     with pytest.raises(ValueError, match=message):
-        lab05.ref_map_oru(lab05._oru(obx))
+        R.ref_map_oru(Q._oru(obx))
 
 
 def test_map_oru_units_without_a_coding_system_give_no_code():
     msg = "MSH|^~\\&|A|B|C|D|20240101||ORU^R01|1|P|2.5.1\rOBX|1|NM|2345-7^Glucose^LN||98|mg/dL|||||P"
-    assert lab05.ref_map_oru(msg) == [
+    assert R.ref_map_oru(msg) == [
         {
             "resourceType": "Observation",
             "status": "preliminary",
@@ -294,7 +300,7 @@ def test_map_oru_units_without_a_coding_system_give_no_code():
 def test_map_oru_refuses_a_non_numeric_nm_value():
     bad = "MSH|^~\\&|A|B|C|D|20240101||ORU^R01|1|P|2.5.1\rOBX|1|NM|2345-7^Glucose^LN||high|mg/dL|||||F"
     with pytest.raises(ValueError, match="OBX-1: NM value 'high' is not a number"):
-        lab05.ref_map_oru(bad)
+        R.ref_map_oru(bad)
 
 
 # -- the mapping of the generated feed agrees with the generated bundles ------------------------------------------
@@ -331,7 +337,7 @@ def test_feed_mapping_agrees_with_the_fhir_bundles():
         official = next(n for n in patient["name"] if n["use"] == "official")
         for message in feed[pid]:
             if "|ORU^" in message:
-                for obs in lab05.ref_map_oru(message):
+                for obs in R.ref_map_oru(message):
                     ref = labs[
                         (obs["code"]["coding"][0]["code"], obs["effectiveDateTime"].replace("+00:00", "Z"))
                     ]
@@ -340,7 +346,7 @@ def test_feed_mapping_agrees_with_the_fhir_bundles():
                     assert obs["status"] == ref["status"]
                     checked["Observation"] += 1
                 continue
-            got = lab05.ref_map_adt(message)
+            got = R.ref_map_adt(message)
             p = got["Patient"]
             assert {i["type"]["coding"][0]["code"]: i["value"] for i in p["identifier"]} == {
                 "MR": mrn,
@@ -374,12 +380,12 @@ def test_feed_mapping_agrees_with_the_fhir_bundles():
 def test_translate_the_authored_maps():
     gender, klass = lab05.concept_map("v2-0001-to-gender"), lab05.concept_map("v2-0004-to-encounter-class")
     g = "http://hl7.org/fhir/administrative-gender"
-    assert lab05.ref_translate("F", gender) == [{"system": g, "code": "female", "equivalence": "equivalent"}]
-    assert lab05.ref_translate("N", gender) == [{"system": g, "code": "other", "equivalence": "equivalent"}]
-    assert lab05.ref_translate("X", gender) == []
-    assert lab05.ref_translate("P", klass) == [{"system": ACT, "code": "PRENC", "equivalence": "equivalent"}]
+    assert R.ref_translate("F", gender) == [{"system": g, "code": "female", "equivalence": "equivalent"}]
+    assert R.ref_translate("N", gender) == [{"system": g, "code": "other", "equivalence": "equivalent"}]
+    assert R.ref_translate("X", gender) == []
+    assert R.ref_translate("P", klass) == [{"system": ACT, "code": "PRENC", "equivalence": "equivalent"}]
     v2 = "http://terminology.hl7.org/CodeSystem/v2-0004"
-    assert [lab05.ref_translate(c, klass) for c in "RBCNU"] == [
+    assert [R.ref_translate(c, klass) for c in "RBCNU"] == [
         [{"system": v2, "code": c, "equivalence": "equivalent"}] for c in "RBCNU"
     ]
 
@@ -387,29 +393,29 @@ def test_translate_the_authored_maps():
 def test_translate_unmapped_modes_and_r5():
     klass = json.loads(json.dumps(lab05.concept_map("v2-0004-to-encounter-class")))
     klass["group"][0]["unmapped"] = {"mode": "fixed", "code": "AMB"}
-    assert lab05.ref_translate("X", klass) == [{"system": ACT, "code": "AMB", "equivalence": "inexact"}]
-    assert lab05.ref_translate("E", klass) == [{"system": ACT, "code": "EMER", "equivalence": "equivalent"}]
+    assert R.ref_translate("X", klass) == [{"system": ACT, "code": "AMB", "equivalence": "inexact"}]
+    assert R.ref_translate("E", klass) == [{"system": ACT, "code": "EMER", "equivalence": "equivalent"}]
     # R has no element in the ActCode group (fallback) and one in the v2-0004 group
-    assert lab05.ref_translate("R", klass) == [
+    assert R.ref_translate("R", klass) == [
         {"system": ACT, "code": "AMB", "equivalence": "inexact"},
         {"system": "http://terminology.hl7.org/CodeSystem/v2-0004", "code": "R", "equivalence": "equivalent"},
     ]
     klass["group"][0]["unmapped"] = {"mode": "other-map", "url": "x"}
     with pytest.raises(ValueError, match="unmapped mode 'other-map'"):
-        lab05.ref_translate("U", klass)
+        R.ref_translate("U", klass)
     r5 = json.loads(json.dumps(lab05.concept_map("v2-0001-to-gender")))
     r5["group"][0]["element"][1]["target"][0] = {"code": "male", "relationship": "equivalent"}
     with pytest.raises(ValueError, match="without equivalence"):
-        lab05.ref_translate("M", r5)
+        R.ref_translate("M", r5)
     with pytest.raises(ValueError, match="ConceptMap"):
-        lab05.ref_translate("M", {"resourceType": "ValueSet"})
+        R.ref_translate("M", {"resourceType": "ValueSet"})
 
 
 # -- code maps, value sets, RxNorm ---------------------------------------------------------------------------
 
 
 def test_map_codes_statuses():
-    got = lab05.ref_map_codes(
+    got = R.ref_map_codes(
         ["i10", "E119", "I50.9", "J02.9", "E66.9", "Z00.00", "U07.1"], lab05.icd10_to_snomed()
     )
     assert [(r["code"], r["targets"], r["status"], r["lossy"]) for r in got] == [
@@ -422,7 +428,7 @@ def test_map_codes_statuses():
         ("U07.1", [], "unmatched", True),
     ]
     with pytest.raises(ValueError, match="not an ICD-10-CM code: ''"):
-        lab05.ref_map_codes(["I10", ""], lab05.icd10_to_snomed())
+        R.ref_map_codes(["I10", ""], lab05.icd10_to_snomed())
 
 
 def test_the_map_covers_every_icd10_code_of_the_dataset():
@@ -436,14 +442,14 @@ def test_the_map_covers_every_icd10_code_of_the_dataset():
 
 def test_expand_over_the_authored_hierarchy():
     h = lab05.snomed_hierarchy()
-    assert lab05.ref_expand("84114007", h) == {"84114007", "42343007", "48447003", "88805009"}
-    assert lab05.ref_expand("56265001", h) == {
+    assert R.ref_expand("84114007", h) == {"84114007", "42343007", "48447003", "88805009"}
+    assert R.ref_expand("56265001", h) == {
         "56265001", "84114007", "42343007", "48447003", "88805009", "414545008", "22298006"
     }  # fmt: skip
-    assert lab05.ref_expand("88805009", h) == {"88805009"}
-    assert lab05.ref_expand("3", (("1", "2"), ("2", "3"), ("3", "1"))) == {"1", "2", "3"}
+    assert R.ref_expand("88805009", h) == {"88805009"}
+    assert R.ref_expand("3", (("1", "2"), ("2", "3"), ("3", "1"))) == {"1", "2", "3"}
     with pytest.raises(ValueError, match="404684003 is not in the hierarchy"):
-        lab05.ref_expand("404684003", h)
+        R.ref_expand("404684003", h)
 
 
 def test_heart_disease_cohort_on_the_dataset():
@@ -457,12 +463,12 @@ def test_heart_disease_cohort_on_the_dataset():
 
 def test_ingredients():
     rx = lab05.rxnorm_table()
-    assert lab05.ref_ingredients("860975", rx) == {"6809"}
-    assert lab05.ref_ingredients("866414", rx) == {"6918"}  # SBD → SCD 866412 → metoprolol
-    assert lab05.ref_ingredients("896209", rx) == {"41126", "36117"}
-    assert lab05.ref_ingredients("435", rx) == {"435"}
+    assert R.ref_ingredients("860975", rx) == {"6809"}
+    assert R.ref_ingredients("866414", rx) == {"6918"}  # SBD → SCD 866412 → metoprolol
+    assert R.ref_ingredients("896209", rx) == {"41126", "36117"}
+    assert R.ref_ingredients("435", rx) == {"435"}
     with pytest.raises(ValueError, match="RxCUI 106892 is not in the table"):
-        lab05.ref_ingredients("106892", rx)
+        R.ref_ingredients("106892", rx)
     assert len(rx["concepts"]) == 24 and len(rx["relations"]) == 13
 
 
@@ -478,18 +484,18 @@ def test_rxnorm_excerpt_matches_the_dataset_codes():
 
 
 def test_planted_duplicates_and_the_solution_scores():
-    assert len(lab05.planted_duplicates()) == 9
+    assert len(R.planted_duplicates()) == 9
     rows = list(lab05.linkage_patients())
     assert len(rows) == 1009
     link = _define(lab05.q9.solution_code)["link_patients"]
-    assert link(rows) == lab05.planted_duplicates()
-    extra = rows + list(lab05.extra_duplicates()[0])
-    found, truth = link(extra), lab05._truth(extra)
+    assert link(rows) == R.planted_duplicates()
+    extra = rows + list(R.extra_duplicates()[0])
+    found, truth = link(extra), R.truth(extra)
     assert (len(found), len(truth), len(found & truth)) == (39, 39, 39)
 
 
 def test_linkage_compare_reports_precision_and_recall():
-    case = lab05.Case("x")
+    case = Case("x")
     truth = {("a", "b"), ("c", "d")}
     with pytest.raises(Incorrect, match=r"precision 0\.50 and recall 0\.50"):
         lab05.compare_linkage({("b", "a"), ("a", "c")}, truth, case, "Q")
@@ -499,7 +505,7 @@ def test_linkage_compare_reports_precision_and_recall():
 def test_reconcile_finds_every_planted_problem():
     patients, encounters, messages, fhir = lab05.reconcile_inputs()
     assert (len(patients), len(encounters)) == (49, 700)
-    found = lab05.ref_reconcile(patients, encounters, messages, fhir)
+    found = R.ref_reconcile(patients, encounters, messages, fhir)
     assert Counter(d["kind"] for d in found) == {
         "encounter_not_in_feed": 21, "encounter_not_in_fhir": 20, "patient_not_in_feed": 9,
         "patient_not_in_fhir": 9, "birthdate_differs_fhir": 6, "birthdate_differs_feed": 5,
@@ -529,12 +535,26 @@ def test_reconcile_finds_every_planted_problem():
 @pytest.mark.parametrize("q", lab05.QUESTIONS, ids=lambda q: q.grade_id)
 def test_solution_and_alternatives_pass_and_wrong_answers_fail(q, capsys):
     extra = _define(lab05.q6.solution_code) if q is lab05.q7 else {}
-    for code in (q.solution_code, *q.alternatives):
-        q.check(_define(code, extra)[q.variable])
-        assert capsys.readouterr().out.startswith("Correct:")
-    for wrong in q.wrong:
-        with pytest.raises(Incorrect):
-            q.check(_define(wrong, extra)[q.variable])
+    prove_answers(q, capsys, define=lambda code: _define(code, extra))
+
+
+def test_an_exam_release_imports_without_reference_and_answers():
+    code = (
+        "import sys\n"
+        "sys.modules['hitlab.checks.lab05.reference'] = None\n"
+        "sys.modules['hitlab.checks.lab05.answers'] = None\n"
+        "from hitlab.checks import lab05\n"
+        "from hitlab.checks.core import NOT_RELEASED\n"
+        "assert all(q.solution_code == NOT_RELEASED and not q.wrong for q in lab05.QUESTIONS)\n"
+        "assert lab05.parse_v2(lab05.read_fixture(lab05.FIXTURE_SN_FN))[0].name == 'MSH'\n"
+        "try:\n"
+        "    lab05.q3.check(lambda code, concept_map: [])\n"
+        "except RuntimeError as err:\n"
+        "    assert 'no reference' in str(err)\n"
+        "else:\n"
+        "    raise SystemExit('checked without a reference')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_wrong_adt_answer_names_the_path():
@@ -556,10 +576,10 @@ def _map_and_validate(message: str) -> Counter:
     kind = lab05.parse_v2(message)[0].get(9)
     mapped = Counter()
     if kind == "ADT":
-        got = lab05.ref_map_adt(message)
+        got = R.ref_map_adt(message)
         resources = [got["Patient"]] + ([got["Encounter"]] if got["Encounter"] else [])
     elif kind == "ORU":
-        resources = lab05.ref_map_oru(message)
+        resources = R.ref_map_oru(message)
     else:
         raise AssertionError(f"no map for {kind}")
     for resource in resources:
@@ -586,7 +606,7 @@ def test_every_lab_file_maps_to_valid_resources_or_is_refused():
 def test_every_obx_variant_the_check_uses_maps_to_a_valid_observation_or_is_refused():
     for _, obx in lab05.OBX_VARIANTS:
         try:
-            observations = lab05.ref_map_oru(lab05._oru(obx))
+            observations = R.ref_map_oru(Q._oru(obx))
         except ValueError:
             continue
         for obs in observations:
