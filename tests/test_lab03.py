@@ -1,15 +1,19 @@
 """Lab 03 (HL7 v2 messaging): the references and their helpers on the real fixture messages, with exact
 results; MLLP framing edge cases; a real socket exchange on 127.0.0.1; intake accept/reject per file, with
-MSH-18 character sets; ACKs that are never answered; and every worked solution run on every input."""
+MSH-18 character sets; ACKs that are never answered; every worked solution run on every input; each worked and
+alternative answer passes its check and each known-wrong one fails it; and the checks package imports without
+its reference and answers, as an exam release ships it."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import warnings
 
 import pytest
 
-from course_proof import prove_grading
+from course_proof import prove_answers, prove_grading
 from hitlab.checks import lab03
 from hitlab.hl7 import mllp
 from hitlab.hl7.er7 import component, escape, field, segments, unescape
@@ -19,6 +23,34 @@ NAMES = lab03.fixture_names()
 
 def msg(name: str) -> str:
     return lab03.fixture_message(name)
+
+
+# -- the package: answers proven, and an exam release without reference and answers ---------------------------
+
+
+@pytest.mark.parametrize("q", lab03.QUESTIONS, ids=lambda q: q.grade_id)
+def test_solution_passes_and_wrong_answers_fail(q, capsys):
+    prove_answers(q, capsys)
+
+
+def test_an_exam_release_imports_without_reference_and_answers():
+    code = (
+        "import sys\n"
+        "sys.modules['hitlab.checks.lab03.reference'] = None\n"
+        "sys.modules['hitlab.checks.lab03.answers'] = None\n"
+        "from hitlab.checks import lab03\n"
+        "from hitlab.checks.core import NOT_RELEASED\n"
+        "assert all(q.solution_code == NOT_RELEASED and not q.wrong for q in lab03.QUESTIONS)\n"
+        "assert lab03.SOLUTION_Q1 == NOT_RELEASED and lab03.fixture_names()\n"
+        "for attempt in (lambda: lab03.q8.check(lambda host, port, message, timeout: ''), lambda: lab03.intake):\n"
+        "    try:\n"
+        "        attempt()\n"
+        "    except RuntimeError as err:\n"
+        "        assert 'no reference' in str(err)\n"
+        "    else:\n"
+        "        raise SystemExit('checked without a reference')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # -- the fixtures and their provenance -----------------------------------------------------------------------
