@@ -1,11 +1,61 @@
-"""Checks of lab 00, orientation: how the workbook works and the health-IT landscape."""
+"""Lab 00's questions, as data: what each asks, its points, hints, how it is compared. The right picks, keys
+and counts come from ``reference.py`` and the answer cells from ``answers.py``, both imported only when needed,
+so that an exam release can leave them out.
+
+| Q | grade id                 | pts | asks for                                                       |
+|---|--------------------------|-----|----------------------------------------------------------------|
+| 1 | lab00_standards_body     | 1   | `standards_body`: who publishes HL7 v2 and FHIR (a letter)     |
+| 2 | lab00_hipaa_roles        | 2   | `hipaa_roles`: covered entity, business associate or neither   |
+| 3 | lab00_code_systems       | 2   | `code_systems`: which code system codes each thing             |
+| 4 | lab00_patients_by_gender | 2   | `patients_by_gender_sql`: patients per GENDER                  |
+| 5 | lab00_encounters_2024    | 2   | `encounters_2024_sql`: encounters started in 2024 per class    |
+| 6 | lab00_hie                | 1   | `hie`: what a health information exchange does (a letter)      |
+"""
 
 from __future__ import annotations
 
-from hitlab.checks.choice import choice_question, dict_code, mapping_question
-from hitlab.checks.sql import Scenario, sql_question, table
+import dataclasses
+from typing import Any
 
-q1 = choice_question(
+from hitlab.checks.choice import choice_question, mapping_question
+from hitlab.checks.core import AnswerKey, Question, reference_of
+from hitlab.checks.sql import Scenario, sql_question
+
+_answers = AnswerKey("hitlab.checks.lab00")  # left out of an exam release
+_key, _keys = _answers.source, _answers.sources
+
+
+def _ref():
+    """The reference answers (absent from an exam release: the grader's install has them)."""
+    return reference_of("hitlab.checks.lab00")
+
+
+def _choice(key: str, **kwargs: Any) -> Question:
+    """A choice question whose right letter is the reference's ``key``, read only when checking; its answer
+    cells are the answer key's ``key``, ``key_WRONG`` and ``key_ALTERNATIVES``."""
+    q = choice_question(
+        correct=next(iter(kwargs["options"])),  # a stand-in: the right letter is the reference's, set below
+        wrong=_keys(f"{key}_WRONG"),
+        alternatives=_keys(f"{key}_ALTERNATIVES"),
+        **kwargs,
+    )
+    return dataclasses.replace(q, expected=lambda: getattr(_ref(), key), solution_code=_key(key))
+
+
+def _mapping(key: str, **kwargs: Any) -> Question:
+    """A mapping question whose key is the reference's ``key`` (a dict), read only when checking; its answer
+    cells are the answer key's ``key``, ``key_WRONG`` and ``key_ALTERNATIVES``."""
+    q = mapping_question(
+        answer={},  # the answer is the reference's, set below
+        wrong=_keys(f"{key}_WRONG"),
+        alternatives=_keys(f"{key}_ALTERNATIVES"),
+        **kwargs,
+    )
+    return dataclasses.replace(q, expected=lambda: dict(getattr(_ref(), key)), solution_code=_key(key))
+
+
+q1 = _choice(
+    "STANDARDS_BODY",
     grade_id="lab00_standards_body",
     title="Q1 who publishes HL7 v2 and FHIR",
     points=1,
@@ -16,7 +66,6 @@ q1 = choice_question(
         "C": "IHE (Integrating the Healthcare Enterprise)",
         "D": "the Regenstrief Institute",
     },
-    correct="B",
     why_not={
         "A": "ONC runs the EHR certification program and adopts standards for US regulation (USCDI, the Cures Act "
         "rules); it does not write HL7 v2 or FHIR.",
@@ -24,24 +73,14 @@ q1 = choice_question(
         "D": "Regenstrief maintains LOINC, the code system for lab tests and clinical observations.",
     },
     hints=("Both standards carry the name of the organization that writes them.",),
-    wrong=('standards_body = "A"',),
-    alternatives=('standards_body = "b"',),
 )
 
-HIPAA_ROLES = {
-    "a community hospital that bills insurers electronically": "covered entity",
-    "a health plan (an insurer)": "covered entity",
-    "a health care clearinghouse, acting in its own right": "covered entity",
-    "a cloud company hosting the hospital's EHR under contract": "business associate",
-    "a billing company that submits claims for a clinic": "business associate",
-    "a step-counting app a consumer installs on their own": "neither",
-}
-q2 = mapping_question(
+q2 = _mapping(
+    "HIPAA_ROLES",
     grade_id="lab00_hipaa_roles",
     title="Q2 HIPAA roles",
     points=2,
     variable="hipaa_roles",
-    answer=HIPAA_ROLES,
     allowed=("covered entity", "business associate", "neither"),
     hints=(
         "HIPAA's covered entities are of three kinds: health plans, health care clearinghouses, and providers who "
@@ -49,44 +88,20 @@ q2 = mapping_question(
         "A business associate creates, receives, keeps or sends protected health information on behalf of a "
         "covered entity; what it does makes it one, whether or not the required agreement was signed.",
     ),
-    wrong=(
-        dict_code(
-            "hipaa_roles",
-            {**HIPAA_ROLES, "a cloud company hosting the hospital's EHR under contract": "neither"},
-        ),
-    ),
-    alternatives=(dict_code("hipaa_roles", {k: v.upper() + " " for k, v in HIPAA_ROLES.items()}),),
 )
 
-CODE_SYSTEMS = {
-    "an HbA1c lab test": "LOINC",
-    "a diagnosis on a US claim": "ICD-10-CM",
-    "a clinical finding on the problem list": "SNOMED CT",
-    "a metformin 500 mg tablet": "RxNorm",
-    "a seasonal flu vaccine that was given": "CVX",
-}
-q3 = mapping_question(
+q3 = _mapping(
+    "CODE_SYSTEMS",
     grade_id="lab00_code_systems",
     title="Q3 which code system",
     points=2,
     variable="code_systems",
-    answer=CODE_SYSTEMS,
     allowed=("LOINC", "SNOMED CT", "RxNorm", "CVX", "ICD-10-CM"),
     hints=(
         "Observations and lab tests have one code system, clinical terms another, drugs and vaccines their own.",
         "Claims use the classification that billing requires; problem lists use the clinical terminology.",
     ),
-    wrong=(
-        dict_code("code_systems", {**CODE_SYSTEMS, "a clinical finding on the problem list": "ICD-10-CM"}),
-    ),
-    alternatives=(dict_code("code_systems", {k: v.lower() for k, v in CODE_SYSTEMS.items()}),),
 )
-
-
-def _patients_by_gender() -> list[tuple]:
-    patients = table("patients")
-    return [(g, int(n)) for g, n in patients["GENDER"].value_counts().items()]
-
 
 q4 = sql_question(
     grade_id="lab00_patients_by_gender",
@@ -94,23 +109,12 @@ q4 = sql_question(
     points=2,
     variable="patients_by_gender_sql",
     columns=("GENDER", "patients"),
-    reference=_patients_by_gender,
+    reference=lambda: _ref().patients_by_gender(),
     hints=("One row per value of patients.GENDER: GROUP BY it.", "count(*) counts the rows of each group."),
-    solution='patients_by_gender_sql = """\nselect GENDER, count(*) as patients\nfrom patients\ngroup by GENDER\n"""',
-    wrong=(
-        'patients_by_gender_sql = "select GENDER, count(*) as patients from patients join encounters e on e.PATIENT = patients.Id group by GENDER"',
-    ),
-    alternatives=(
-        'patients_by_gender_sql = "select gender, count(distinct Id) as Patients from patients group by all order by 2"',
-    ),
+    solution=_key("PATIENTS_BY_GENDER_SQL"),
+    wrong=_keys("PATIENTS_BY_GENDER_SQL_WRONG"),
+    alternatives=_keys("PATIENTS_BY_GENDER_SQL_ALTERNATIVES"),
 )
-
-
-def _encounters_2024(enc=None) -> list[tuple]:
-    enc = table("encounters") if enc is None else enc
-    started = enc[enc["START"].dt.year == 2024]
-    return [(c, int(n)) for c, n in started["ENCOUNTERCLASS"].value_counts().items()]
-
 
 _NEW_YEAR = Scenario(
     "encounters that start on New Year's Eve and end the next day (one in 2023-24, one in 2024-25)",
@@ -130,29 +134,20 @@ q5 = sql_question(
     points=2,
     variable="encounters_2024_sql",
     columns=("ENCOUNTERCLASS", "encounters"),
-    reference=_encounters_2024,
+    reference=lambda: _ref().encounters_2024(),
     scenarios=(_NEW_YEAR,),
-    on_scenario=lambda frames: _encounters_2024(frames["encounters"]),
+    on_scenario=lambda frames: _ref().encounters_2024(frames["encounters"]),
     hints=(
         "Keep only encounters whose START falls in 2024, then count per ENCOUNTERCLASS.",
         "year(START) = 2024 works in DuckDB; times are UTC TIMESTAMPs.",
     ),
-    solution=(
-        'encounters_2024_sql = """\nselect ENCOUNTERCLASS, count(*) as encounters\nfrom encounters\n'
-        'where year(START) = 2024\ngroup by ENCOUNTERCLASS\n"""'
-    ),
-    wrong=(
-        'encounters_2024_sql = "select ENCOUNTERCLASS, count(*) as encounters from encounters group by ENCOUNTERCLASS"',
-        'encounters_2024_sql = "select ENCOUNTERCLASS, count(*) as encounters from encounters '
-        'where year(STOP) = 2024 group by ENCOUNTERCLASS"',
-    ),
-    alternatives=(
-        "encounters_2024_sql = \"select ENCOUNTERCLASS, count(*) as encounters from encounters where START >= '2024-01-01' "
-        "and START < '2025-01-01' group by 1\"",
-    ),
+    solution=_key("ENCOUNTERS_2024_SQL"),
+    wrong=_keys("ENCOUNTERS_2024_SQL_WRONG"),
+    alternatives=_keys("ENCOUNTERS_2024_SQL_ALTERNATIVES"),
 )
 
-q6 = choice_question(
+q6 = _choice(
+    "HIE",
     grade_id="lab00_hie",
     title="Q6 what an HIE does",
     points=1,
@@ -163,15 +158,12 @@ q6 = choice_question(
         "C": "It converts claims between payers' formats.",
         "D": "It is the database inside an EHR product.",
     },
-    correct="B",
     why_not={
         "A": "That is the HHS Office for Civil Rights (OCR).",
         "C": "That is a health care clearinghouse.",
         "D": "That is the EHR's own data store; an exchange works between organizations.",
     },
     hints=("The E in HIE is about data moving between organizations.",),
-    wrong=('hie = "C"',),
-    alternatives=('hie = " b "',),
 )
 
 QUESTIONS = (q1, q2, q3, q4, q5, q6)
