@@ -1,13 +1,16 @@
 """Lab 04's reference implementations on real FHIR files (exact results), and its checks: solutions pass,
-known-wrong answers fail with a message, learners' mutations and servers' state never leak between calls."""
+known-wrong answers fail with a message, learners' mutations and servers' state never leak between calls, and an
+exam release (the package without ``reference`` and ``answers``) still imports and says it cannot check."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 
-from course_proof import prove_grading
+from course_proof import prove_answers, prove_grading
 from hitlab.checks import Incorrect, lab04
 from hitlab.checks.function import Case
 from hitlab.checks.lab04 import (
@@ -18,6 +21,9 @@ from hitlab.checks.lab04 import (
     SYNTHEA_SAMPLE,
     Scenario,
     fixture,
+    materials,
+    questions,
+    reference,
     resources,
     set_home_phone,
 )
@@ -31,88 +37,109 @@ def answer(q, code: str):
     return namespace[q.variable]
 
 
+def test_an_exam_release_imports_without_reference_and_answers():
+    code = (
+        "import sys\n"
+        "sys.modules['hitlab.checks.lab04.reference'] = None\n"
+        "sys.modules['hitlab.checks.lab04.answers'] = None\n"
+        "from hitlab.checks import lab04\n"
+        "from hitlab.checks.core import NOT_RELEASED\n"
+        "assert all(q.solution_code == NOT_RELEASED and not q.wrong for q in lab04.QUESTIONS)\n"
+        "for check in (lambda: lab04.q5.check(lambda concept, systems: None), lambda: lab04.q1.check('B')):\n"
+        "    try:\n"
+        "        check()\n"
+        "    except RuntimeError as err:\n"
+        "        assert 'no reference' in str(err), err\n"
+        "    else:\n"
+        "        raise SystemExit('checked without a reference')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_us_core_patient_reference_matches_the_dataset_fhir_patients():
     """The CSV → US Core mapping agrees with the dataset's own FHIR Patients on every graded element."""
-    rows = {r["Id"]: r for r in lab04._patient_rows()}
+    rows = {r["Id"]: r for r in materials._patient_rows()}
     for i in range(20):
         fhir_patient = resources(lab04.dataset_bundle(i))[0]
-        built = lab04._us_core_patient(rows[fhir_patient["id"]])
-        got, want = lab04._patient_summary(built), lab04._patient_summary(fhir_patient)
+        built = reference.us_core_patient(rows[fhir_patient["id"]])
+        got, want = questions._patient_summary(built), questions._patient_summary(fhir_patient)
         want["identifier"] = [p for p in want["identifier"] if p[0].endswith(("/patient", "us-ssn"))]
         assert got == want
-        lab04._validate(built)
+        materials._validate(built)
     with pytest.raises(ValueError, match="needs an Id"):
-        lab04._us_core_patient({"Id": ""})
+        reference.us_core_patient({"Id": ""})
 
 
 def test_us_core_patient_race_other_keeps_only_text():
-    row = dict(lab04._patient_rows()[0]) | {
+    row = dict(materials._patient_rows()[0]) | {
         "RACE": "other",
         "ETHNICITY": "hispanic",
         "GENDER": "",
         "MIDDLE": "",
     }
-    p = lab04._us_core_patient(row)
+    p = reference.us_core_patient(row)
     assert p["extension"][0]["extension"] == [{"url": "text", "valueString": "Other"}]
     assert p["extension"][1]["extension"][0]["valueCoding"]["code"] == "2135-2"
     assert p["gender"] == "unknown" and p["name"][0]["given"] == [row["FIRST"]]
 
 
 def test_validation_errors_on_real_and_broken_resources():
-    assert all(lab04._validation_errors(fixture(n)) == [] for n in FIXTURES_R4)
+    assert all(reference.validation_errors(fixture(n)) == [] for n in FIXTURES_R4)
     pat, obs = fixture("uscore-patient-example.json"), fixture("Observation-example.json")
-    assert lab04._validation_errors({**pat, "birthDate": "20-02-1987", "colour": "blue"}) == [
+    assert reference.validation_errors({**pat, "birthDate": "20-02-1987", "colour": "blue"}) == [
         "Patient.birthDate",
         "Patient.colour",
     ]
-    assert lab04._validation_errors({**obs, "valueString": "185 lbs"}) == ["Observation"]
-    assert lab04._validation_errors({k: v for k, v in obs.items() if k != "status"}) == ["Observation.status"]
-    assert lab04._validation_errors({**obs, "valueQuantity": {"value": "heavy"}}) == [
+    assert reference.validation_errors({**obs, "valueString": "185 lbs"}) == ["Observation"]
+    assert reference.validation_errors({k: v for k, v in obs.items() if k != "status"}) == [
+        "Observation.status"
+    ]
+    assert reference.validation_errors({**obs, "valueQuantity": {"value": "heavy"}}) == [
         "Observation.valueQuantity.value"
     ]
-    assert lab04._validation_errors({**pat, "resourceType": "Patients"}) == ["resourceType"]
-    assert lab04._validation_errors({**pat, "gender": "M"}) == []  # bindings are not checked
+    assert reference.validation_errors({**pat, "resourceType": "Patients"}) == ["resourceType"]
+    assert reference.validation_errors({**pat, "gender": "M"}) == []  # bindings are not checked
 
 
 def test_flatten_blood_pressure_on_hl7_us_core_and_synthea_files():
-    bundle = lab04._collection(
+    bundle = materials._collection(
         fixture("Observation-blood-pressure.json"), fixture("uscore-blood-pressure.json")
     )
-    assert lab04._flatten_bp(bundle) == [
+    assert reference.flatten_blood_pressure(bundle) == [
         {"id": "blood-pressure", "patient": "Patient/example", "effective": "2012-09-17", "systolic": 107,
          "diastolic": 60, "unit": "mm[Hg]"},
         {"id": "blood-pressure", "patient": "Patient/example", "effective": "1999-07-02", "systolic": 109,
          "diastolic": 44, "unit": "mm[Hg]"},
     ]  # fmt: skip
-    rows = lab04._flatten_bp(fixture(SYNTHEA_SAMPLE))
+    rows = reference.flatten_blood_pressure(fixture(SYNTHEA_SAMPLE))
     assert len(rows) == 20
     assert rows[0] == {"id": "3f67a0b6-c886-8fe3-42e2-75f2d4ebefec", "patient": SAMPLE_PATIENT,
                        "effective": "2010-01-05T11:44:52-05:00", "systolic": 136, "diastolic": 49, "unit": "mm[Hg]"}  # fmt: skip
-    assert lab04._flatten_bp(lab04._collection(fixture("Observation-example.json"))) == []
+    assert reference.flatten_blood_pressure(materials._collection(fixture("Observation-example.json"))) == []
 
 
 def test_preferred_coding_and_observation_value_on_real_files():
     code = fixture("Observation-blood-pressure.json")["component"][0]["code"]
-    assert lab04._preferred_coding(code, [SNOMED, LOINC])["code"] == "271649006"
-    assert lab04._preferred_coding(code, [LOINC])["code"] == "8480-6"
-    assert lab04._preferred_coding(code, ["http://hl7.org/fhir/sid/icd-10-cm"]) is None
-    assert lab04._preferred_coding({"text": "x"}, [SNOMED]) is None
-    assert lab04._observation_value(fixture("Observation-example.json")) == (185, "[lb_av]")
-    assert lab04._observation_value(fixture("uscore-blood-pressure.json")) is None
+    assert reference.preferred_coding(code, [SNOMED, LOINC])["code"] == "271649006"
+    assert reference.preferred_coding(code, [LOINC])["code"] == "8480-6"
+    assert reference.preferred_coding(code, ["http://hl7.org/fhir/sid/icd-10-cm"]) is None
+    assert reference.preferred_coding({"text": "x"}, [SNOMED]) is None
+    assert reference.observation_value(fixture("Observation-example.json")) == (185, "[lb_av]")
+    assert reference.observation_value(fixture("uscore-blood-pressure.json")) is None
     base = {"resourceType": "Observation"}
-    assert lab04._observation_value(base | {"valueInteger": 0}) == (0, None)
-    assert lab04._observation_value(base | {"valueCodeableConcept": {"text": "positive"}}) == (
+    assert reference.observation_value(base | {"valueInteger": 0}) == (0, None)
+    assert reference.observation_value(base | {"valueCodeableConcept": {"text": "positive"}}) == (
         "positive",
         None,
     )
     with pytest.raises(ValueError, match="one type only"):
-        lab04._observation_value(base | {"valueInteger": 1, "valueString": "1"})
+        reference.observation_value(base | {"valueInteger": 1, "valueString": "1"})
     with pytest.raises(ValueError, match="not an R4 Observation value"):
-        lab04._observation_value(base | {"valueNumber": 1})
+        reference.observation_value(base | {"valueNumber": 1})
 
 
 def test_resolve_references_on_examples_and_synthea():
-    got = lab04._resolve_references([{"resource": fixture(n)} for n in FIXTURES_R4])
+    got = reference.resolve_references([{"resource": fixture(n)} for n in FIXTURES_R4])
     assert got == {
         "Patient/example": "Patient/example", "Practitioner/example": "Practitioner/example",
         "Encounter/example": "Encounter/example", "Location/1": None, "Organization/hl7": "Organization/hl7",
@@ -120,10 +147,10 @@ def test_resolve_references_on_examples_and_synthea():
         "Endpoint/example": None, "Organization/1": None, "Practitioner/practitioner-1": None,
         "Encounter/example-1": "Encounter/example-1", "Location/hospital": None,
     }  # fmt: skip
-    alone = lab04._resolve_references(fixture(SYNTHEA_SAMPLE)["entry"])
+    alone = reference.resolve_references(fixture(SYNTHEA_SAMPLE)["entry"])
     assert (len(alone), sum(v is None for v in alone.values())) == (319, 6)
     assert alone[SAMPLE_PATIENT] == "Patient/d5582579-7193-4866-5560-a01e723b6552"
-    with_reference = lab04._resolve_references(
+    with_reference = reference.resolve_references(
         fixture(SYNTHEA_SAMPLE)["entry"] + [e for n in SYNTHEA_REFERENCE for e in fixture(n)["entry"]]
     )
     assert sum(v is None for v in with_reference.values()) == 4  # another Synthea run: 2 of 6 resolve
@@ -137,26 +164,26 @@ def test_urn_uuid_references_resolve_against_full_urls_not_ids():
     obs = {"resourceType": "Observation", "id": "o1", "subject": {"reference": "urn:uuid:aaaa"}}
     stale = {"resourceType": "Observation", "id": "o2", "subject": {"reference": "urn:uuid:p1"}}
     entries = [{"fullUrl": "urn:uuid:aaaa", "resource": patient}, {"resource": obs}, {"resource": stale}]
-    assert lab04._resolve_references(entries) == {"urn:uuid:aaaa": "Patient/p1", "urn:uuid:p1": None}
+    assert reference.resolve_references(entries) == {"urn:uuid:aaaa": "Patient/p1", "urn:uuid:p1": None}
     twice = [*entries, {"fullUrl": "urn:uuid:aaaa", "resource": {"resourceType": "Patient", "id": "p2"}}]
-    assert lab04._resolve_references(twice)["urn:uuid:aaaa"] is None  # ambiguous
+    assert reference.resolve_references(twice)["urn:uuid:aaaa"] is None  # ambiguous
 
-    rekeyed = lab04._rekeyed_entries(2)
+    rekeyed = questions._rekeyed_entries(2)
     ids = {e["resource"]["id"] for e in rekeyed}
     assert not any(e["fullUrl"].removeprefix("urn:uuid:") in ids for e in rekeyed)
-    got = lab04._resolve_references(rekeyed)
+    got = reference.resolve_references(rekeyed)
     patient = next(e for e in rekeyed if e["resource"]["resourceType"] == "Patient")
     assert got[patient["fullUrl"]] == f"Patient/{patient['resource']['id']}"
     stale_ref = f"urn:uuid:{patient['resource']['id']}"
     assert got[stale_ref] is None
     assert all(v is not None for k, v in got.items() if k.startswith("urn:uuid:") and k != stale_ref)
-    assert rekeyed == lab04._rekeyed_entries(2)  # deterministic
+    assert rekeyed == questions._rekeyed_entries(2)  # deterministic
 
 
 def test_transaction_reference_resolves_every_urn_uuid():
     patient, obs = fixture("uscore-patient-example.json"), fixture("uscore-blood-pressure.json")
-    bundle = lab04._transaction_bundle(patient, [obs])
-    lab04._validate(bundle)
+    bundle = reference.transaction_bundle(patient, [obs])
+    materials._validate(bundle)
     urls = [e["fullUrl"] for e in bundle["entry"]]
     assert bundle["entry"][1]["resource"]["subject"] == {"reference": urls[0]}
     assert [e["request"] for e in bundle["entry"]] == [
@@ -164,14 +191,14 @@ def test_transaction_reference_resolves_every_urn_uuid():
         {"method": "POST", "url": "Observation"},
     ]
     with pytest.raises(ValueError, match="not about this patient"):
-        lab04._transaction_bundle(patient, [obs | {"subject": {"reference": "Patient/other"}}])
+        reference.transaction_bundle(patient, [obs | {"subject": {"reference": "Patient/other"}}])
 
 
 def test_scenarios_give_each_call_a_fresh_server():
     """The reference's call must not change the server the learner's call gets (Q11, Q12)."""
-    case = lab04._update_cases()[1]  # one concurrent write
-    first = lab04._fresh(lab04._versioned_update)(*case.args)
-    second = lab04._fresh(lab04._versioned_update)(*case.args)
+    case = questions._update_cases()[1]  # one concurrent write
+    first = questions._fresh(reference.versioned_update)(*case.args)
+    second = questions._fresh(reference.versioned_update)(*case.args)
     assert first.store is not second.store
     assert first.value == second.value
     history = first.store.history("Patient", first.value["id"])
@@ -182,8 +209,8 @@ def test_scenarios_give_each_call_a_fresh_server():
 
 
 def test_conditional_create_outcomes():
-    create = lab04._fresh(lab04._ensure_patient)
-    by_label = {c.label: c for c in lab04._create_cases()}
+    create = questions._fresh(reference.ensure_patient)
+    by_label = {c.label: c for c in questions._create_cases()}
     new = create(*by_label["a dataset patient the server does not have yet"].args)
     assert new.value == "Patient/patient-3" and len(new.store.resources("Patient")) == 3
     existing = create(*by_label["a dataset patient the server already has"].args)
@@ -205,9 +232,8 @@ def test_a_mutating_answer_fails_once_and_cannot_spoil_later_checks(capsys):
 
 @pytest.mark.parametrize("q", lab04.QUESTIONS, ids=[q.grade_id for q in lab04.QUESTIONS])
 def test_solution_alternatives_pass_and_wrong_answers_fail(q, capsys):
-    for code in (q.solution_code, *q.alternatives):
-        q.check(answer(q, code))
-    for code in q.wrong:
+    prove_answers(q, capsys)
+    for code in q.wrong:  # and each says which question it fails
         with pytest.raises(Incorrect, match="^" + re.escape(q.title) + ": "):
             q.check(answer(q, code))
 
@@ -229,14 +255,14 @@ def test_function_signature_is_checked():
     with pytest.raises(Incorrect, match=r"define `flatten_blood_pressure\(bundle\)`"):
         lab04.q4.check(lambda resources: [])
     with pytest.raises(Incorrect, match="should be refused with ValueError"):
-        lab04.q2.check(lambda row: lab04._us_core_patient(row | {"Id": row["Id"] or "x"}))
+        lab04.q2.check(lambda row: reference.us_core_patient(row | {"Id": row["Id"] or "x"}))
 
 
 def test_case_labels_name_the_real_files():
-    labels = [c.label for c in lab04._bp_cases()]
+    labels = [c.label for c in questions._bp_cases()]
     assert "a Bundle holding uscore-blood-pressure.json" in labels
     assert f"Synthea's {SYNTHEA_SAMPLE}" in labels
-    assert isinstance(lab04._reference_cases()[0], Case)
+    assert isinstance(questions._reference_cases()[0], Case)
 
 
 @pytest.mark.notebook
