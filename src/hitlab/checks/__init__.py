@@ -1,7 +1,10 @@
-"""Learner feedback for the labs: one module per lab (``lab00`` ...), questions as data.
+"""Learner feedback for the labs: one package per lab (``lab00`` ...), questions as data.
 
-``questions("lab02_sql_patient_data")`` (or ``"lab02"``) lists a lab's :class:`~hitlab.checks.core.Question`
-objects; the course pipeline uses them to lint and verify the lab notebooks.
+Each lab's package reads as the lab does: ``questions`` (the question table first, then the questions),
+``materials`` (what learners use), and the two parts an exam release leaves out, ``reference`` (the reference
+implementations that compute expected values) and ``answers`` (worked, alternative and known-wrong answer
+sources). ``questions("lab02_sql_patient_data")`` (or ``"lab02"``) lists a lab's
+:class:`~hitlab.checks.core.Question` objects; the course pipeline uses them to lint and verify the notebooks.
 """
 
 from __future__ import annotations
