@@ -24,12 +24,11 @@ RELEASE = Path(__file__).resolve().parents[1] / "labs" / "lab09_ml_readmission" 
 
 # -- the checks -------------------------------------------------------------------------------------------------
 
-ALL = [*lab09.QUESTIONS, *lab09.HIDDEN.values()]
+# tests/test_checks.py proves the notebook's questions; these are the hidden tests' holdout versions
+HOLDOUT = list(lab09.HIDDEN.values())
 
 
-@pytest.mark.parametrize(
-    "q", ALL, ids=lambda q: q.grade_id + ("_holdout" if q not in lab09.QUESTIONS else "")
-)
+@pytest.mark.parametrize("q", HOLDOUT, ids=lambda q: q.grade_id + "_holdout")
 def test_solution_passes_and_wrong_answers_fail(q, capsys):
     prove_answers(q, capsys)
 

@@ -30,10 +30,11 @@ RELEASE = (
 
 # -- the checks -------------------------------------------------------------------------------------------------
 
-ALL = [*lab10.QUESTIONS, *lab10.HIDDEN.values()]
+# tests/test_checks.py proves the notebook's questions; these are the hidden tests' versions
+HIDDEN = list(lab10.HIDDEN.values())
 
 
-@pytest.mark.parametrize("q", ALL, ids=lambda q: q.grade_id + ("_hidden" if q not in lab10.QUESTIONS else ""))
+@pytest.mark.parametrize("q", HIDDEN, ids=lambda q: q.grade_id + "_hidden")
 def test_solution_passes_and_wrong_answers_fail(q, capsys):
     prove_answers(q, capsys)
 
