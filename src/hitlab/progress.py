@@ -8,9 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 
+def hitlab_home() -> Path:
+    """The learner's own hitlab folder: ``$HITLAB_HOME``, default ``~/.hitlab``."""
+    return Path(os.environ.get("HITLAB_HOME", Path.home() / ".hitlab")).expanduser()
+
+
 def progress_file() -> Path:
     """``$HITLAB_HOME/progress.json`` (default ``~/.hitlab``)."""
-    return Path(os.environ.get("HITLAB_HOME", Path.home() / ".hitlab")).expanduser() / "progress.json"
+    return hitlab_home() / "progress.json"
 
 
 def load_progress() -> dict[str, dict]:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hitlab.errors import InputError
+from hitlab.progress import hitlab_home
 
 VERSION = 1
 ATTEMPT_ID = re.compile(r"^\d{8}-\d{6}-[a-z-]+-[0-9a-f]{4}$")
@@ -73,7 +74,7 @@ class Attempt:
 
 
 def mock_home() -> Path:
-    return Path(os.environ.get("HITLAB_HOME", Path.home() / ".hitlab")).expanduser() / "mock"
+    return hitlab_home() / "mock"
 
 
 def new_id(track: str, when: datetime, seed: int) -> str:
