@@ -22,6 +22,7 @@ does not hold) as well, and every call into the learner's code has a time limit.
 from __future__ import annotations
 
 import importlib
+import json
 import linecache
 import math
 import sys
@@ -30,7 +31,8 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property
+from functools import cache, cached_property
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -151,25 +153,59 @@ def _undefined(variable: str) -> str:
     return f"`{variable}` is not defined: run the cell that sets it (Shift-Enter), then this one."
 
 
-def say_correct(title: str) -> None:
-    """Print the confirmation; in a notebook, a green one."""
-    text = f"Correct: {title}"
+def _announce(text: str, html: str) -> None:
+    """Print ``text``; in a notebook, show ``html`` instead."""
     shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
     if shell is None or not hasattr(shell, "kernel"):
         print(text)
         return
-    from html import escape
-
     from IPython.display import display
 
+    display({"text/plain": text, "text/html": html}, raw=True)
+
+
+def say_correct(title: str) -> None:
+    """Print the confirmation; in a notebook, a green one."""
     html = (
         '<div style="color:#1a7f37;font-weight:600">\u2714 Correct'
         f'<span style="font-weight:400;color:inherit">: {escape(title)}</span></div>'
     )
-    display({"text/plain": text, "text/html": html}, raw=True)
+    _announce(f"Correct: {title}", html)
 
 
 NOT_RELEASED = "The worked answer is not part of this release."
+RELEASE_FILE = "release.json"  # in the hitlab package of an exam release (``hitlab course release --exam``)
+SELF_STUDY = {"mode": "self-study", "hints": True}
+
+
+@cache
+def release() -> dict:
+    """What this install of hitlab is: ``{"mode": "self-study", ...}`` (a checkout, ``make lab``, Binder), or
+    the learner's install of a graded course, ``{"mode": "exam", "course": ..., "hints": bool}``, written by
+    ``hitlab course release --exam`` as ``release.json`` in the package. An exam release holds no worked
+    answers, answer keys or reference implementations: its checks say what they can without them."""
+    path = Path(__file__).resolve().parents[1] / RELEASE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return dict(SELF_STUDY)
+    except (OSError, ValueError) as err:
+        raise RuntimeError(f"{path}: not a readable hitlab release description ({err})") from None
+    return {**SELF_STUDY, **data}
+
+
+def exam_release() -> bool:
+    """Whether this is a graded course's exam release (no answers; full grading happens at submission)."""
+    return release()["mode"] == "exam"
+
+
+def say_form_ok(title: str) -> None:
+    """Print what an exam release's check can say: the answer's form is right; it is graded at submission."""
+    text = (
+        f"Form checked: {title}. It runs and has the names and types asked for; in this course it is graded "
+        "when you submit."
+    )
+    _announce(text, f'<div style="color:#0b5cad;font-weight:600">\u2713 {escape(text)}</div>')
 
 
 def reference_of(package: str):
@@ -214,7 +250,9 @@ class Question:
     describe a failing case by what it is, never by made-up ids. ``solution_code`` is the source of a correct
     answer cell; ``wrong`` holds sources of known-wrong answer cells, each of which must lose exactly this
     question's points; ``alternatives`` holds other correct answer cells. The whole check runs under
-    ``time_limit`` seconds.
+    ``time_limit`` seconds. ``form`` holds the checks that need no answer (the query runs and returns the
+    columns asked for, the function's signature, a pick is one of the letters): all an exam release's
+    ``check`` runs.
     """
 
     grade_id: str
@@ -229,6 +267,7 @@ class Question:
     alternatives: Sequence[str] = ()
     prepare: Callable[[Any], Any] = field(default=lambda answer: answer)
     edge_cases: Sequence[Callable[[Any], None]] = ()
+    form: Sequence[Callable[[Any], None]] = ()
     time_limit: float = 60.0  # under nbgrader's 120 s per cell, so the learner reads why
 
     @cached_property
@@ -247,6 +286,9 @@ class Question:
             answer = namespace[self.variable]
         if not _attempted(answer):
             raise NotAttempted(f"{self.title}: not attempted yet (set `{self.variable}` in the cell above).")
+        if exam_release():
+            self._check_form(answer)
+            return
         key = self.answer_key  # outside the time limit: the reference's time is not the learner's
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a library warning must never reach stderr and fail a test cell
@@ -263,8 +305,25 @@ class Question:
                 ) from None
         say_correct(self.title)
 
+    def _check_form(self, answer: Any) -> None:
+        """An exam release's check: only what needs no answer (``form``); the grade comes at submission."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                with time_limit(self.time_limit):
+                    for form in self.form:
+                        _as_feedback(f"{self.title}: running your answer", lambda f=form: f(answer))
+            except TimeLimit as err:
+                raise Incorrect(
+                    f"{self.title}: the check stopped your answer after {err.seconds:g} s."
+                ) from None
+        say_form_ok(self.title)
+
     def hint(self, n: int = 1) -> None:
         """Print hint ``n`` (1 is the gentlest)."""
+        if not release()["hints"]:
+            print(f"{self.title}: hints are not available in this course.")
+            return
         if not 1 <= n <= len(self.hints):
             count = f"hints 1 to {len(self.hints)}" if len(self.hints) > 1 else "one hint, hint(1)"
             print(f"{self.title} has {count}.")
@@ -273,6 +332,9 @@ class Question:
 
     def solution(self) -> None:
         """Print the worked solution."""
+        if exam_release():
+            print(f"{self.title}: worked answers are not available in this course (a graded release).")
+            return
         print(f"Solution: {self.title}\n\n{self.solution_code}")
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from hitlab.checks.core import Incorrect, Question
+from hitlab.checks.core import Incorrect, Question, describe
 
 
 @dataclass(frozen=True)
@@ -125,4 +126,20 @@ def ddl_question(
         wrong=wrong,
         alternatives=alternatives,
         prepare=prepare,
+        form=(partial(ddl_runs, title=title),),
     )
+
+
+def ddl_runs(ddl: Any, *, title: str) -> None:
+    """A form check: ``ddl`` is SQL text that runs in an empty DuckDB database."""
+    import duckdb
+
+    if not isinstance(ddl, str):
+        raise Incorrect(f"{title}: the DDL should be SQL text (a string), got {describe(ddl)}.")
+    con = duckdb.connect()
+    try:
+        con.execute(ddl)
+    except duckdb.Error as err:
+        raise Incorrect(f"{title}: your DDL failed in DuckDB: {str(err).splitlines()[0]}") from None
+    finally:
+        con.close()

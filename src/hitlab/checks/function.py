@@ -89,6 +89,11 @@ def check_signature(fn: Any, name: str, parameters: Sequence[str], title: str) -
         raise Incorrect(f"{title}: define `{name}({', '.join(parameters)})`; yours takes ({', '.join(got)}).")
 
 
+def signature(name: str, parameters: Sequence[str], title: str) -> Callable[[Any], None]:
+    """A form check (see :class:`~hitlab.checks.core.Question`): the answer is a function ``name(*parameters)``."""
+    return lambda fn: check_signature(fn, name, parameters, title)
+
+
 def reference_outcome(
     reference: Callable, case: Case, refusals: Mapping[type, type], grade_id: str
 ) -> tuple[Any, type[BaseException] | None]:
@@ -177,6 +182,7 @@ def function_question(
     return Question(
         grade_id=grade_id, title=title, points=points, variable=name, expected=expected, compare=check,
         hints=hints, solution_code=solution_code, wrong=wrong, alternatives=alternatives, edge_cases=edge_cases,
+        form=(signature(name, parameters, title),),
     )  # fmt: skip
 
 
@@ -216,4 +222,5 @@ def calls_question(
     return Question(
         grade_id=grade_id, title=title, points=points, variable=name, expected=lambda: list(calls()),
         compare=check, hints=hints, solution_code=solution_code, wrong=wrong, alternatives=alternatives,
+        form=(signature(name, parameters, title),),
     )  # fmt: skip

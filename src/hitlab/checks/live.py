@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 from hitlab.checks.core import Incorrect, Question
-from hitlab.checks.function import Case, check_signature, judge_call, reference_outcome
+from hitlab.checks.function import Case, check_signature, judge_call, reference_outcome, signature
 
 
 @dataclass(frozen=True)
@@ -67,4 +67,5 @@ def live_question(
     return Question(
         grade_id=grade_id, title=title, points=points, variable=name, expected=lambda: grade_id,
         compare=check, hints=hints, solution_code=solution_code, wrong=wrong, alternatives=alternatives,
+        form=(signature(name, parameters, title),),
     )  # fmt: skip

@@ -204,4 +204,5 @@ def sql_question(
         alternatives=alternatives,
         prepare=prepare,
         edge_cases=edge_cases,
+        form=(prepare,),  # runs on the data and returns the columns asked for
     )

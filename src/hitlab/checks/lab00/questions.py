@@ -14,7 +14,6 @@ so that an exam release can leave them out.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from hitlab.checks.choice import choice_question, mapping_question
@@ -33,25 +32,26 @@ def _ref():
 def _choice(key: str, **kwargs: Any) -> Question:
     """A choice question whose right letter is the reference's ``key``, read only when checking; its answer
     cells are the answer key's ``key``, ``key_WRONG`` and ``key_ALTERNATIVES``."""
-    q = choice_question(
-        correct=next(iter(kwargs["options"])),  # a stand-in: the right letter is the reference's, set below
+    return choice_question(
+        correct=lambda: getattr(_ref(), key),
+        why_not=lambda: getattr(_ref(), f"{key}_WHY_NOT"),  # the option it leaves out is the answer
+        solution_code=_key(key),
         wrong=_keys(f"{key}_WRONG"),
         alternatives=_keys(f"{key}_ALTERNATIVES"),
         **kwargs,
     )
-    return dataclasses.replace(q, expected=lambda: getattr(_ref(), key), solution_code=_key(key))
 
 
 def _mapping(key: str, **kwargs: Any) -> Question:
     """A mapping question whose key is the reference's ``key`` (a dict), read only when checking; its answer
     cells are the answer key's ``key``, ``key_WRONG`` and ``key_ALTERNATIVES``."""
-    q = mapping_question(
-        answer={},  # the answer is the reference's, set below
+    return mapping_question(
+        answer=lambda: getattr(_ref(), key),
+        solution_code=_key(key),
         wrong=_keys(f"{key}_WRONG"),
         alternatives=_keys(f"{key}_ALTERNATIVES"),
         **kwargs,
     )
-    return dataclasses.replace(q, expected=lambda: dict(getattr(_ref(), key)), solution_code=_key(key))
 
 
 q1 = _choice(
@@ -66,12 +66,6 @@ q1 = _choice(
         "C": "IHE (Integrating the Healthcare Enterprise)",
         "D": "the Regenstrief Institute",
     },
-    why_not={
-        "A": "ONC runs the EHR certification program and adopts standards for US regulation (USCDI, the Cures Act "
-        "rules); it does not write HL7 v2 or FHIR.",
-        "C": "IHE writes integration profiles that combine existing standards; it publishes neither HL7 v2 nor FHIR.",
-        "D": "Regenstrief maintains LOINC, the code system for lab tests and clinical observations.",
-    },
     hints=("Both standards carry the name of the organization that writes them.",),
 )
 
@@ -81,6 +75,14 @@ q2 = _mapping(
     title="Q2 HIPAA roles",
     points=2,
     variable="hipaa_roles",
+    items=(
+        "a community hospital that bills insurers electronically",
+        "a health plan (an insurer)",
+        "a health care clearinghouse, acting in its own right",
+        "a cloud company hosting the hospital's EHR under contract",
+        "a billing company that submits claims for a clinic",
+        "a step-counting app a consumer installs on their own",
+    ),
     allowed=("covered entity", "business associate", "neither"),
     hints=(
         "HIPAA's covered entities are of three kinds: health plans, health care clearinghouses, and providers who "
@@ -96,6 +98,13 @@ q3 = _mapping(
     title="Q3 which code system",
     points=2,
     variable="code_systems",
+    items=(
+        "an HbA1c lab test",
+        "a diagnosis on a US claim",
+        "a clinical finding on the problem list",
+        "a metformin 500 mg tablet",
+        "a seasonal flu vaccine that was given",
+    ),
     allowed=("LOINC", "SNOMED CT", "RxNorm", "CVX", "ICD-10-CM"),
     hints=(
         "Observations and lab tests have one code system, clinical terms another, drugs and vaccines their own.",
@@ -157,11 +166,6 @@ q6 = _choice(
         "B": "It lets hospitals, clinics and labs in a region share patients' records with each other.",
         "C": "It converts claims between payers' formats.",
         "D": "It is the database inside an EHR product.",
-    },
-    why_not={
-        "A": "That is the HHS Office for Civil Rights (OCR).",
-        "C": "That is a health care clearinghouse.",
-        "D": "That is the EHR's own data store; an exchange works between organizations.",
     },
     hints=("The E in HIE is about data moving between organizations.",),
 )

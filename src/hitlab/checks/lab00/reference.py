@@ -7,6 +7,13 @@ from hitlab.checks.sql import table
 
 STANDARDS_BODY = "B"
 """Q1: HL7 International publishes HL7 v2 and FHIR."""
+STANDARDS_BODY_WHY_NOT = {
+    "A": "ONC runs the EHR certification program and adopts standards for US regulation (USCDI, the Cures Act "
+    "rules); it does not write HL7 v2 or FHIR.",
+    "C": "IHE writes integration profiles that combine existing standards; it publishes neither HL7 v2 nor FHIR.",
+    "D": "Regenstrief maintains LOINC, the code system for lab tests and clinical observations.",
+}
+"""Q1: why each wrong option is wrong (left out of an exam release: the one missing is the answer)."""
 
 HIPAA_ROLES = {
     "a community hospital that bills insurers electronically": "covered entity",
@@ -27,6 +34,12 @@ CODE_SYSTEMS = {
 
 HIE = "B"
 """Q6: an HIE lets organizations in a region share patients' records."""
+HIE_WHY_NOT = {
+    "A": "That is the HHS Office for Civil Rights (OCR).",
+    "C": "That is a health care clearinghouse.",
+    "D": "That is the EHR's own data store; an exchange works between organizations.",
+}
+"""Q6: why each wrong option is wrong."""
 
 
 def patients_by_gender() -> list[tuple]:

@@ -47,25 +47,32 @@ def _ref():
 
 # -- Q1 types -------------------------------------------------------------------------------------------------
 
-q1 = dataclasses.replace(
-    mapping_question(
-        grade_id="lab01_column_types",
-        title="Q1 column types",
-        points=2,
-        variable="column_types",
-        answer={},  # the answer is the reference's; set below, read only when checking
-        allowed=("DATE", "TIMESTAMP", "VARCHAR", "INTEGER", "DECIMAL"),
-        hints=(
-            "Ask of each column: will anyone ever do arithmetic on it? Does a leading zero or a dash matter? Is a time "
-            "of day part of the fact?",
-            "Identifiers and codes are labels made of digits, not numbers; a birth date has no time of day (and no "
-            "time zone), a visit start does.",
-        ),
-        wrong=_keys("COLUMN_TYPES_WRONG"),
-        alternatives=_keys("COLUMN_TYPES_ALTERNATIVES"),
+q1 = mapping_question(
+    grade_id="lab01_column_types",
+    title="Q1 column types",
+    points=2,
+    variable="column_types",
+    items=(
+        "patients.BIRTHDATE, a date of birth",
+        "encounters.START, when a visit began (UTC)",
+        "patients.ZIP, such as 02138",
+        "patients.SSN, such as 999-12-3456",
+        "observations.CODE, a LOINC code such as 4548-4",
+        "conditions.CODE, a SNOMED CT code such as 44054006",
+        "medications.DISPENSES, how many times it was filled",
+        "encounters.TOTAL_CLAIM_COST, in dollars and cents",
     ),
-    expected=lambda: dict(_ref().COLUMN_TYPES),
+    answer=lambda: _ref().COLUMN_TYPES,
     solution_code=_key("COLUMN_TYPES"),
+    allowed=("DATE", "TIMESTAMP", "VARCHAR", "INTEGER", "DECIMAL"),
+    hints=(
+        "Ask of each column: will anyone ever do arithmetic on it? Does a leading zero or a dash matter? Is a time "
+        "of day part of the fact?",
+        "Identifiers and codes are labels made of digits, not numbers; a birth date has no time of day (and no "
+        "time zone), a visit start does.",
+    ),
+    wrong=_keys("COLUMN_TYPES_WRONG"),
+    alternatives=_keys("COLUMN_TYPES_ALTERNATIVES"),
 )
 
 # -- Q2 DDL ---------------------------------------------------------------------------------------------------
