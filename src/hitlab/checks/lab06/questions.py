@@ -12,10 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from hitlab.checks.core import Incorrect, Question, _normal, describe
+from hitlab.checks.core import AnswerKey, Incorrect, Question, _normal, describe, reference_of
 from hitlab.checks.function import Case, function_question
-from hitlab.checks.lab06 import answers as A
-from hitlab.checks.lab06 import reference as R
 from hitlab.checks.lab06.inputs import (
     FINDING_CATEGORIES,
     MIN_CATEGORY_RECALL,
@@ -35,6 +33,15 @@ from hitlab.checks.lab06.inputs import (
     unseen_notes,
 )
 from hitlab.checks.sql import sql_question
+
+_answers = AnswerKey("hitlab.checks.lab06")  # left out of an exam release
+_key, _keys = _answers.source, _answers.sources
+
+
+def _ref():
+    """The reference implementations (absent from an exam release: the grader's install has them)."""
+    return reference_of("hitlab.checks.lab06")
+
 
 KEY = bytes(range(32))  # the lab's demonstration key; a real one comes from a secrets store
 OTHER_KEY = b"another key of thirty-two bytes!"
@@ -118,7 +125,7 @@ q1 = function_question(
     points=3,
     name="safe_harbor",
     parameters=("patients",),
-    reference=R.safe_harbor,
+    reference=lambda *args, **kwargs: _ref().safe_harbor(*args, **kwargs),
     cases=_planted_patients,
     compare=_compare_release,
     hints=(
@@ -129,9 +136,9 @@ q1 = function_question(
         "ZIP3 is the first three digits of a 5-digit ZIP (or ZIP+4), replaced by '000' if it is on "
         "`lab06.restricted_zip3()`; coded columns keep only the values in `lab06.CODES`.",
     ),
-    solution_code=A.SAFE_HARBOR,
-    wrong=A.SAFE_HARBOR_WRONG,
-    alternatives=(A.SAFE_HARBOR_ALTERNATIVE,),
+    solution_code=_key("SAFE_HARBOR"),
+    wrong=_keys("SAFE_HARBOR_WRONG"),
+    alternatives=_keys("SAFE_HARBOR_ALTERNATIVE"),
 )
 
 # -- Q2 prove that nothing is left ---------------------------------------------------------------------------
@@ -207,7 +214,7 @@ q2 = function_question(
     points=2,
     name="find_identifiers",
     parameters=("table",),
-    reference=R.find_identifiers,
+    reference=lambda *args, **kwargs: _ref().find_identifiers(*args, **kwargs),
     cases=_planted_releases,
     compare=_compare_findings,
     hints=(
@@ -217,9 +224,9 @@ q2 = function_question(
         "Text patterns apply to str values only (an INCOME of 97751.0 is not a ZIP); a date or timestamp value "
         "is a DATE finding whatever its column.",
     ),
-    solution_code=A.FIND_IDENTIFIERS,
-    wrong=A.FIND_IDENTIFIERS_WRONG,
-    alternatives=(A.FIND_IDENTIFIERS_ALTERNATIVE,),
+    solution_code=_key("FIND_IDENTIFIERS"),
+    wrong=_keys("FIND_IDENTIFIERS_WRONG"),
+    alternatives=_keys("FIND_IDENTIFIERS_ALTERNATIVE"),
 )
 
 # -- Q3 uniqueness -------------------------------------------------------------------------------------------
@@ -230,15 +237,15 @@ q3 = sql_question(
     points=2,
     variable="uniqueness_sql",
     columns=("unique_full", "unique_coarse"),
-    reference=lambda: R.uniqueness(patients()),
+    reference=lambda: _ref().uniqueness(patients()),
     hints=(
         "A person is unique when nobody else shares the key: count the people per key (a window `count(*) over "
         "(partition by ...)`) and keep those with a count of 1.",
         "The share is over everybody in `patients`: divide by the population, not by the number of keys.",
     ),
-    solution=A.UNIQUENESS,
-    wrong=A.UNIQUENESS_WRONG,
-    alternatives=(A.UNIQUENESS_ALTERNATIVE,),
+    solution=_key("UNIQUENESS"),
+    wrong=_keys("UNIQUENESS_WRONG"),
+    alternatives=_keys("UNIQUENESS_ALTERNATIVE"),
 )
 
 # -- Q4 date shifting ----------------------------------------------------------------------------------------
@@ -297,7 +304,7 @@ q4 = function_question(
     points=2,
     name="shift_dates",
     parameters=("events", "key", "keep_weekday"),
-    reference=R.shift_dates,
+    reference=lambda *args, **kwargs: _ref().shift_dates(*args, **kwargs),
     cases=_shift_cases,
     compare=_compare_shift,
     hints=(
@@ -307,9 +314,9 @@ q4 = function_question(
         "run and nobody without the key can undo it.",
         "With keep_weekday, the shift must be a whole number of weeks.",
     ),
-    solution_code=A.SHIFT,
-    wrong=A.SHIFT_WRONG,
-    alternatives=(A.SHIFT_ALTERNATIVE,),
+    solution_code=_key("SHIFT"),
+    wrong=_keys("SHIFT_WRONG"),
+    alternatives=_keys("SHIFT_ALTERNATIVE"),
 )
 
 # -- Q5 pseudonyms, Q6 plain hashes ----------------------------------------------------------------------------
@@ -334,15 +341,15 @@ q5 = function_question(
     points=1,
     name="pseudonym",
     parameters=("value", "key"),
-    reference=R.pseudonym,
+    reference=lambda *args, **kwargs: _ref().pseudonym(*args, **kwargs),
     cases=_pseudonym_cases,
     hints=(
         "Python's `hmac` module computes HMAC: `hmac.new(key, message, hashlib.sha256).hexdigest()`.",
         "Encode the value as UTF-8. Refuse keys that are not bytes or shorter than 32 bytes with ValueError.",
     ),
-    solution_code=A.PSEUDONYM,
-    wrong=A.PSEUDONYM_WRONG,
-    alternatives=A.PSEUDONYM_ALTERNATIVES,
+    solution_code=_key("PSEUDONYM"),
+    wrong=_keys("PSEUDONYM_WRONG"),
+    alternatives=_keys("PSEUDONYM_ALTERNATIVES"),
 )
 
 
@@ -369,15 +376,15 @@ q6 = function_question(
     points=2,
     name="recover_mrns",
     parameters=("hashes", "low", "high"),
-    reference=R.recover_mrns,
+    reference=lambda *args, **kwargs: _ref().recover_mrns(*args, **kwargs),
     cases=_hash_cases,
     hints=(
         "Hash every candidate MRN in the range and look the digest up in a set of the given hashes.",
         "An MRN is 8 digits, leading zeros included: 104729 is written 00104729.",
     ),
-    solution_code=A.RECOVER,
-    wrong=A.RECOVER_WRONG,
-    alternatives=(A.RECOVER_ALTERNATIVE,),
+    solution_code=_key("RECOVER"),
+    wrong=_keys("RECOVER_WRONG"),
+    alternatives=_keys("RECOVER_ALTERNATIVE"),
 )
 
 # -- Q7-Q9 k-anonymity and l-diversity ------------------------------------------------------------------------
@@ -409,16 +416,16 @@ q7 = function_question(
     points=1,
     name="k_anonymity",
     parameters=("table", "quasi"),
-    reference=R.k_anonymity,
+    reference=lambda *args, **kwargs: _ref().k_anonymity(*args, **kwargs),
     cases=_k_cases,
     hints=(
         "Group the rows by the quasi-identifiers: each group is an equivalence class. k is the size of the "
         "smallest one: the person easiest to single out decides.",
         "Missing values group together (`groupby(..., dropna=False)`), as an attacker would match them.",
     ),
-    solution_code=A.K_ANON,
-    wrong=A.K_ANON_WRONG,
-    alternatives=(A.K_ANON_ALTERNATIVE,),
+    solution_code=_key("K_ANON"),
+    wrong=_keys("K_ANON_WRONG"),
+    alternatives=_keys("K_ANON_ALTERNATIVE"),
 )
 
 LOSS_MARGIN = 0.10
@@ -434,7 +441,7 @@ def _anonymize_cases() -> list[Case]:
 
 
 def _reference_release(table: Any, k: int) -> tuple[str, int]:
-    return ("the reference's release", R.anonymization_cost(table, k))
+    return ("the reference's release", _ref().anonymization_cost(table, k))
 
 
 def _compare_anonymized(got: Any, expected: tuple[str, int], case: Case, title: str) -> None:
@@ -457,12 +464,12 @@ def _compare_anonymized(got: Any, expected: tuple[str, int], case: Case, title: 
                 raise Incorrect(
                     f"{title}: on {case.label}, {column} {general!r} is not a generalization of {value!r}."
                 )
-    reached = R.k_anonymity(released, QUASI) if len(released) else 0
+    reached = _ref().k_anonymity(released, QUASI) if len(released) else 0
     if reached < k:
         raise Incorrect(
             f"{title}: on {case.label}, your release is only {reached}-anonymous; k = {k} is asked."
         )
-    actual = R.discernibility(released, len(table))
+    actual = _ref().discernibility(released, len(table))
     if not isinstance(loss, int | float) or loss != actual:
         raise Incorrect(
             f"{title}: on {case.label}, you report a discernibility of {loss!r}; your release has {actual}."
@@ -488,9 +495,9 @@ q8 = function_question(
         "drop the rows of classes smaller than k and compute the discernibility; keep the cheapest.",
         "Suppressing a row costs the size of the whole table: suppress outliers, not crowds.",
     ),
-    solution_code=A.ANONYMIZE,
-    wrong=A.ANONYMIZE_WRONG,
-    alternatives=(A.ANONYMIZE_ALTERNATIVE,),
+    solution_code=_key("ANONYMIZE"),
+    wrong=_keys("ANONYMIZE_WRONG"),
+    alternatives=_keys("ANONYMIZE_ALTERNATIVE"),
 )
 
 
@@ -513,15 +520,15 @@ q9 = function_question(
     points=1,
     name="l_diversity",
     parameters=("table", "quasi", "sensitive"),
-    reference=R.l_diversity,
+    reference=lambda *args, **kwargs: _ref().l_diversity(*args, **kwargs),
     cases=_l_cases,
     hints=(
         "Within each equivalence class, count the distinct sensitive values (a missing value counts as one). "
         "l is the smallest of those counts.",
     ),
-    solution_code=A.L_DIVERSITY,
-    wrong=A.L_DIVERSITY_WRONG,
-    alternatives=(A.L_DIVERSITY_ALTERNATIVE,),
+    solution_code=_key("L_DIVERSITY"),
+    wrong=_keys("L_DIVERSITY_WRONG"),
+    alternatives=_keys("L_DIVERSITY_ALTERNATIVE"),
 )
 
 # -- Q10 free-text PHI ---------------------------------------------------------------------------------------
@@ -597,9 +604,9 @@ q10 = Question(
         "'member ID ', a city sits between ', ' and ', MA'.",
         "Measure yourself with `lab06.score_spans` on the dataset's notes before you run the check.",
     ),
-    solution_code=A.FIND_PHI,
-    wrong=A.FIND_PHI_WRONG,
-    alternatives=(A.FIND_PHI_ALTERNATIVE,),
+    solution_code=_key("FIND_PHI"),
+    wrong=_keys("FIND_PHI_WRONG"),
+    alternatives=_keys("FIND_PHI_ALTERNATIVE"),
     edge_cases=(_bytes_edge,),
 )
 
