@@ -102,13 +102,48 @@ def data_load(src: Path, db: Path) -> None:
     "--dataset", default="default", show_default=True, help="default, defects, analytics or analytics-holdout"
 )
 @click.option("--force", is_flag=True, help="Rebuild even if the dataset exists.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Build this variant (a learner's dataset seed) instead of the one this environment uses.",
+)
 @_clean_errors
-def data_build(dataset: str, force: bool) -> None:
-    """Build a named dataset (generate and load) into data/generated/, if it is missing."""
-    from hitlab.api import build_dataset
+def data_build(dataset: str, force: bool, seed: int | None) -> None:
+    """Build a dataset (generate and load) into data/generated/, if it is missing: the named one, or your own
+    variant of it if you have a personal key (HITLAB_KEY or ~/.hitlab/key)."""
+    if seed is not None:
+        from hitlab.data import build_variant
 
-    path = build_dataset(dataset, force=force, progress=True)
+        path = build_variant(seed, [dataset], force=force, progress=True)[dataset]
+    else:
+        from hitlab.api import build_dataset
+
+        path = build_dataset(dataset, force=force, progress=True)
     click.echo(f"dataset {dataset!r} ready: {path}")
+
+
+@data.command("variants", epilog=_example("hitlab data variants --max 50"))
+@click.option(
+    "--max", "keep", type=click.IntRange(min=0), default=None, help="Keep the N most recently used."
+)
+@click.option(
+    "--max-bytes", type=click.IntRange(min=0), default=None, help="Keep at most this many bytes of variants."
+)
+@_clean_errors
+def data_variants(keep: int | None, max_bytes: int | None) -> None:
+    """List the learners' dataset variants built here; with --max or --max-bytes, delete the least recently
+    used ones beyond that (the named datasets are never deleted)."""
+    from hitlab.data import evict_variants, list_variants
+
+    if keep is not None or max_bytes is not None:
+        for seed in evict_variants(keep=keep, max_bytes=max_bytes):
+            click.echo(f"deleted variant {seed}")
+    import time
+
+    for v in list_variants():
+        used = time.strftime("%Y-%m-%d %H:%M", time.localtime(v.last_used))
+        click.echo(f"{v.seed:>16}  {v.size / 2**20:8.1f} MiB  used {used}  {', '.join(v.datasets) or '-'}")
 
 
 @main.command("lab", epilog=_example("hitlab lab --no-browser --port 8888"))
@@ -161,18 +196,60 @@ def course_lint(labs: tuple[str, ...]) -> None:
     click.echo("lint: no problems")
 
 
-@course.command("verify", epilog=_example("hitlab course verify lab00"))
+@course.command("verify", epilog=_example("hitlab course verify lab00 --seed 2"))
 @_LABS
+@click.option(
+    "--seed",
+    "seeds",
+    type=click.IntRange(min=1),
+    multiple=True,
+    help="Verify on this learner's dataset variant (repeatable); default: the named datasets.",
+)
 @_clean_errors
-def course_verify(labs: tuple[str, ...]) -> None:
+def course_verify(labs: tuple[str, ...], seeds: tuple[int, ...]) -> None:
     """Prove each lab's grading with real nbgrader autograde runs; exit status 1 if any proof fails."""
     from hitlab.api import verify_labs
 
-    reports = verify_labs(labs)
+    reports = verify_labs(labs, seeds=seeds or (None,))
     for report in reports:
         click.echo(report.summary())
     if not all(r.ok for r in reports):
         sys.exit(1)
+
+
+@course.command("secret", epilog=_example("hitlab course secret --out course_secret"))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="New file.")
+@_clean_errors
+def course_secret(out: Path) -> None:
+    """Write a new random course secret (mode 0600; an existing file is never overwritten). Keep it safe:
+    every learner's key and dataset come from it."""
+    from hitlab.cohort_keys import new_secret
+
+    click.echo(f"wrote a new course secret to {new_secret(out)}")
+
+
+@course.command(
+    "keys", epilog=_example("hitlab course keys --secret course_secret --students s001 s002 --out keys")
+)
+@click.option(
+    "--secret", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The course secret."
+)
+@click.option("--students", "students_flag", is_flag=True, help="The student ids follow (STUDENT ...).")
+@click.argument("students", nargs=-1)
+@click.option(
+    "--roster", type=click.Path(dir_okay=False, path_type=Path), help="A CSV file with a 'student' column."
+)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder.")
+@_clean_errors
+def course_keys(
+    secret: Path, students_flag: bool, students: tuple[str, ...], roster: Path | None, out: Path
+) -> None:
+    """Write each student's personal key to OUT/<student>.key, for the instructor to hand out."""
+    from hitlab.cohort_keys import read_roster, read_secret, write_keys
+
+    ids = [*students, *(read_roster(roster) if roster else [])]
+    paths = write_keys(read_secret(secret), ids, out)
+    click.echo(f"wrote {len(paths)} key file(s) to {out}")
 
 
 @main.command(

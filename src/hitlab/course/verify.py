@@ -3,11 +3,18 @@
 For each lab: the solution notebook earns full marks; the released notebook, untouched, earns zero; each
 known-wrong answer declared in the lab's checks module loses exactly its item's points and nothing else; no
 solution code or hidden-test text appears in labs/; labs/ equals what solutions/ generates.
+
+By default the kernels read the named datasets; with ``seeds`` they read those learners' dataset variants
+(``$HITLAB_DATASET_SEED``, see :mod:`hitlab.data`), so that a lab whose expected answers are tied to one
+population shows up.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
+from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +34,7 @@ from hitlab.course.notebooks import (
     source_notebook,
     write,
 )
+from hitlab.data import SEED_ENV, build_variant, datasets_for
 
 
 @dataclass
@@ -35,13 +43,15 @@ class LabVerification:
     max_auto: float = 0.0
     runs: dict[str, dict[str, float]] = field(default_factory=dict)  # student -> test grade_id -> score
     problems: list[str] = field(default_factory=list)
+    seed: int | None = None  # the dataset variant the kernels read; None: the named datasets
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def summary(self) -> str:
-        head = f"{self.lab}: {'ok' if self.ok else 'FAILED'} ({len(self.runs)} autograded submissions, {self.max_auto:g} points)"
+        on = f", dataset variant {self.seed}" if self.seed is not None else ""
+        head = f"{self.lab}: {'ok' if self.ok else 'FAILED'} ({len(self.runs)} autograded submissions, {self.max_auto:g} points{on})"
         return "\n".join([head, *(f"  - {p}" for p in self.problems)])
 
 
@@ -68,8 +78,30 @@ def _leaks(source_nb, release_nb) -> list[str]:
     return problems
 
 
-def verify_lab(root: Path, lab: str) -> LabVerification:
-    report = LabVerification(lab)
+@contextmanager
+def datasets_of(seed: int | None):
+    """Kernels started inside read variant ``seed``'s datasets (None: the named ones, even with a key)."""
+    before = os.environ.get(SEED_ENV)
+    os.environ[SEED_ENV] = "named" if seed is None else str(seed)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(SEED_ENV, None)
+        else:
+            os.environ[SEED_ENV] = before
+
+
+def verify_lab(root: Path, lab: str, seed: int | None = None, full: bool = True) -> LabVerification:
+    """Verify ``lab`` on dataset variant ``seed`` (None: the named datasets); ``full=False`` autogrades the
+    solution alone (the released notebook and the known-wrong answers are left out)."""
+    if seed is not None:
+        build_variant(seed, datasets_for([lab]))  # before any kernel, whose cells have time limits
+    with datasets_of(seed):
+        return _verify_lab(root, lab, LabVerification(lab, seed=seed), full)
+
+
+def _verify_lab(root: Path, lab: str, report: LabVerification, full: bool) -> LabVerification:
     source = read(source_notebook(root, lab))
     cells = {c.grade_id: c for c in graded_cells(source)}
     tests = {gid: c.points for gid, c in cells.items() if c.kind == "test"}
@@ -90,11 +122,10 @@ def verify_lab(root: Path, lab: str) -> LabVerification:
         report.problems += _leaks(source, read(committed) if committed.exists() else release)
 
         correct = {gid: solution_code(c.source) for gid, c in cells.items() if c.kind == "answer"}
-        plans: dict[str, tuple[object, dict[str, float]]] = {
-            "solution": (source, dict(tests)),
-            "released": (release, dict.fromkeys(tests, 0.0)),
-        }
-        for q in qs:
+        plans: dict[str, tuple[object, dict[str, float]]] = {"solution": (source, dict(tests))}
+        if full:
+            plans["released"] = (release, dict.fromkeys(tests, 0.0))
+        for q in qs if full else ():
             test_id = f"{q.grade_id}_test"
             for k, wrong in enumerate(q.wrong, start=1):
                 expected = dict(tests)
@@ -119,8 +150,13 @@ def verify_lab(root: Path, lab: str) -> LabVerification:
 
 
 def verify(
-    labs: list[str] | tuple[str, ...] | None = None, root: str | Path | None = None
+    labs: list[str] | tuple[str, ...] | None = None,
+    root: str | Path | None = None,
+    seeds: Iterable[int | None] = (None,),
+    full: bool = True,
 ) -> list[LabVerification]:
-    """Verify each lab (all by default); see the module docstring for what is proven."""
+    """Verify each lab (all by default) on each dataset variant of ``seeds`` (None: the named datasets); see
+    the module docstring for what is proven, and :func:`verify_lab` for ``full``."""
     root = course_root(root)
-    return [verify_lab(root, lab) for lab in lab_names(root, labs)]
+    names = lab_names(root, labs)
+    return [verify_lab(root, lab, seed, full) for seed in seeds for lab in names]
