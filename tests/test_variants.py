@@ -102,11 +102,20 @@ def test_the_instructor_makes_the_secret_and_the_key_files(tmp_path):
     expected = cohort_keys.key_for(cohort_keys.read_secret(secret), "s002")
     assert cohort_keys.read_key_file(keys / "s002.key") == cohort_keys.normalize_key(expected)
 
-    roster.write_text("id\ns001\n")
+    roster.write_text("id,first_name\ns005,Cy\n")  # hitlab grade's roster: its id column
+    result = runner.invoke(
+        main, ["course", "keys", "--secret", str(secret), "--roster", str(roster), "--out", str(keys)]
+    )
+    assert result.exit_code == 0 and (keys / "s005.key").is_file()
+    roster.write_text("name\ns001\n")
     result = runner.invoke(
         main, ["course", "keys", "--secret", str(secret), "--roster", str(roster), "--out", "k"]
     )
-    assert result.exit_code == 2 and "roster.csv" in result.output and "no 'student' column" in result.output
+    assert (
+        result.exit_code == 2
+        and "roster.csv" in result.output
+        and "no 'student' or 'id' column" in result.output
+    )
 
 
 def test_a_malformed_key_file_is_a_clear_error_naming_the_file(env, tmp_path, monkeypatch):
@@ -241,3 +250,25 @@ def test_a_variant_being_built_is_not_evicted(env):
     assert data.evict_variants(keep=0) == [21]
     with pytest.raises(HitlabError, match="give keep"):
         data.evict_variants()
+
+
+# -- speed ---------------------------------------------------------------------------------------------------
+
+
+def test_writing_the_fhir_and_hl7_files_in_a_second_process_gives_the_same_bytes(tmp_path, monkeypatch):
+    """From ``PARALLEL_FROM`` patients a second process writes the FHIR and HL7 v2 files (how a variant builds
+    fast enough): the same bytes and manifest as one process, defects included."""
+    import importlib
+
+    gen_module = importlib.import_module(
+        "hitlab.synth.generate"
+    )  # the module (the package exports the function)
+    generate = gen_module.generate
+
+    n = gen_module.PARALLEL_FROM
+    if gen_module._cpus() < 2:
+        pytest.skip("one CPU: generate never starts the second process")
+    two = generate(patients=n, seed=5, out=tmp_path / "two", defects=True)
+    monkeypatch.setattr(gen_module, "PARALLEL_FROM", n + 1)
+    one = generate(patients=n, seed=5, out=tmp_path / "one", defects=True)
+    assert json.dumps(one) == json.dumps(two)

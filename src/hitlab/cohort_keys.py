@@ -148,18 +148,18 @@ def write_keys(secret: bytes, students: Iterable[str], out: str | Path) -> list[
 
 
 def read_roster(path: str | Path) -> list[str]:
-    """The student ids of a roster CSV: its ``student`` column (blank rows skipped)."""
+    """The student ids of a roster CSV: its ``student`` column, else its ``id`` column (the roster of
+    ``hitlab grade`` and nbgrader); blank rows are skipped."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
-            if "student" not in (reader.fieldnames or []):
+            column = next((c for c in ("student", "id") if c in (reader.fieldnames or [])), None)
+            if column is None:
                 raise InputError(
-                    f"no 'student' column (columns: {', '.join(reader.fieldnames or [])})", path=path
+                    f"no 'student' or 'id' column (columns: {', '.join(reader.fieldnames or [])})", path=path
                 )
-            return [
-                check_student(row["student"].strip()) for row in reader if (row.get("student") or "").strip()
-            ]
+            return [check_student(row[column].strip()) for row in reader if (row.get(column) or "").strip()]
     except FileNotFoundError:
         raise InputError("no such roster file", path=path) from None
     except InputError as err:

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -105,6 +108,57 @@ def _progress(items: Iterable[int], total: int, enabled: bool):
     return track(items, total=total, description=f"generating {total:,} patients")
 
 
+PARALLEL_FROM = 200
+"""From this many patients (and with two or more CPUs), a second process writes the FHIR and HL7 v2 files."""
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _file_writers(out: Path, seed: int, formats: Iterable[str]) -> list:
+    w = world()
+    return [
+        FhirWriter(out / "fhir", w, seed) if f == "fhir" else Hl7v2Writer(out / "hl7v2")
+        for f in ("fhir", "hl7v2")  # the order of generate's writers, so the counts come in the same order
+        if f in formats
+    ]
+
+
+def _start_file_writer(out: Path, seed: int, patients: int, formats: tuple[str, ...]) -> subprocess.Popen:
+    """A fresh interpreter (not a fork: the caller may be a kernel with threads) running :func:`_write_files`."""
+    args = json.dumps([str(out), seed, patients, list(formats)])
+    code = "import json, sys; from hitlab.synth.generate import _write_files; print(json.dumps(_write_files(*json.loads(sys.argv[1]))))"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _finish_file_writer(helper: subprocess.Popen) -> dict[str, int]:
+    out, err = helper.communicate()
+    if helper.returncode != 0:
+        raise DatasetError(f"the process writing the FHIR and HL7 v2 files failed: {err.strip()[-2000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _write_files(out: str, seed: int, patients: int, formats: list[str]) -> dict[str, int]:
+    """The FHIR and HL7 v2 files of ``generate``, written in a process of their own; their counts."""
+    w = world()
+    writers = _file_writers(Path(out), seed, formats)
+    for index in range(patients):
+        record = simulate_patient(w, seed, index)
+        for writer in writers:
+            writer.write(record)
+    counts: dict[str, int] = {}
+    for writer in writers:
+        writer.close()
+        counts.update(writer.counts())
+    return counts
+
+
 def generate(
     patients: int = 1000,
     seed: int = 1,
@@ -143,24 +197,38 @@ def generate(
         writers.append(Hl7v2Writer(out / "hl7v2"))
     note_records: list[dict] = []
     access = AccessLogBuilder(w, seed) if "csv" in formats else None
-    for index in _progress(range(patients), patients, progress):
-        record = simulate_patient(w, seed, index)
-        for writer in writers:
-            writer.write(record)
-        if access is not None:
-            access.add(record)
-        note_records.extend(
-            {
-                "id": n.id,
-                "patient": record.id,
-                "encounter": n.encounter.id,
-                "type": n.type.code,
-                "spans": [
-                    {"start": s.start, "end": s.end, "category": s.category, "text": s.text} for s in n.spans
-                ],
-            }
-            for n in record.notes
-        )
+    # The per-patient FHIR and HL7 v2 files can be written by a second process, which simulates the same
+    # patients again (patient i depends only on the seed and i): the CSV writer, which may plant defects,
+    # then alters nothing they see, and both halves take about the same time. Same bytes either way.
+    helper = None
+    if "csv" in formats and len(writers) > 1 and patients >= PARALLEL_FROM and _cpus() > 1:
+        helper = _start_file_writer(out, seed, patients, tuple(f for f in formats if f != "csv"))
+        writers = writers[:1]
+    try:
+        for index in _progress(range(patients), patients, progress):
+            record = simulate_patient(w, seed, index)
+            for writer in writers:
+                writer.write(record)
+            if access is not None:
+                access.add(record)
+            note_records.extend(
+                {
+                    "id": n.id,
+                    "patient": record.id,
+                    "encounter": n.encounter.id,
+                    "type": n.type.code,
+                    "spans": [
+                        {"start": s.start, "end": s.end, "category": s.category, "text": s.text}
+                        for s in n.spans
+                    ],
+                }
+                for n in record.notes
+            )
+    except BaseException:
+        if helper is not None:
+            helper.kill()
+            helper.wait()
+        raise
     (out / NOTE_PHI).write_text(
         json.dumps(_note_phi(note_records, seed), ensure_ascii=False, separators=(",", ":")) + "\n",
         encoding="utf-8",
@@ -173,6 +241,8 @@ def generate(
     for writer in writers:
         writer.close()
         counts.update(writer.counts())
+    if helper is not None:
+        counts.update(_finish_file_writer(helper))
     access_log = None
     if access is not None:
         log = access.build()
