@@ -247,6 +247,22 @@ def nbgrader_sequential(submitted: str, course: str) -> dict:
     }
 
 
+def build_variant(seed: int, data_dir: str, one_process: bool) -> dict:
+    """``hitlab.data.build_variant(seed, ["default"])`` into an empty data root: a learner's dataset built
+    (generated and loaded) on first use; ``one_process`` keeps the whole generation in this process, as before
+    the FHIR and HL7 v2 files got a process of their own."""
+    import importlib
+
+    os.environ["HITLAB_DATA_DIR"] = data_dir
+    if one_process:
+        importlib.import_module("hitlab.synth.generate").PARALLEL_FROM = 10**9
+    from hitlab.data import build_variant as build
+
+    seconds, built = _timed(build, seed, ["default"])
+    manifest = json.loads((built["default"] / "manifest.json").read_text())
+    return {"seconds": seconds, "patients": manifest["patients"], "seed": manifest["seed"]}
+
+
 def mock_interview(track: str, minutes: int, seed: int) -> dict:
     """``hitlab mock --track T --no-lab`` as a user runs it (a fresh interpreter: imports, the pool read
     from every lab's notebooks, the draw, the notebook written), then ``hitlab mock score`` of the same
@@ -308,6 +324,7 @@ def mock_interview(track: str, minutes: int, seed: int) -> dict:
 
 
 OPERATIONS = {
+    "build-variant": build_variant,
     "mock-interview": mock_interview,
     "grade-cohort": grade_cohort,
     "nbgrader-sequential": nbgrader_sequential,

@@ -366,6 +366,33 @@ def bench_mock(s: Settings) -> tuple[dict, list[Row]]:
     return result, rows
 
 
+def bench_variant(s: Settings) -> tuple[dict, list[Row]]:
+    """A learner's variant of the ``default`` dataset built from nothing (generate, then load into DuckDB),
+    as ``hitlab.data.build_variant`` does for a new personal key (target < 15 s), against the same build with
+    the generation in one process (how it ran before), interleaved; a new seed for each repetition."""
+    root = WORK / "variants"
+
+    def trial(one_process: bool):
+        def run(i: int) -> dict:
+            folder = fresh_dir(root / ("one" if one_process else "two") / str(i))
+            result = run_child(
+                "build-variant", {"seed": 1000 + i, "data_dir": str(folder), "one_process": one_process}
+            )
+            shutil.rmtree(folder, ignore_errors=True)
+            return result
+
+        return run
+
+    result = compare({"variant": trial(False), "one-process": trial(True)}, 3)  # median of 3, full or --quick
+    ours, before = result["variant"]["median_seconds"], result["one-process"]["median_seconds"]
+    rows = [
+        Row("variant", "build_variant(seed, ['default']), 1,000 patients (median)", ours, "s", "< 15 s", ours < 15),
+        Row("variant", "the same, generation in one process (median)", before, "s"),
+        Row("variant", "one process ÷ two", before / ours, "x"),
+    ]  # fmt: skip
+    return result, rows
+
+
 BENCHMARKS = {
     "generation": bench_generation,
     "csv": bench_csv,
@@ -374,6 +401,7 @@ BENCHMARKS = {
     "labs": bench_labs,
     "grading": bench_grading,
     "mock": bench_mock,
+    "variant": bench_variant,
 }
 
 

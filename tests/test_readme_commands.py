@@ -72,6 +72,8 @@ SKIPPED = {
     "hitlab grade graders/work/submitted ...": "the elided form of section 4's command, which "
     "test_exchange_collect_grade_export runs",
     "hitlab course verify labNN": "a placeholder for a lab, as hitlab course verify lab00",
+    "hitlab course verify lab02 --seed 2": "builds a dataset variant and runs nbgrader on it: "
+    "tests/test_variants.py proves every lab's solution on seed 2 through hitlab.course.verify",
     "hitlab mock --track interface-engineer --minutes 45": "opens JupyterLab on the drawn notebook until "
     "stopped: test_mock_commands runs the same draw with --no-lab (and tests/test_labserver.py starts the lab)",
 }
@@ -387,6 +389,35 @@ def test_data_commands(ws):
     assert "fhir_patient" in ws.sh("hitlab data load pop --db pop.duckdb").stdout
     assert (ws.root / "pop.duckdb").is_file()
     assert "dataset 'defects' ready" in ws.sh("hitlab data build --dataset defects").stdout
+
+
+SECRET_CMD = "hitlab course secret --out graders/work/course_secret"
+KEYS_CMD = (
+    "hitlab course keys --secret graders/work/course_secret --students s001 s002 --out graders/work/keys"
+)
+ROSTER_KEYS_CMD = (
+    "hitlab course keys --secret graders/work/course_secret --roster roster.csv --out graders/work/keys"
+)
+
+
+@runs(SECRET_CMD, KEYS_CMD, ROSTER_KEYS_CMD, "hitlab data variants", "hitlab data variants --max 50")
+def test_dataset_per_learner_commands(ws, tmp_path):
+    (ws.root / "graders" / "work").mkdir(parents=True, exist_ok=True)
+    assert "wrote a new course secret" in ws.sh(SECRET_CMD).stdout
+    assert "never overwritten" in ws.sh(SECRET_CMD, ok=False).stderr
+    assert "wrote 2 key file(s)" in ws.sh(KEYS_CMD).stdout
+    if not (ws.root / "roster.csv").exists():
+        (ws.root / "roster.csv").write_text(
+            "id,first_name,last_name,email\ns001,Ada,Lovelace,ada@example.org\n"
+        )
+    ws.sh(ROSTER_KEYS_CMD)
+    assert 'student = "s001"' in (ws.root / "graders" / "work" / "keys" / "s001.key").read_text()
+    data_dir = {"HITLAB_DATA_DIR": str(tmp_path)}  # not the checkout's datasets
+    variant = tmp_path / "variants" / "5"
+    variant.mkdir(parents=True)
+    assert ws.sh("hitlab data variants", env=data_dir).stdout.split()[0] == "5"
+    assert "deleted variant" not in ws.sh("hitlab data variants --max 50", env=data_dir).stdout
+    assert variant.is_dir()
 
 
 @runs("hitlab check work/lab00_orientation/lab00_orientation.ipynb", "hitlab progress")
