@@ -8,6 +8,7 @@ The package reads as the lab does: ``questions`` (the question table), ``materia
 left out of an exam release, ``reference`` and ``answers``.
 """
 
+from hitlab.checks.core import defined
 from hitlab.checks.lab01.materials import (
     AS_OF,
     NORMAL_COLUMNS,
@@ -34,6 +35,6 @@ from hitlab.checks.lab01.questions import (
 )
 
 __all__ = [
-    "AS_OF", "NORMAL_COLUMNS", "QUESTIONS", "SCD2_COLUMNS", "address_workspace", "dq_question", "q1", "q2", "q3",
-    "q4", "q5", "q6", "q7", "q8", "q9", "q10", "q11", "q12", "q13", "wide_extract",
+    "AS_OF", "NORMAL_COLUMNS", "QUESTIONS", "SCD2_COLUMNS", "address_workspace", "defined", "dq_question", "q1",
+    "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q10", "q11", "q12", "q13", "wide_extract",
 ]  # fmt: skip
