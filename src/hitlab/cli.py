@@ -196,6 +196,23 @@ def course_lint(labs: tuple[str, ...]) -> None:
     click.echo("lint: no problems")
 
 
+@course.command("release", epilog=_example("hitlab course release --exam --out graders/work/exam-release"))
+@click.argument("labs", nargs=-1)
+@click.option("--exam", is_flag=True, required=True, help="The release of a graded cohort: no answers in it.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="A new or empty folder for the release.")  # fmt: skip
+@click.option("--course", default="hitlab", show_default=True, help="The course's name, shown to learners.")
+@click.option("--hints/--no-hints", default=True, show_default=True, help="Whether qN.hint() gives hints.")
+@_clean_errors
+def course_release(labs: tuple[str, ...], exam: bool, out: Path, course: str, hints: bool) -> None:
+    """Write what the learners of a graded cohort get: the labs as released and a hitlab without answers."""
+    from hitlab.course.notebooks import course_root
+    from hitlab.course.release import release_exam
+
+    folder = release_exam(out, list(labs) or None, root=course_root(), course=course, hints=hints)
+    click.echo(f"exam release written to {folder}: install it with `pip install {folder / 'python'}`")
+
+
 @course.command("verify", epilog=_example("hitlab course verify lab00 --seed 2"))
 @_LABS
 @click.option(
@@ -560,11 +577,17 @@ def mock_score(attempt_id, points, assessor, no_regrade, ask) -> None:
     is_flag=True,
     help="Run kernels unconfined where the sandbox cannot work; only inside a container or VM of its own.",
 )
+@click.option(
+    "--exam",
+    is_flag=True,
+    help="A graded cohort: the learner's code runs with the exam release (no answers), and every auto-graded "
+    "score comes from the course's checks run outside the learner's kernel (see graders/README.md).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_clean_errors
 def grade(submissions: Path, out: Path, labs: str, workers: int | None, db_url: str | None,
           roster: Path | None, timeout: int, notebook_timeout: int, pattern: str | None, force: bool,
-          no_sandbox: bool, quiet: bool) -> None:  # fmt: skip
+          no_sandbox: bool, exam: bool, quiet: bool) -> None:  # fmt: skip
     """Grade a cohort: SUBMISSIONS is an nbgrader submitted/ folder, or a folder or zip of LMS downloads."""
     from rich.progress import Progress
 
@@ -577,7 +600,7 @@ def grade(submissions: Path, out: Path, labs: str, workers: int | None, db_url: 
             submissions, out, [x.strip() for x in labs.split(",") if x.strip()] or None,
             workers=workers, db_url=db_url, roster=roster, timeout=timeout,
             notebook_timeout=notebook_timeout, force=force, pattern=pattern or DEFAULT_LMS_PATTERN,
-            sandbox=not no_sandbox, on_start=lambda n: bar.update(task, total=n),
+            sandbox=not no_sandbox, exam=exam, on_start=lambda n: bar.update(task, total=n),
             on_outcome=lambda o: bar.update(task, advance=1, description=f"{o.lab} {o.student}: {o.status}"),
         )  # fmt: skip
     if run.sandbox.startswith("off"):

@@ -1,29 +1,23 @@
 """Cohort grading for instructors: collect a cohort's submissions, grade them in parallel in a sandbox with
-nbgrader, and write the gradebook, exports, feedback and an item-analysis report (``hitlab grade``)."""
+nbgrader, and write the gradebook, exports, feedback and an item-analysis report (``hitlab grade``).
 
-from hitlab.grading.collect import (
-    DEFAULT_LMS_PATTERN,
-    Collection,
-    Problem,
-    Submission,
-    collect,
-    safe_student_id,
-)
-from hitlab.grading.runner import GradingRun, grade, read_roster
-from hitlab.grading.sandbox import Limits
-from hitlab.grading.worker import STATUSES, Outcome
+The names below are imported when first used, so that the processes that only need a small part of this
+package (a grading sandbox's evaluator and judge) start without loading nbgrader."""
 
-__all__ = [
-    "DEFAULT_LMS_PATTERN",
-    "STATUSES",
-    "Collection",
-    "GradingRun",
-    "Limits",
-    "Outcome",
-    "Problem",
-    "Submission",
-    "collect",
-    "grade",
-    "read_roster",
-    "safe_student_id",
-]
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "DEFAULT_LMS_PATTERN": "collect", "Collection": "collect", "Problem": "collect", "Submission": "collect",
+    "collect": "collect", "safe_student_id": "collect", "GradingRun": "runner", "grade": "runner",
+    "read_roster": "runner", "Limits": "sandbox", "STATUSES": "worker", "Outcome": "worker",
+}  # fmt: skip
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'hitlab.grading' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"hitlab.grading.{_WHERE[name]}"), name)

@@ -47,6 +47,7 @@ class GradingRun:
     phases: dict[str, float] = field(default_factory=dict)  # seconds spent preparing, grading, exporting
     uids: list[int] = field(default_factory=list)  # the sandbox user ids this run's kernels ran as
     errors: list[str] = field(default_factory=list)  # outcomes that could not be recorded in full
+    exam: bool = False  # graded as an exam: every auto-graded score from the judge (hitlab.grading.judge)
 
 
 def read_roster(path: str | Path) -> list[dict[str, str]]:
@@ -261,12 +262,30 @@ def template_course(root: Path, labs: list[str]) -> Path:
     return cached
 
 
+def _hitlab_code() -> str:
+    """The folder holding the grader's hitlab package (which an exam's learner code never sees)."""
+    import hitlab
+
+    return str(Path(hitlab.__file__).resolve().parents[1])
+
+
 def _needed_paths() -> list[str]:
     """What a kernel must reach: the interpreter, the venv, hitlab's code and the datasets."""
-    import hitlab
     from hitlab.data import data_root
 
-    return [sys.base_prefix, sys.prefix, str(Path(hitlab.__file__).resolve().parents[1]), str(data_root())]
+    return [sys.base_prefix, sys.prefix, _hitlab_code(), str(data_root())]
+
+
+def _exam_release(scratch: Path) -> Path:
+    """The exam release's hitlab (as ``hitlab course release --exam`` makes it, from this install), in this
+    run's scratch folder: the folder to put on the learner's processes' ``sys.path`` in exam mode."""
+    from hitlab.course.release import exam_tree
+
+    folder = scratch / "exam"
+    exam_tree(folder)
+    for path in [folder, *folder.rglob("*")]:  # readable by the sandbox's user ids
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return folder
 
 
 def grade(
@@ -286,6 +305,7 @@ def grade(
     root: str | Path | None = None,
     on_start: Callable[[int], None] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    exam: bool = False,
 ) -> GradingRun:
     """Grade the cohort in ``submissions`` into ``out`` (see ``hitlab grade --help``)."""
     from nbgrader.api import Gradebook
@@ -320,6 +340,8 @@ def grade(
         found = collect(submissions, names, pattern=pattern, work_dir=scratch / "unzipped", other_labs=others)
         run.unmatched, run.other_labs = found.unmatched, found.other_labs
         need = _needed_paths()
+        exam_tree = _exam_release(scratch) if exam else None
+        run.exam = exam
         if found.submissions:  # started now: they load nbgrader while the course is prepared
             uids, locks = _claim_uids(min(workers, len(found.submissions)))
             run.uids = sorted(set(uids))
@@ -414,6 +436,9 @@ def grade(
                         cell_timeout=timeout,
                         limits=limits or Limits(),
                         confine=sandbox,
+                        judge_timeout=notebook_timeout,
+                        exam=str(exam_tree) if exam else "",
+                        hitlab_code=_hitlab_code(),
                     )
                 )
             run.phases["prepare"] = time.perf_counter() - started - run.phases["datasets"]
@@ -503,6 +528,8 @@ def _similar(out: Path, labs: list[str]) -> dict:
 
 def _write_log(out: Path, run: GradingRun) -> None:
     lines = [f"sandbox: {run.sandbox or 'not started (nothing to grade)'}"]
+    if run.exam:
+        lines.append("mode: exam (the learner's code ran with the exam release; every score from the judge)")
     lines += [f"error: {e}" for e in run.errors]
     lines.append("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in run.phases.items()))
     lines += [f"unmatched: {name}: {why}" for name, why in run.unmatched]

@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ import nbformat
 from hitlab.course.autograde import read_grades
 from hitlab.course.submission import failure_messages, read_submission, tampering
 from hitlab.errors import InputError
+from hitlab.grading.judge import evaluator_command, exam_path, judge_command, judge_submission, show_verdicts
 from hitlab.grading.sandbox import Limits, Sandbox, stop
 
 UID_RANGE = range(64000, 65000)  # sandbox user ids, one per slot of every run on the machine (as root)
@@ -83,6 +84,9 @@ class SlotSettings:
     limits: Limits = field(default_factory=Limits)
     confine: bool = True  # False only with --no-sandbox
     output_limit: int = 2 << 20  # bytes of output kept per cell (the rest is dropped, with a note)
+    judge_timeout: float = 1800  # seconds for the judge's run of one notebook (exam mode)
+    exam: str = ""  # a graded cohort's exam release (the folder holding its hitlab): see hitlab.grading.judge
+    hitlab_code: str = ""  # the folder holding the grader's hitlab, which exam kernels never see
 
     @property
     def folder(self) -> Path:
@@ -121,6 +125,7 @@ class Slot:
         self.records = _private_dir(self.dir / "records")
         self.sockets = self.dir / "sockets"
         self.workdir = self.dir / "work"  # the kernel's folder when it runs unconfined (--no-sandbox)
+        self.shared = self.dir / "shared"  # the judge's and the evaluator's scratch (exam mode)
         self.sandbox = Sandbox(
             uid=self.uid,
             sockets=self.sockets,
@@ -132,6 +137,17 @@ class Slot:
             limits=settings.limits,
             confine=settings.confine,
         )
+        if settings.exam:  # the learner's code only ever runs with the exam release's hitlab
+            learner_need = [Path(p) for p in settings.need if p != settings.hitlab_code] + [
+                Path(settings.exam)
+            ]
+            self.sandbox.need = learner_need
+            self.sandbox.env = {**settings.env, **exam_path(settings.exam)}
+            self.evaluator = replace(self.sandbox, sockets=self.shared, root=_private_dir(self.dir / "root-e"),
+                                     workdir=self.shared)  # fmt: skip
+            self.judge = replace(self.sandbox, sockets=self.shared, root=_private_dir(self.dir / "root-j"),
+                                 workdir=self.shared, need=[Path(p) for p in settings.need],
+                                 env={**settings.env, "HITLAB_JUDGE_SCRATCH": str(self.shared)})  # fmt: skip
         os.environ["JUPYTER_PATH"] = str(self.sandbox.write_kernelspec(self.dir / "jupyter"))
         os.environ["JUPYTER_RUNTIME_DIR"] = str(self.runtime)
         os.environ["TMPDIR"] = tempfile.tempdir = str(self.runtime)  # jupyter_client's connection files
@@ -159,7 +175,7 @@ class Slot:
     def _fresh(self) -> None:
         """Empty per-notebook folders; the kernel's are owned by the sandbox user (as root)."""
         self.stop_kernels()
-        for folder in (self.sockets, self.workdir):
+        for folder in (self.sockets, self.workdir, self.shared):
             shutil.rmtree(folder, ignore_errors=True)  # removes links, never follows them
             _private_dir(folder, owner=self.uid)
         for folder in (self.run, self.runtime):
@@ -208,6 +224,8 @@ class Slot:
         outcome.autograded = text
         nb = nbformat.reads(text, as_version=4)
         outcome.notebook_seconds = _execution_seconds(nb)
+        if self.settings.exam:
+            notes += self._judge(job, learner, source, nb, outcome)
         timed_out = [
             c.metadata.get("nbgrader", {}).get("grade_id") or f"cell {i + 1}"
             for i, c in enumerate(nb.cells)
@@ -224,6 +242,27 @@ class Slot:
             outcome.status = "tampered"
         outcome.detail = "; ".join(info + notes)
         return outcome
+
+    def _judge(self, job: Job, learner, source, autograded, outcome: Outcome) -> list[str]:
+        """Exam mode: every auto-graded item's score from the judge (the genuine checks, outside the learner's
+        kernel), and the autograded notebook's test cells say what the judge found."""
+        self.stop_kernels()
+        judgement = judge_submission(
+            job.lab, learner, source,
+            evaluator=self.evaluator.command(evaluator_command()), judge=self.judge.command(judge_command()),
+            scratch=str(self.shared) if not self.settings.confine else None, cell_timeout=self.settings.cell_timeout,
+            wall_clock=self.settings.judge_timeout,
+        )  # fmt: skip
+        for gid, verdict in judgement.verdicts.items():
+            if gid in outcome.grades:
+                outcome.grades[gid]["auto_score"] = verdict.score
+            kernel_said = outcome.messages.pop(gid, "")
+            if verdict.score < verdict.points:
+                learner_side = kernel_said.startswith(("your answer cell", "not attempted"))
+                outcome.messages[gid] = kernel_said if learner_side else verdict.message
+        show_verdicts(autograded, judgement)
+        outcome.autograded = nbformat.writes(autograded)
+        return [f"not judged: {judgement.problem}"] if judgement.problem else []
 
     def _autograde(self, job: Job) -> str | None:
         """Run nbgrader's autograde; None when it succeeded, else why it could not grade."""
