@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import importlib
 
+# the function collect, not the module of that name (the module is hitlab.grading.collect in sys.modules)
+from hitlab.grading.collect import (
+    DEFAULT_LMS_PATTERN,
+    Collection,
+    Problem,
+    Submission,
+    collect,
+    safe_student_id,
+)
+
 _WHERE = {
-    "DEFAULT_LMS_PATTERN": "collect", "Collection": "collect", "Problem": "collect", "Submission": "collect",
-    "collect": "collect", "safe_student_id": "collect", "GradingRun": "runner", "grade": "runner",
-    "read_roster": "runner", "Limits": "sandbox", "STATUSES": "worker", "Outcome": "worker",
+    "GradingRun": "runner", "grade": "runner", "read_roster": "runner", "Limits": "sandbox", "STATUSES": "worker",
+    "Outcome": "worker",
 }  # fmt: skip
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "DEFAULT_LMS_PATTERN", "Collection", "Problem", "Submission", "collect", "safe_student_id", *_WHERE,
+]  # fmt: skip
 
 
 def __getattr__(name: str):
