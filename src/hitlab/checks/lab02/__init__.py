@@ -8,6 +8,7 @@ The package reads as the lab does: ``questions`` (the question table), ``materia
 left out of an exam release, ``reference`` and ``answers``.
 """
 
+from hitlab.checks.core import defined
 from hitlab.checks.lab02.materials import (
     ACUTE,
     AS_OF,
@@ -46,8 +47,8 @@ from hitlab.checks.lab02.questions import (
 )
 
 __all__ = [
-    "ACUTE", "AS_OF", "CHARLSON", "DIABETES", "DIASTOLIC", "END", "HBA1C", "HBA1C_HIGH", "HBA1C_LOW", "HYPERTENSION",
-    "LOS_COLUMNS", "OFFICE", "POLYPHARMACY_AT", "POLYPHARMACY_COLUMNS", "QUESTIONS", "READMISSION_COLUMNS", "SYSTOLIC",
-    "charlson_sql", "charlson_weights", "icd10_map", "icd10_map_sql", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8",
-    "q9", "q10", "q11",
+    "ACUTE", "AS_OF", "CHARLSON", "DIABETES", "DIASTOLIC", "END", "HBA1C", "HBA1C_HIGH", "HBA1C_LOW",
+    "HYPERTENSION", "LOS_COLUMNS", "OFFICE", "POLYPHARMACY_AT", "POLYPHARMACY_COLUMNS", "QUESTIONS",
+    "READMISSION_COLUMNS", "SYSTOLIC", "charlson_sql", "charlson_weights", "defined", "icd10_map", "icd10_map_sql",
+    "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q10", "q11",
 ]  # fmt: skip

@@ -13,7 +13,7 @@ package, loaded when first asked for: without ``reference`` such a name raises R
 source reads ``NOT_RELEASED``.
 """
 
-from hitlab.checks.core import AnswerKey, reference_of
+from hitlab.checks.core import AnswerKey, defined, reference_of
 from hitlab.checks.lab03.materials import (
     BATCH,
     CHARSETS,
@@ -72,7 +72,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "BATCH", "CHARSETS", "ESCAPED_TEXT", "FIXTURES", "PROCESSING_IDS", "QUESTIONS", "SUPPORTED_EVENTS",
-    "SUPPORTED_VERSIONS", "TABLE_0357", "ack_view", "drop_segments", "feed", "fixture_bytes", "fixture_message",
-    "fixture_messages", "fixture_names", "latin1", "merge_message", "oru_view", "pick", "q1", "q2", "q3", "q4",
-    "q5", "q6", "q7", "q8", "q9", "q10", "q11", "replace_field", "results_rows", "stream",
+    "SUPPORTED_VERSIONS", "TABLE_0357", "ack_view", "defined", "drop_segments", "feed", "fixture_bytes",
+    "fixture_message", "fixture_messages", "fixture_names", "latin1", "merge_message", "oru_view", "pick", "q1",
+    "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q10", "q11", "replace_field", "results_rows", "stream",
 ]  # fmt: skip
