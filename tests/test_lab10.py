@@ -400,7 +400,7 @@ def test_no_exempt_case_asks_for_psychotherapy_notes():
     (164.524(a)(1)(i)). No case whose outcome is "rule does not apply" asks for them."""
     for policy, requests in (
         (lab10.POLICY, lab10.REQUESTS),
-        (questions.OTHER_POLICY, questions.HIDDEN_REQUESTS),
+        (reference.OTHER_POLICY, reference.HIDDEN_REQUESTS),
     ):
         for r in requests:
             if reference.minimum_necessary(r, policy) == lab10.RULE_DOES_NOT_APPLY:

@@ -200,3 +200,31 @@ def minimum_necessary(request: dict, policy: dict):
     if request["routine"] and protocol is not None:  # 164.514(d)(3)(i): the standard protocol
         return sorted(set(request["elements"]) & set(protocol))
     return m.INDIVIDUAL_REVIEW  # 164.514(d)(3)(ii): criteria, each request reviewed
+
+
+# -- the hidden tests' cases (left out of an exam release) ---------------------------------------------------
+
+HIDDEN_SEEDS = (11, 17)
+"""The feed and fault seeds of the hidden tests of Q3-Q6."""
+
+OTHER_POLICY = {
+    ("payment", "health_plan"): ("demographics", "member_id", "encounter_dates", "procedures", "charges"),
+    ("payment", "provider"): ("demographics", "member_id", "charges"),
+    ("quality_operations", "health_plan"): ("encounter_dates", "diagnoses"),
+}
+"""Another hospital's protocols (the hidden tests' policy)."""
+
+HIDDEN_REQUESTS = (
+    {"purpose": "payment", "requester": "health_plan", "routine": True, "authorization": False,
+     "elements": ["diagnoses", "procedures", "charges", "discharge_summary"]},
+    {"purpose": "payment", "requester": "provider", "routine": True, "authorization": False,
+     "elements": ["demographics", "diagnoses", "charges"]},
+    {"purpose": "payment", "requester": "health_plan", "routine": False, "authorization": False,
+     "elements": ["charges"]},
+    {"purpose": "quality_operations", "requester": "health_plan", "routine": True, "authorization": False,
+     "elements": ["clinical_notes"]},
+    {"purpose": "treatment", "requester": "provider", "routine": True, "authorization": False,
+     "elements": ["clinical_notes", "discharge_summary"]},
+    {"purpose": "marketing", "requester": "health_plan", "routine": True, "authorization": True,
+     "elements": ["demographics"]},
+)  # fmt: skip
