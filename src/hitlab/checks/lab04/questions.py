@@ -36,7 +36,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hitlab.checks.choice import _judge_pick
+from hitlab.checks.choice import choice_question
 from hitlab.checks.core import AnswerKey, Incorrect, Question, reference_of
 from hitlab.checks.function import Case, function_question
 from hitlab.checks.lab04.materials import (
@@ -134,20 +134,15 @@ _R4_OPTIONS = {
     "C": "from fhir.resources.STU3.patient import Patient",
     "D": "any of them: FHIR JSON is the same in every release",
 }
-_R4_WHY_NOT = {
-    "A": "The top-level modules of fhir.resources 7 and later are FHIR R5: Encounter.class, "
-    "MedicationRequest.medication[x] and more changed shape, so R4 bundles fail to validate.",
-    "C": "STU3 (3.0.2) is older than R4; R4 resources use elements STU3 does not have.",
-    "D": "Releases rename, retype and remove elements; a model only accepts its own release's shape.",
-}
 
-q1 = Question(
+q1 = choice_question(
     grade_id="lab04_r4b_models",
     title=_R4_TITLE,
     points=1,
     variable="r4_models",
-    expected=lambda: _ref().R4_MODELS,
-    compare=lambda answer, expected: _judge_pick(answer, _R4_OPTIONS, expected, _R4_WHY_NOT, _R4_TITLE),
+    options=_R4_OPTIONS,
+    correct=lambda: _ref().R4_MODELS,
+    why_not=lambda: _ref().R4_MODELS_WHY_NOT,  # the option it leaves out is the answer
     hints=("fhir.resources names its sub-packages after FHIR releases; the top level is the newest.",),
     solution_code=_key("R4_MODELS_SOLUTION"),
     wrong=_keys("R4_MODELS_WRONG"),

@@ -44,6 +44,13 @@ from hitlab.fhirstore import BASE, FhirStore
 
 R4_MODELS = "B"
 """Q1: the option whose classes read R4 data (``fhir.resources.R4B``)."""
+R4_MODELS_WHY_NOT = {
+    "A": "The top-level modules of fhir.resources 7 and later are FHIR R5: Encounter.class, "
+    "MedicationRequest.medication[x] and more changed shape, so R4 bundles fail to validate.",
+    "C": "STU3 (3.0.2) is older than R4; R4 resources use elements STU3 does not have.",
+    "D": "Releases rename, retype and remove elements; a model only accepts its own release's shape.",
+}
+"""Q1: why each other option is wrong (left out of an exam release: the option it leaves out is the answer)."""
 
 
 def us_core_patient(row: dict) -> dict:

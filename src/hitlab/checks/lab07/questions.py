@@ -169,27 +169,8 @@ q7 = picks_question(
             "E": "system/Patient.cruds system/Encounter.cruds system/Condition.cruds",
         },
     },
-    correct=lambda: {"patient_app": "C", "bulk_export": "B"} if _answers is not None else _ref_missing(),
-    why_not={
-        "patient_app": {
-            "A": "`user/` scopes reach every record the signed-in user may see, and `cruds` writes and deletes: "
-            "a patient's viewer needs neither.",
-            "B": "`patient/*.read` opens every resource type of the patient (notes, medications, "
-            "conditions...) where the app shows labs and vitals only; offline_access adds long-lived refresh "
-            "tokens the app does not need.",
-            "D": "`system/` scopes belong to backend services with no user; a patient-facing app would see "
-            "every patient's data.",
-        },
-        "bulk_export": {
-            "A": "`system/*.read` covers every resource type on the server, far more than the three the export "
-            "needs.",
-            "C": "Backend Services has no signed-in user: `user/` scopes (and refresh tokens) do not fit a "
-            "nightly job that authenticates with its own key.",
-            "D": "`patient/` scopes are bound to one patient chosen at launch; a population export is "
-            "system-level.",
-            "E": "An export only reads; `c`, `u` and `d` let the job change and delete records.",
-        },
-    },
+    correct=lambda: _ref().LEAST_PRIVILEGE,
+    why_not=lambda: _ref().LEAST_PRIVILEGE_WHY_NOT,  # the option each table leaves out is the answer
     hints=(
         "Least privilege: the fewest resource types, the fewest permissions, and the narrowest context "
         "(patient < user < system) that still do the job.",
@@ -269,10 +250,6 @@ q12 = calls_question(
     wrong=_keys("CONSENT_WRONG_OPT_OUT_ONLY", "CONSENT_WRONG_CODE_ONLY"),
     alternatives=_keys("CONSENT_ALTERNATIVE"),
 )
-
-
-def _ref_missing():  # pragma: no cover - exercised by an exam release
-    raise RuntimeError("this release has no answer key: `hitlab grade` checks this lab")
 
 
 # == Q1 made-up tables ========================================================================================

@@ -385,3 +385,28 @@ def send_over_tls(port: int, message: str, cafile: str, server_hostname: str) ->
     from hitlab.security import tls_send_and_receive
 
     return tls_send_and_receive(port, message, cafile, server_hostname)
+
+
+LEAST_PRIVILEGE = {"patient_app": "C", "bulk_export": "B"}
+"""Q7: the narrowest scopes that still do each job."""
+LEAST_PRIVILEGE_WHY_NOT = {
+    "patient_app": {
+        "A": "`user/` scopes reach every record the signed-in user may see, and `cruds` writes and deletes: "
+        "a patient's viewer needs neither.",
+        "B": "`patient/*.read` opens every resource type of the patient (notes, medications, "
+        "conditions...) where the app shows labs and vitals only; offline_access adds long-lived refresh "
+        "tokens the app does not need.",
+        "D": "`system/` scopes belong to backend services with no user; a patient-facing app would see "
+        "every patient's data.",
+    },
+    "bulk_export": {
+        "A": "`system/*.read` covers every resource type on the server, far more than the three the export "
+        "needs.",
+        "C": "Backend Services has no signed-in user: `user/` scopes (and refresh tokens) do not fit a "
+        "nightly job that authenticates with its own key.",
+        "D": "`patient/` scopes are bound to one patient chosen at launch; a population export is "
+        "system-level.",
+        "E": "An export only reads; `c`, `u` and `d` let the job change and delete records.",
+    },
+}
+"""Q7: why each wrong option is wrong (left out of an exam release: the option a table leaves out is the answer)."""

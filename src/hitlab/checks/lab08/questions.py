@@ -289,31 +289,7 @@ q3 = picks_question(
     variable="scd_types",
     situations={k: _SCD_OPTIONS for k in SCD_SITUATIONS},
     correct=lambda: _ref().SCD_KEY,
-    why_not={
-        "address": {
-            "A": "overwriting moves every past visit to the new town: last year's report changes.",
-            "C": "the warehouse would never learn the new town.",
-            "D": "one previous value keeps one move; facts still cannot find the town valid on their day.",
-        },
-        "birthdate_typo": {
-            "B": "a typo is not history: a second version would keep the wrong birth date "
-            "valid for old facts (and wrong ages).",
-            "C": "keeping the typo forever keeps every age computed from it wrong.",
-            "D": "nobody needs to report by the mistyped birth date.",
-        },
-        "payer_plan": {
-            "A": "past member months would move to the new plan: PMPM by plan and month needs the "
-            "plan valid in each month. (In practice the plan usually lives in a coverage or eligibility "
-            "table, one row per member, plan and period, rather than on the patient dimension.)",
-            "C": "the new plan would never count.",
-            "D": "members switch more than once; one previous column loses the rest.",
-        },
-        "preferred_name": {
-            "B": "no report groups by first name: versions add rows and joins for nothing.",
-            "C": "the patient asked for the new name.",
-            "D": "no analysis needs the previous name beside the current.",
-        },
-    },
+    why_not=lambda: _ref().SCD_WHY_NOT,  # the option each table leaves out is the answer
     hints=(
         "Ask: would a report about the past change if the old value were overwritten, and should it?",
         "Corrections are not history; moves and plan changes are.",

@@ -19,6 +19,32 @@ from hitlab.checks.lab08 import materials as m
 FOREVER_FROM = date(1900, 1, 1)
 SCD_KEY = {"address": "B", "birthdate_typo": "A", "payer_plan": "B", "preferred_name": "A"}
 """Q3: moves and plan changes are history (type 2); corrections and a preferred name are not (type 1)."""
+SCD_WHY_NOT = {
+    "address": {
+        "A": "overwriting moves every past visit to the new town: last year's report changes.",
+        "C": "the warehouse would never learn the new town.",
+        "D": "one previous value keeps one move; facts still cannot find the town valid on their day.",
+    },
+    "birthdate_typo": {
+        "B": "a typo is not history: a second version would keep the wrong birth date "
+        "valid for old facts (and wrong ages).",
+        "C": "keeping the typo forever keeps every age computed from it wrong.",
+        "D": "nobody needs to report by the mistyped birth date.",
+    },
+    "payer_plan": {
+        "A": "past member months would move to the new plan: PMPM by plan and month needs the "
+        "plan valid in each month. (In practice the plan usually lives in a coverage or eligibility "
+        "table, one row per member, plan and period, rather than on the patient dimension.)",
+        "C": "the new plan would never count.",
+        "D": "members switch more than once; one previous column loses the rest.",
+    },
+    "preferred_name": {
+        "B": "no report groups by first name: versions add rows and joins for nothing.",
+        "C": "the patient asked for the new name.",
+        "D": "no analysis needs the previous name beside the current.",
+    },
+}
+"""Q3: why each wrong type is wrong (left out of an exam release: the option a table leaves out is the answer)."""
 
 
 def _none(v: Any) -> Any:
