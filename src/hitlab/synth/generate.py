@@ -93,10 +93,14 @@ def _note_phi(records: list[dict], seed: int) -> dict:
     }
 
 
-def _checksums(out: Path) -> dict[str, str]:
+def _checksums(out: Path, known: dict[str, str] | None = None) -> dict[str, str]:
+    """SHA-256 of every file under ``out`` but the manifest, by relative path, in path order; ``known``: sums
+    already computed (by the process that wrote those files)."""
+    known = known or {}
     sums = {}
     for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"):
-        sums[path.relative_to(out).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+        rel = path.relative_to(out).as_posix()
+        sums[rel] = known.get(rel) or hashlib.sha256(path.read_bytes()).hexdigest()
     return sums
 
 
@@ -109,7 +113,7 @@ def _progress(items: Iterable[int], total: int, enabled: bool):
 
 
 PARALLEL_FROM = 200
-"""From this many patients (and with two or more CPUs), a second process writes the FHIR and HL7 v2 files."""
+"""From this many patients (and with two or more CPUs), a second process writes the FHIR bundles."""
 
 
 def _cpus() -> int:
@@ -119,44 +123,36 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _file_writers(out: Path, seed: int, formats: Iterable[str]) -> list:
-    w = world()
-    return [
-        FhirWriter(out / "fhir", w, seed) if f == "fhir" else Hl7v2Writer(out / "hl7v2")
-        for f in ("fhir", "hl7v2")  # the order of generate's writers, so the counts come in the same order
-        if f in formats
-    ]
-
-
-def _start_file_writer(out: Path, seed: int, patients: int, formats: tuple[str, ...]) -> subprocess.Popen:
-    """A fresh interpreter (not a fork: the caller may be a kernel with threads) running :func:`_write_files`."""
-    args = json.dumps([str(out), seed, patients, list(formats)])
-    code = "import json, sys; from hitlab.synth.generate import _write_files; print(json.dumps(_write_files(*json.loads(sys.argv[1]))))"
+def _start_fhir_writer(out: Path, seed: int, patients: int) -> subprocess.Popen:
+    """A fresh interpreter (not a fork: the caller may be a kernel with threads) running :func:`_write_fhir`."""
+    args = json.dumps([str(out), seed, patients])
+    code = "import json, sys; from hitlab.synth.generate import _write_fhir; print(json.dumps(_write_fhir(*json.loads(sys.argv[1]))))"
     return subprocess.Popen(
         [sys.executable, "-c", code, args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
-def _finish_file_writer(helper: subprocess.Popen) -> dict[str, int]:
+def _finish_fhir_writer(helper: subprocess.Popen) -> tuple[dict[str, int], dict[str, str]]:
     out, err = helper.communicate()
     if helper.returncode != 0:
-        raise DatasetError(f"the process writing the FHIR and HL7 v2 files failed: {err.strip()[-2000:]}")
-    return json.loads(out.strip().splitlines()[-1])
+        raise DatasetError(f"the process writing the FHIR bundles failed: {err.strip()[-2000:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    return result["counts"], result["sums"]
 
 
-def _write_files(out: str, seed: int, patients: int, formats: list[str]) -> dict[str, int]:
-    """The FHIR and HL7 v2 files of ``generate``, written in a process of their own; their counts."""
+def _write_fhir(out: str, seed: int, patients: int) -> dict:
+    """The FHIR bundles of ``generate``, written in a process of their own: their counts and checksums."""
     w = world()
-    writers = _file_writers(Path(out), seed, formats)
+    writer = FhirWriter(Path(out) / "fhir", w, seed)
     for index in range(patients):
-        record = simulate_patient(w, seed, index)
-        for writer in writers:
-            writer.write(record)
-    counts: dict[str, int] = {}
-    for writer in writers:
-        writer.close()
-        counts.update(writer.counts())
-    return counts
+        writer.write(simulate_patient(w, seed, index))
+    writer.close()
+    sums = {
+        f"fhir/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in writer.out_dir.iterdir()
+        if p.is_file()
+    }
+    return {"counts": writer.counts(), "sums": sums}
 
 
 def generate(
@@ -197,17 +193,18 @@ def generate(
         writers.append(Hl7v2Writer(out / "hl7v2"))
     note_records: list[dict] = []
     access = AccessLogBuilder(w, seed) if "csv" in formats else None
-    # The per-patient FHIR and HL7 v2 files can be written by a second process, which simulates the same
-    # patients again (patient i depends only on the seed and i): the CSV writer, which may plant defects,
-    # then alters nothing they see, and both halves take about the same time. Same bytes either way.
+    # The FHIR bundles can be written by a second process, which simulates the same patients again (patient
+    # i depends only on the seed and i; the CSV writer, which may plant defects, then alters nothing the
+    # bundles see): it and this process (CSV and HL7 v2) take about the same time. Same bytes either way.
     helper = None
-    if "csv" in formats and len(writers) > 1 and patients >= PARALLEL_FROM and _cpus() > 1:
-        helper = _start_file_writer(out, seed, patients, tuple(f for f in formats if f != "csv"))
-        writers = writers[:1]
+    fhir = next((wr for wr in writers if isinstance(wr, FhirWriter)), None)
+    if fhir is not None and "csv" in formats and patients >= PARALLEL_FROM and _cpus() > 1:
+        helper = _start_fhir_writer(out, seed, patients)
+    here = [wr for wr in writers if helper is None or wr is not fhir]
     try:
         for index in _progress(range(patients), patients, progress):
             record = simulate_patient(w, seed, index)
-            for writer in writers:
+            for writer in here:
                 writer.write(record)
             if access is not None:
                 access.add(record)
@@ -238,11 +235,14 @@ def generate(
         for span in r["spans"]:
             by_category[span["category"]] += 1
     counts: dict[str, int] = {}
-    for writer in writers:
+    known_sums: dict[str, str] = {}
+    for writer in writers:  # in this order, so the manifest lists the counts as one process would
+        if writer is fhir and helper is not None:
+            fhir_counts, known_sums = _finish_fhir_writer(helper)
+            counts.update(fhir_counts)
+            continue
         writer.close()
         counts.update(writer.counts())
-    if helper is not None:
-        counts.update(_finish_file_writer(helper))
     access_log = None
     if access is not None:
         log = access.build()
@@ -289,7 +289,7 @@ def generate(
             "synthetic": "notes are filled-in templates; every name, date, number and address in them is generated",
         },
         "access_log": access_log,
-        "files": _checksums(out),
+        "files": _checksums(out, known_sums),
     }
     (out / "manifest.json").write_text(
         json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
