@@ -376,6 +376,10 @@ def mock(ctx, track, minutes, seed, interviewer, attempt_id, html_out, no_lab, l
     hitlab mock --interviewer [--html sheet.html]     the interviewer's sheet of the latest draw
     hitlab progress                                   score per topic over attempts, weakest topics
     """
+    from hitlab.checks.core import exam_release
+
+    if exam_release():  # the mock interviews are drawn from the worked answers, which this release lacks
+        raise HitlabError("mock interviews are for self-study: this course's release has no worked answers")
     if ctx.invoked_subcommand:
         return
     from hitlab import api

@@ -12,6 +12,17 @@ import nbformat
 from hitlab.errors import HitlabError
 from hitlab.labserver import repo_root
 
+RUBRIC = re.compile(r"^\*\*Rubric\*\*", re.M)  # a written question's rubric: from here to the cell's end
+
+
+def split_rubric(cell) -> tuple[str, str]:
+    """A markdown cell's text before its rubric, and the rubric (from "**Rubric**" to the end; "" if none)."""
+    match = RUBRIC.search(cell.source) if cell.cell_type == "markdown" else None
+    if match is None:
+        return cell.source, ""
+    return cell.source[: match.start()].rstrip() + "\n", cell.source[match.start() :].strip()
+
+
 LAB_NAME = re.compile(r"^lab\d\d_[a-z0-9_]+$")
 
 

@@ -17,9 +17,11 @@ import json
 import shutil
 from pathlib import Path
 
+import nbformat
+
 import hitlab
 from hitlab.checks.core import RELEASE_FILE
-from hitlab.course.notebooks import lab_names
+from hitlab.course.notebooks import lab_names, read, split_rubric
 from hitlab.errors import InputError
 
 LEFT_OUT = ("reference.py", "answers.py")  # of each lab's checks package
@@ -50,11 +52,24 @@ def exam_tree(into: str | Path, *, course: str = "hitlab", hints: bool = True) -
     return target
 
 
+RUBRIC_WITHHELD = "*The rubric of this question is with your instructor: in this course, written answers are graded by hand.*\n"
+
+
+def without_rubrics(nb):
+    """``nb`` with each written question's rubric (which says what a full answer names) left out."""
+    for cell in nb.cells:
+        before, rubric = split_rubric(cell)
+        if rubric:
+            cell.source = before + "\n" + RUBRIC_WITHHELD
+    return nb
+
+
 _README = """# {course}: exam release
 
 This folder is what the learners of a graded cohort get:
 
-- `labs/`: the lab notebooks, as released (no solutions, no hidden tests);
+- `labs/`: the lab notebooks, as released (no solutions, no hidden tests), without the rubrics of the
+  written questions (graded by hand);
 - `python/hitlab/`: the learner's install of hitlab. Its checks hold no worked answers, answer keys or
   reference implementations: `qN.check()` checks an answer's form (it runs, with the names and types asked
   for) and says that it is graded at submission; `qN.solution()` is not available; hints are {hints}.
@@ -65,7 +80,7 @@ kernels' `PYTHONPATH`. Grade with `hitlab grade --exam` (see the instructor's gu
 """
 
 _PYPROJECT = """[build-system]
-requires = ["setuptools>=68"]
+requires = ["setuptools>=68", "wheel"]
 build-backend = "setuptools.build_meta"
 
 [project]
@@ -99,6 +114,8 @@ def release_exam(
     names = lab_names(root, labs)
     for lab in names:
         shutil.copytree(root / "labs" / lab, out / "labs" / lab, ignore=shutil.ignore_patterns(".*"))
+        notebook = out / "labs" / lab / f"{lab}.ipynb"
+        nbformat.write(without_rubrics(read(notebook)), notebook)
     exam_tree(out / "python", course=course, hints=hints)
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     (out / "python" / "pyproject.toml").write_text(

@@ -34,6 +34,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ HIDDEN_NAMES = {"__builtins__", "__name__", "__doc__", "__loader__", "__spec__",
 
 
 @dataclass
-class TestCell:
+class CourseTest:
     grade_id: str
     source: str
     points: float
@@ -105,7 +106,7 @@ class Judge(Peer):
     """The judge's side of the socket: runs a test when the evaluator reaches its place."""
 
     def __init__(
-        self, sock: socket.socket, lab: str, tests: list[TestCell], variables: list[str], limit: float
+        self, sock: socket.socket, lab: str, tests: list[CourseTest], variables: list[str], limit: float
     ):
         from hitlab.checks.limits import TimeLimit
 
@@ -130,7 +131,7 @@ class Judge(Peer):
             return None
         return super().handle(op, message)
 
-    def _answers(self, test: TestCell) -> None:
+    def _answers(self, test: CourseTest) -> None:
         """The learner's values of the names the test reads and of every question's variable, as they are now."""
         for name in dict.fromkeys([*self.variables, *_names(test.source)]):
             if name not in self.variables and (
@@ -145,7 +146,7 @@ class Judge(Peer):
             except Exception:  # not defined (NameError), or it could not be read: the check says so
                 pass
 
-    def run(self, test: TestCell) -> Verdict:
+    def run(self, test: CourseTest) -> Verdict:
         """Run ``test`` with the lab's checks and the learner's answers: its points if it raises nothing."""
         from hitlab.checks.limits import TimeLimit, time_limit
 
@@ -182,7 +183,7 @@ def main(argv: list[str]) -> None:
         tempfile.tempdir = scratch
     stdout = os.fdopen(os.dup(1), "w")
     sock = socket.socket(fileno=int(argv[0]))
-    tests = [TestCell(**t) for t in job["tests"]]
+    tests = [CourseTest(**t) for t in job["tests"]]
     judge = Judge(sock, job["lab"], tests, job["variables"], float(job["cell_timeout"]))
     problem = ""
     try:
@@ -219,13 +220,13 @@ def learner_cells(nb, tests: list[str]) -> list:
     return items + [{"test": gid} for gid in tests if gid not in placed]
 
 
-def test_cells(source_nb) -> list[TestCell]:
+def course_tests(source_nb) -> list[CourseTest]:
     """The auto-graded test cells of the course's source notebook, hidden tests included."""
     out = []
     for cell in source_nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            out.append(TestCell(meta["grade_id"], cell.source, float(meta.get("points", 0))))
+            out.append(CourseTest(meta["grade_id"], cell.source, float(meta.get("points", 0))))
     return out
 
 
@@ -234,18 +235,22 @@ def judge_submission(
     learner_nb,
     source_nb,
     *,
-    evaluator: list[str],
+    evaluator: list[str] | Callable[[int | None], list[str]],
     judge: list[str],
     scratch: str | None = None,
+    records: str | None = None,
     cell_timeout: float = 120,
     wall_clock: float = 1800,
 ) -> Judgement:
-    """Grade ``learner_nb`` with the genuine checks: ``evaluator`` and ``judge`` are the commands that start
-    the two processes (a sandbox's launcher followed by ``python -m hitlab.grading.evaluator`` or
-    ``...judge``), each given its end of a socket pair as the last argument."""
+    """Grade ``learner_nb`` with the genuine checks: ``judge`` and ``evaluator`` are the commands that start
+    the two processes (a sandbox's launcher followed by ``python -m hitlab.grading.judge`` or ``...evaluator``),
+    each given its end of a socket pair as the last argument. ``evaluator`` may be a function of the host pid
+    of the judge's sandbox (found in the sandbox ``records``), whose network it then shares: a check's server
+    in the judge and the learner's client in the evaluator meet on one loopback."""
     from hitlab.checks import questions
+    from hitlab.grading.sandbox import first_process
 
-    tests = test_cells(source_nb)
+    tests = course_tests(source_nb)
     job = {
         "lab": lab,
         "tests": [vars(t) for t in tests],
@@ -259,6 +264,8 @@ def judge_submission(
             [*judge, str(ours.fileno())], stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=[ours.fileno()],
             cwd=scratch,
         )  # fmt: skip
+        if callable(evaluator):
+            evaluator = evaluator(first_process(records, judged.pid) if records else None)
         evaluated = subprocess.Popen(
             [*evaluator, str(theirs.fileno()), str(cell_timeout)], stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=[theirs.fileno()], cwd=scratch,
@@ -285,7 +292,7 @@ def judge_submission(
     return Judgement(verdicts, list(result.get("failures", [])))
 
 
-def _zero(tests: list[TestCell], problem: str, failures: list | None = None) -> Judgement:
+def _zero(tests: list[CourseTest], problem: str, failures: list | None = None) -> Judgement:
     return Judgement(
         {t.grade_id: Verdict(0, t.points, problem) for t in tests}, list(failures or []), problem
     )

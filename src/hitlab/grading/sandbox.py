@@ -98,6 +98,7 @@ class Sandbox:
     env: dict[str, str] = field(default_factory=dict)  # set for the kernel, e.g. where the datasets are
     limits: Limits = field(default_factory=Limits)
     confine: bool = True
+    join: int | None = None  # share the network of this sandboxed process (the judge's, for its evaluator)
 
     def spec(self) -> dict:
         return {
@@ -110,6 +111,7 @@ class Sandbox:
             "env": dict(self.env),
             "limits": asdict(self.limits),
             "confine": self.confine,
+            "join": self.join,
         }
 
     def command(self, kernel: list[str]) -> list[str]:
@@ -353,8 +355,24 @@ def _unconfined(spec: dict, kernel: list[str]) -> None:
     os.execve(kernel[0], kernel, env)
 
 
-def _enter_namespaces() -> None:
-    """New PID and network namespaces for the next child; a user namespace first when not root."""
+def _setns(pid: int, kind: str, flag: int) -> None:
+    fd = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY)
+    try:
+        _check(_libc().setns(fd, flag), f"join the {kind} namespace of process {pid}")
+    finally:
+        os.close(fd)
+
+
+def _enter_namespaces(join: int | None = None) -> None:
+    """New PID and network namespaces for the next child; a user namespace first when not root. With
+    ``join`` (another sandbox's first process), its network namespace instead of a new one (and, not as
+    root, its user namespace): the two share a loopback and nothing else."""
+    if join:
+        if os.geteuid() != 0:
+            _setns(join, "user", CLONE_NEWUSER)
+        _setns(join, "net", CLONE_NEWNET)
+        _unshare(CLONE_NEWPID)
+        return
     if os.geteuid() == 0:
         _unshare(CLONE_NEWPID | CLONE_NEWNET)
         return
@@ -371,6 +389,21 @@ def _record(records: str, child: int) -> Path:
     path = Path(records) / f"{os.getpid()}"
     path.write_text(f"{child} {inode}\n")
     return path
+
+
+def first_process(records: str | Path, launcher: int, wait: float = 10.0) -> int | None:
+    """The host pid of the first process of the sandbox that launcher ``launcher`` started (what
+    :func:`_record` noted), waiting up to ``wait`` seconds for it; None if it is not (or no longer) there."""
+    import time
+
+    path = Path(records) / str(launcher)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            return int(path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            time.sleep(0.02)
+    return None
 
 
 def reap(records: str | Path) -> int:
@@ -393,7 +426,7 @@ def launch(spec: dict, kernel: list[str]) -> None:
     """Start ``kernel`` confined by ``spec`` and wait for it; exits with its status (does not return)."""
     if not spec["confine"]:
         _unconfined(spec, kernel)
-    _enter_namespaces()
+    _enter_namespaces(spec.get("join"))
     child = os.fork()
     if child == 0:
         try:

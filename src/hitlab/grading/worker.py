@@ -249,7 +249,8 @@ class Slot:
         self.stop_kernels()
         judgement = judge_submission(
             job.lab, learner, source,
-            evaluator=self.evaluator.command(evaluator_command()), judge=self.judge.command(judge_command()),
+            evaluator=lambda join: replace(self.evaluator, join=join).command(evaluator_command()),
+            judge=self.judge.command(judge_command()), records=str(self.records),
             scratch=str(self.shared) if not self.settings.confine else None, cell_timeout=self.settings.cell_timeout,
             wall_clock=self.settings.judge_timeout,
         )  # fmt: skip

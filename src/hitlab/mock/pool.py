@@ -29,11 +29,11 @@ from hitlab.course.notebooks import (
     read,
     release_notebook,
     source_notebook,
+    split_rubric,
 )
 from hitlab.errors import HitlabError
 
 POOL_FILE = Path(__file__).with_name("pool.toml")
-RUBRIC = re.compile(r"^\*\*Rubric\*\*", re.M)
 SECTION = re.compile(r"^## (?![\s\S]*^## )", re.M)  # the last "## " heading of a cell
 MARK_SCHEME = re.compile(r"=== BEGIN MARK SCHEME ===\n(.*?)=== END MARK SCHEME ===", re.S)
 TEST_DOC = re.compile(r'^"""(.*?)"""', re.S)
@@ -255,11 +255,11 @@ def _split_written(context: list) -> tuple[list, str]:
     """The question cells without the rubric, and the rubric text (from "**Rubric**" to the end)."""
     question, rubric = [], ""
     for cell in context:
-        match = RUBRIC.search(cell.source) if cell.cell_type == "markdown" else None
-        if match:
+        before, found = split_rubric(cell)
+        if found:
             kept = copy.deepcopy(cell)
-            kept.source = cell.source[: match.start()].rstrip() + "\n"
-            rubric = cell.source[match.start() :].strip()
+            kept.source = before
+            rubric = found
             question.append(kept)
         else:
             question.append(cell)
