@@ -199,11 +199,14 @@ def exam_release() -> bool:
     return release()["mode"] == "exam"
 
 
-def say_form_ok(title: str) -> None:
-    """Print what an exam release's check can say: the answer's form is right; it is graded at submission."""
+def say_form_ok(title: str, checked: bool = True) -> None:
+    """Print what an exam release's check can say: the answer's form is right (``checked``: there was a form
+    to check), and it is graded at submission."""
     text = (
         f"Form checked: {title}. It runs and has the names and types asked for; in this course it is graded "
         "when you submit."
+        if checked
+        else f"Answer recorded: {title}. In this course it is checked when you submit."
     )
     _announce(text, f'<div style="color:#0b5cad;font-weight:600">\u2713 {escape(text)}</div>')
 
@@ -317,7 +320,7 @@ class Question:
                 raise Incorrect(
                     f"{self.title}: the check stopped your answer after {err.seconds:g} s."
                 ) from None
-        say_form_ok(self.title)
+        say_form_ok(self.title, checked=bool(self.form))
 
     def hint(self, n: int = 1) -> None:
         """Print hint ``n`` (1 is the gentlest)."""
