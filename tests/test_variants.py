@@ -273,9 +273,13 @@ def test_writing_the_fhir_and_hl7_files_in_a_second_process_gives_the_same_bytes
     if gen_module._cpus() < 2:
         pytest.skip("one CPU: generate never starts the second process")
     two = generate(patients=n, seed=5, out=tmp_path / "two", defects=True)
+    seen = []  # with on_csv (as datasets are built) the second process writes the HL7 v2 files too
+    three = generate(patients=n, seed=5, out=tmp_path / "three", defects=True,
+                     on_csv=lambda csv: seen.append(sorted(p.name for p in csv.iterdir())))  # fmt: skip
     monkeypatch.setattr(gen_module, "PARALLEL_FROM", n + 1)
     one = generate(patients=n, seed=5, out=tmp_path / "one", defects=True)
-    assert json.dumps(one) == json.dumps(two)
+    assert json.dumps(one) == json.dumps(two) == json.dumps(three)
+    assert seen == [sorted(name.split("/")[1] for name in one["files"] if name.startswith("csv/"))]
 
 
 # -- every lab on another population -------------------------------------------------------------------------

@@ -211,9 +211,6 @@ def _lock(root: Path, name: str, blocking: bool = True):
 
 
 def _build(name: str, variant: int | None, force: bool, progress: bool) -> Path:
-    from hitlab.load import load
-    from hitlab.synth import generate
-
     folder, spec, lock_root, lock_name = _target(name, variant)
     _touch(variant)
     if not force and _is_current(folder, spec):  # built: no lock needed (a sandboxed kernel may not write)
@@ -225,8 +222,7 @@ def _build(name: str, variant: int | None, force: bool, progress: bool) -> Path:
         parent.mkdir(parents=True, exist_ok=True)
         scratch = parent / f".{name}.building"
         shutil.rmtree(scratch, ignore_errors=True)
-        generate(out=scratch, progress=progress, **spec)
-        load(scratch, scratch / DB_NAME)
+        _generate_and_load(scratch, parent / f".{name}.{DB_NAME}.building", spec, progress)
         old = parent / f".{name}.old"
         shutil.rmtree(old, ignore_errors=True)
         if folder.exists():
@@ -235,6 +231,28 @@ def _build(name: str, variant: int | None, force: bool, progress: bool) -> Path:
         shutil.rmtree(old, ignore_errors=True)
         _touch(variant)
     return folder
+
+
+def _generate_and_load(out: Path, db: Path, spec: dict, progress: bool) -> None:
+    """Generate ``spec`` into ``out`` and load it into ``out/hitlab.duckdb``: the CSV set is loaded (into
+    ``db``, outside ``out`` while the manifest's checksums are taken) as soon as it is written, while a second
+    process may still be writing the FHIR and HL7 v2 files; then the FHIR. The same tables as
+    :func:`hitlab.load.load` of the finished folder."""
+    import duckdb
+
+    from hitlab.load import load_csv, load_fhir
+    from hitlab.synth import generate
+
+    db.unlink(missing_ok=True)
+    if "csv" not in spec["formats"]:
+        generate(out=out, progress=progress, **spec)
+        load_fhir(out / "fhir", db)
+    else:
+        with duckdb.connect(str(db)) as con:
+            generate(out=out, progress=progress, on_csv=lambda csv: load_csv(csv, con), **spec)
+            if "fhir" in spec["formats"]:
+                load_fhir(out / "fhir", con)
+    db.rename(out / DB_NAME)
 
 
 def build_dataset(name: str = "default", force: bool = False, progress: bool = False) -> Path:

@@ -18,7 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from hitlab import __version__
@@ -113,7 +113,8 @@ def _progress(items: Iterable[int], total: int, enabled: bool):
 
 
 PARALLEL_FROM = 200
-"""From this many patients (and with two or more CPUs), a second process writes the FHIR bundles."""
+"""From this many patients (and with two or more CPUs), a second process writes the FHIR bundles (and the
+HL7 v2 files when ``generate`` is given ``on_csv``)."""
 
 
 def _cpus() -> int:
@@ -123,36 +124,42 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _start_fhir_writer(out: Path, seed: int, patients: int) -> subprocess.Popen:
-    """A fresh interpreter (not a fork: the caller may be a kernel with threads) running :func:`_write_fhir`."""
-    args = json.dumps([str(out), seed, patients])
-    code = "import json, sys; from hitlab.synth.generate import _write_fhir; print(json.dumps(_write_fhir(*json.loads(sys.argv[1]))))"
+def _start_file_writer(out: Path, seed: int, patients: int, formats: tuple[str, ...]) -> subprocess.Popen:
+    """A fresh interpreter (not a fork: the caller may be a kernel with threads) running :func:`_write_files`."""
+    args = json.dumps([str(out), seed, patients, list(formats)])
+    code = "import json, sys; from hitlab.synth.generate import _write_files; print(json.dumps(_write_files(*json.loads(sys.argv[1]))))"
     return subprocess.Popen(
         [sys.executable, "-c", code, args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
-def _finish_fhir_writer(helper: subprocess.Popen) -> tuple[dict[str, int], dict[str, str]]:
+def _finish_file_writer(helper: subprocess.Popen) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
     out, err = helper.communicate()
     if helper.returncode != 0:
-        raise DatasetError(f"the process writing the FHIR bundles failed: {err.strip()[-2000:]}")
+        raise DatasetError(f"the process writing the FHIR and HL7 v2 files failed: {err.strip()[-2000:]}")
     result = json.loads(out.strip().splitlines()[-1])
     return result["counts"], result["sums"]
 
 
-def _write_fhir(out: str, seed: int, patients: int) -> dict:
-    """The FHIR bundles of ``generate``, written in a process of their own: their counts and checksums."""
+def _write_files(out: str, seed: int, patients: int, formats: list[str]) -> dict:
+    """The FHIR bundles and/or HL7 v2 files of ``generate``, written in a process of their own: each format's
+    counts, and the files' checksums."""
     w = world()
-    writer = FhirWriter(Path(out) / "fhir", w, seed)
-    for index in range(patients):
-        writer.write(simulate_patient(w, seed, index))
-    writer.close()
-    sums = {
-        f"fhir/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in writer.out_dir.iterdir()
-        if p.is_file()
+    writers = {
+        f: FhirWriter(Path(out) / "fhir", w, seed) if f == "fhir" else Hl7v2Writer(Path(out) / "hl7v2")
+        for f in formats
     }
-    return {"counts": writer.counts(), "sums": sums}
+    for index in range(patients):
+        record = simulate_patient(w, seed, index)
+        for writer in writers.values():
+            writer.write(record)
+    sums = {}
+    for f, writer in writers.items():
+        writer.close()
+        for path in writer.out_dir.iterdir():
+            if path.is_file():
+                sums[f"{f}/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"counts": {f: writer.counts() for f, writer in writers.items()}, "sums": sums}
 
 
 def generate(
@@ -163,12 +170,15 @@ def generate(
     defects: bool = False,
     progress: bool = False,
     claims: bool = True,
+    on_csv: Callable[[Path], object] | None = None,
 ) -> dict:
     """Write ``patients`` synthetic patients with ``seed`` to ``out`` and return the manifest.
 
     ``formats`` is any of ``csv``, ``fhir``, ``hl7v2``; ``defects`` plants known data-quality problems in the
     CSV output (listed in the manifest); ``claims=False`` leaves ``claims.csv`` and ``claims_transactions.csv`` out
     of the CSV set (the cost columns of the other tables are the same). Same arguments, same bytes.
+    ``on_csv(csv_folder)`` is called once the CSV set is complete, while a second process may still be writing
+    the FHIR and HL7 v2 files (:func:`hitlab.data.build_dataset` loads the CSV into DuckDB meanwhile).
     """
     formats = tuple(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -193,14 +203,17 @@ def generate(
         writers.append(Hl7v2Writer(out / "hl7v2"))
     note_records: list[dict] = []
     access = AccessLogBuilder(w, seed) if "csv" in formats else None
-    # The FHIR bundles can be written by a second process, which simulates the same patients again (patient
-    # i depends only on the seed and i; the CSV writer, which may plant defects, then alters nothing the
-    # bundles see): it and this process (CSV and HL7 v2) take about the same time. Same bytes either way.
+    # The FHIR bundles (and, when the caller has work to do on the CSV meanwhile, the HL7 v2 files) can be
+    # written by a second process, which simulates the same patients again (patient i depends only on the seed
+    # and i; the CSV writer, which may plant defects, then alters nothing they see), so that the two processes
+    # take about the same time. Same bytes either way.
     helper = None
-    fhir = next((wr for wr in writers if isinstance(wr, FhirWriter)), None)
-    if fhir is not None and "csv" in formats and patients >= PARALLEL_FROM and _cpus() > 1:
-        helper = _start_fhir_writer(out, seed, patients)
-    here = [wr for wr in writers if helper is None or wr is not fhir]
+    kinds = {CsvWriter: "csv", FhirWriter: "fhir", Hl7v2Writer: "hl7v2"}
+    away = ("fhir", "hl7v2") if on_csv is not None else ("fhir",)
+    away = tuple(f for f in away if f in formats)
+    if away and "csv" in formats and patients >= PARALLEL_FROM and _cpus() > 1:
+        helper = _start_file_writer(out, seed, patients, away)
+    here = [wr for wr in writers if helper is None or kinds[type(wr)] not in away]
     try:
         for index in _progress(range(patients), patients, progress):
             record = simulate_patient(w, seed, index)
@@ -234,21 +247,29 @@ def generate(
     for r in note_records:
         for span in r["spans"]:
             by_category[span["category"]] += 1
-    counts: dict[str, int] = {}
-    known_sums: dict[str, str] = {}
-    for writer in writers:  # in this order, so the manifest lists the counts as one process would
-        if writer is fhir and helper is not None:
-            fhir_counts, known_sums = _finish_fhir_writer(helper)
-            counts.update(fhir_counts)
-            continue
+    by_format: dict[str, dict[str, int]] = {}
+    for writer in here:
         writer.close()
-        counts.update(writer.counts())
+        by_format[kinds[type(writer)]] = writer.counts()
     access_log = None
     if access is not None:
         log = access.build()
-        counts.update(log.write_csv(out / "csv"))
+        access_counts = log.write_csv(out / "csv")
         (out / ACCESS_LOG_TRUTH).write_text(json.dumps(log.truth(seed), indent=1) + "\n", encoding="utf-8")
         access_log = log.summary()
+    known_sums: dict[str, str] = {}
+    try:
+        if on_csv is not None and "csv" in formats:
+            on_csv(out / "csv")
+    finally:
+        if helper is not None:
+            helper_counts, known_sums = _finish_file_writer(helper)
+            by_format.update(helper_counts)
+    counts: dict[str, int] = {}
+    for writer in writers:  # in this order, so the manifest lists the counts as one process would
+        counts.update(by_format[kinds[type(writer)]])
+    if access is not None:
+        counts.update(access_counts)
     manifest = {
         "generator": "hitlab",
         "generator_version": __version__,
