@@ -587,11 +587,17 @@ def mock_score(attempt_id, points, assessor, no_regrade, ask) -> None:
     help="A graded cohort: the learner's code runs with the exam release (no answers), and every auto-graded "
     "score comes from the course's checks run outside the learner's kernel (see graders/README.md).",
 )
+@click.option(
+    "--secret",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The course secret (hitlab course secret): grade each student on their own datasets.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_clean_errors
 def grade(submissions: Path, out: Path, labs: str, workers: int | None, db_url: str | None,
           roster: Path | None, timeout: int, notebook_timeout: int, pattern: str | None, force: bool,
-          no_sandbox: bool, exam: bool, quiet: bool) -> None:  # fmt: skip
+          no_sandbox: bool, exam: bool, secret: Path | None, quiet: bool) -> None:  # fmt: skip
     """Grade a cohort: SUBMISSIONS is an nbgrader submitted/ folder, or a folder or zip of LMS downloads."""
     from rich.progress import Progress
 
@@ -604,7 +610,7 @@ def grade(submissions: Path, out: Path, labs: str, workers: int | None, db_url: 
             submissions, out, [x.strip() for x in labs.split(",") if x.strip()] or None,
             workers=workers, db_url=db_url, roster=roster, timeout=timeout,
             notebook_timeout=notebook_timeout, force=force, pattern=pattern or DEFAULT_LMS_PATTERN,
-            sandbox=not no_sandbox, exam=exam, on_start=lambda n: bar.update(task, total=n),
+            sandbox=not no_sandbox, exam=exam, secret=secret, on_start=lambda n: bar.update(task, total=n),
             on_outcome=lambda o: bar.update(task, advance=1, description=f"{o.lab} {o.student}: {o.status}"),
         )  # fmt: skip
     if run.sandbox.startswith("off"):

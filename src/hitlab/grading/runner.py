@@ -48,6 +48,7 @@ class GradingRun:
     uids: list[int] = field(default_factory=list)  # the sandbox user ids this run's kernels ran as
     errors: list[str] = field(default_factory=list)  # outcomes that could not be recorded in full
     exam: bool = False  # graded as an exam: every auto-graded score from the judge (hitlab.grading.judge)
+    per_learner_data: bool = False  # each student graded on their own datasets (a course secret was given)
 
 
 def read_roster(path: str | Path) -> list[dict[str, str]]:
@@ -137,6 +138,9 @@ def _kill_leftovers(slot: Path) -> None:
             continue
 
 
+VARIANT_BUILD_SECONDS = 900  # added to a job's wall clock when the student's datasets may need building
+
+
 def _run_jobs(jobs: list[Job], workers: list[_Worker], wall_clock: float, on_outcome) -> None:
     """Grade ``jobs`` on the started ``workers``; replace a worker that died or overran its wall clock."""
     pending = list(reversed(jobs))
@@ -144,7 +148,9 @@ def _run_jobs(jobs: list[Job], workers: list[_Worker], wall_clock: float, on_out
         while pending or any(w.job for w in workers):
             for w in workers:
                 if w.ready and w.job is None and pending:
-                    w.send(pending.pop(), wall_clock)
+                    job = pending.pop()
+                    # a student's datasets may need building first (minutes for the analytics ones)
+                    w.send(job, wall_clock + (VARIANT_BUILD_SECONDS if job.seed is not None else 0))
             busy = [w for w in workers if w.job is not None]
             timeout = max(
                 0.0, min((w.deadline for w in busy), default=time.monotonic() + 1) - time.monotonic()
@@ -306,14 +312,18 @@ def grade(
     on_start: Callable[[int], None] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     exam: bool = False,
+    secret: str | Path | None = None,
+    keep_variants: int | None = None,
 ) -> GradingRun:
     """Grade the cohort in ``submissions`` into ``out`` (see ``hitlab grade --help``)."""
     from nbgrader.api import Gradebook
 
+    from hitlab.cohort_keys import read_secret, seed_for
     from hitlab.course.build import tools_on_path
-    from hitlab.data import build_dataset, data_root, datasets_for
+    from hitlab.data import build_dataset, data_root, datasets_for, evict_variants
 
     started = time.perf_counter()
+    course_secret = read_secret(secret) if secret is not None else None  # a dataset per learner
     tools_on_path()  # nbgrader's gradebook runs alembic
     root = course_root(root)
     names = lab_names(root, labs)
@@ -342,6 +352,7 @@ def grade(
         need = _needed_paths()
         exam_tree = _exam_release(scratch) if exam else None
         run.exam = exam
+        run.per_learner_data = course_secret is not None
         if found.submissions:  # started now: they load nbgrader while the course is prepared
             uids, locks = _claim_uids(min(workers, len(found.submissions)))
             run.uids = sorted(set(uids))
@@ -376,13 +387,17 @@ def grade(
                 if not force and done and done["status"] != "missing" and done["sha256"] == digest:
                     run.skipped.append((sub.student, sub.lab))
                 else:
-                    jobs.append(Job(sub.student, sub.lab, str(sub.path), digest))
+                    seed = seed_for(course_secret, sub.student) if course_secret is not None else None
+                    jobs.append(Job(sub.student, sub.lab, str(sub.path), digest, seed))
             for slot in slots[len(jobs) :]:  # more workers than work (a rerun that skips most)
                 slot.stop(hard=True)
             del slots[len(jobs) :]
 
             def finish(outcome: Outcome) -> None:
                 """Record one outcome; a failure here is that submission's, never the run's."""
+                if course_secret is not None:  # bounded disk: the variants used least recently go
+                    with contextlib.suppress(Exception):
+                        evict_variants(keep=keep_variants or max(2 * len(slots), 4))
                 try:
                     gbook.record(gb, outcome)
                     _write_outputs(out, outcome, sources[outcome.lab], qs[outcome.lab])
@@ -530,6 +545,8 @@ def _write_log(out: Path, run: GradingRun) -> None:
     lines = [f"sandbox: {run.sandbox or 'not started (nothing to grade)'}"]
     if run.exam:
         lines.append("mode: exam (the learner's code ran with the exam release; every score from the judge)")
+    if run.per_learner_data:
+        lines.append("data: each student's own datasets (seeds from the course secret and the student id)")
     lines += [f"error: {e}" for e in run.errors]
     lines.append("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in run.phases.items()))
     lines += [f"unmatched: {name}: {why}" for name, why in run.unmatched]

@@ -48,6 +48,7 @@ class Job:
     lab: str
     path: str
     sha256: str = ""
+    seed: int | None = None  # the student's dataset variant (a graded cohort with a course secret)
 
 
 @dataclass
@@ -208,6 +209,7 @@ class Slot:
         info, notes = _normalized(learner, release)
         notes += tampering(source, learner)
         self._fresh()
+        self._use_data_of(job)
         target = self.course / "submitted" / job.student / job.lab / f"{job.lab}.ipynb"
         target.parent.mkdir(parents=True)
         nbformat.write(learner, target)
@@ -242,6 +244,20 @@ class Slot:
             outcome.status = "tampered"
         outcome.detail = "; ".join(info + notes)
         return outcome
+
+    def _use_data_of(self, job: Job) -> None:
+        """Every process of this job reads the student's own datasets (built here first, outside the sandbox,
+        which may only read them): ``HITLAB_DATASET_SEED`` in the kernel's, the evaluator's and the judge's
+        environment, never anything from the notebook. Without a seed, the named datasets."""
+        from hitlab.data import SEED_ENV, build_variant, datasets_for
+
+        seed = {SEED_ENV: str(job.seed)} if job.seed is not None else {SEED_ENV: "named"}
+        if job.seed is not None:
+            build_variant(job.seed, datasets_for([job.lab]))
+        for box in (self.sandbox, getattr(self, "evaluator", None), getattr(self, "judge", None)):
+            if box is not None:
+                box.env = {**box.env, **seed}
+        self.sandbox.write_kernelspec(self.dir / "jupyter")
 
     def _judge(self, job: Job, learner, source, autograded, outcome: Outcome) -> list[str]:
         """Exam mode: every auto-graded item's score from the judge (the genuine checks, outside the learner's
