@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import re
 import socket
 import struct
 import subprocess
@@ -27,7 +26,7 @@ import pytest
 import hitlab
 from hitlab.checks.lab10.materials import Crash  # a harness's simulated crash: a BaseException
 from hitlab.checks.limits import TimeLimit, time_limit
-from hitlab.course.notebooks import course_root, lab_names
+from hitlab.course.notebooks import answered, course_root, lab_names, solution_code
 from hitlab.course.release import exam_tree
 from hitlab.grading.judge import (
     course_tests,
@@ -407,11 +406,6 @@ LAB02 = "lab02_sql_patient_data"
 Q1 = "lab02_age_at_encounter"
 
 
-def _solution_source(solution, gid: str) -> str:
-    cell = next(c for c in solution.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
-    return re.sub(r"### (BEGIN|END) SOLUTION\n?", "", cell.source)
-
-
 def _cheats() -> dict[str, dict[str, str]]:
     """Each cheat answers Q1 honestly and cheats elsewhere: answer cell -> source."""
     reference = Path(hitlab.__file__).resolve().parent / "checks" / "lab02" / "reference.py"
@@ -448,7 +442,9 @@ def test_the_cheats_score_only_what_the_honest_part_earns(tmp_path):
 
     released = nbformat.read(ROOT / "labs" / LAB02 / f"{LAB02}.ipynb", as_version=4)
     solution = nbformat.read(ROOT / "solutions" / LAB02 / f"{LAB02}.ipynb", as_version=4)
-    honest = _solution_source(solution, Q1)
+    honest = solution_code(
+        next(c.source for c in solution.cells if c.metadata.get("nbgrader", {}).get("grade_id") == Q1)
+    )
     subs = tmp_path / "submitted"
 
     def save(student, nb):
@@ -457,11 +453,11 @@ def test_the_cheats_score_only_what_the_honest_part_earns(tmp_path):
         nbformat.write(nb, path)
 
     save("released", copy.deepcopy(released))
-    save("honest", _answered(released, {Q1: honest}))
+    save("honest", answered(released, {Q1: honest}))
     for student, answers in _cheats().items():
         answers = dict(answers)
         answers[Q1] = honest + "\n" + answers.get(Q1, "")
-        save(student, _answered(released, answers))
+        save(student, answered(released, answers))
     out = tmp_path / "out"
     run = grade(subs, out, [LAB02], workers=2, exam=True)
     assert run.sandbox == "on" and run.exam
@@ -479,15 +475,6 @@ def test_the_cheats_score_only_what_the_honest_part_earns(tmp_path):
     assert (
         outputs["lab02_latest_hba1c_test"][0]["ename"] == "Incorrect"
     )  # the judge's verdict, not the kernel's
-
-
-def _answered(released, answers: dict[str, str]):
-    nb = copy.deepcopy(released)
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in answers:
-            cell.source = answers[gid]
-    return nb
 
 
 def _scores(out: Path) -> dict[str, dict[str, float]]:
