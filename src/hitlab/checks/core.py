@@ -208,7 +208,12 @@ def say_form_ok(title: str, checked: bool = True) -> None:
         if checked
         else f"Answer recorded: {title}. In this course it is checked when you submit."
     )
-    _announce(text, f'<div style="color:#0b5cad;font-weight:600">\u2713 {escape(text)}</div>')
+    label, rest = text.split(": ", 1)
+    html = (
+        f'<div style="color:#0b5cad;font-weight:600">\u2713 {label}'
+        f'<span style="font-weight:400;color:inherit">: {escape(rest)}</span></div>'
+    )
+    _announce(text, html)
 
 
 def reference_of(package: str):
