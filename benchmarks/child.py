@@ -195,13 +195,13 @@ def _item_scores(db_url: str) -> dict[str, dict[str, float]]:
             for student, cells in per.items()}  # fmt: skip
 
 
-def grade_cohort(submitted: str, out: str, workers: int) -> dict:
-    """``hitlab grade --workers N`` on the cohort, into a fresh OUT."""
+def grade_cohort(submitted: str, out: str, workers: int, exam: bool = False) -> dict:
+    """``hitlab grade --workers N`` (with ``--exam``: scores from the judge) on the cohort, into a fresh OUT."""
     import statistics
 
     from hitlab.grading import grade
 
-    seconds, run = _timed(grade, submitted, out, GRADING_LABS, workers=workers)
+    seconds, run = _timed(grade, submitted, out, GRADING_LABS, workers=workers, exam=exam)
     return {
         "seconds": seconds,
         "notebooks": len(run.graded),

@@ -342,6 +342,46 @@ def bench_grading(s: Settings) -> tuple[dict, list[Row]]:
     return {"hitlab": ours, "nbgrader": theirs, "ratio": ratio, "equal_scores": equal, "notebooks": n}, rows
 
 
+def bench_exam(s: Settings) -> tuple[dict, list[Row]]:
+    """The same synthetic cohort (labs 01 and 02: correct, partly wrong, blank) graded by `hitlab grade
+    --workers 2` and by `hitlab grade --workers 2 --exam` (each notebook run again in the evaluator, its scores
+    from the judge), interleaved: what exam mode costs, and identical per-item scores."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from hitlab.grading.cohort import make_cohort
+
+    cohort = fresh_dir(WORK / "exam-cohort")
+    make_cohort(cohort / "submitted", ["lab01", "lab02"], per_lab=max(2, s.cohort_per_lab // 4), seed=SEED)
+
+    def trial(exam: bool):
+        return lambda i: run_child(
+            "grade-cohort",
+            {
+                "submitted": str(cohort / "submitted"),
+                "workers": 2,
+                "out": str(fresh_dir(cohort / f"out{i}-{exam}")),
+                "exam": exam,
+            },
+        )
+
+    samples = interleave({"self-study": trial(False), "exam": trial(True)}, s.grading_repeats)
+    equal = all(
+        a["scores"] == b["scores"] for a, b in zip(samples["self-study"], samples["exam"], strict=True)
+    )
+    plain, exam = summarise(samples["self-study"]), summarise(samples["exam"])
+    n = exam["notebooks"]
+    for side in (plain, exam):
+        side.pop("scores", None)
+    rows = [
+        Row("exam", f"hitlab grade --exam vs hitlab grade ({n} notebooks, 2 workers), time",
+            exam["median_seconds"] / plain["median_seconds"], "x"),
+        Row("exam", "identical per-item scores in every repeat", 1.0 if equal else 0.0, "", "1", equal),
+        Row("exam", "exam: per-notebook overhead (grading minus the notebook's own run time)",
+            exam["overhead_seconds"], "s"),
+        Row("exam", "self-study: per-notebook overhead", plain["overhead_seconds"], "s"),
+    ]  # fmt: skip
+    return {"self-study": plain, "exam": exam, "equal_scores": equal, "notebooks": n}, rows
+
+
 MOCK_TRACKS = ("interface-engineer", "data-engineer", "fhir-developer", "privacy-security", "data-scientist")
 
 
@@ -402,6 +442,7 @@ BENCHMARKS = {
     "grading": bench_grading,
     "mock": bench_mock,
     "variant": bench_variant,
+    "exam": bench_exam,
 }
 
 

@@ -516,3 +516,26 @@ def test_servers_and_shared_files_work_across_the_two_sandboxes(tmp_path):
         tests = {t.grade_id: t.points for t in course_tests(source)}
         got = {name: score for name, (score, _max) in found[lab]["s1"].items() if name in tests}
         assert got == tests, lab
+
+
+def test_the_learner_commands_of_an_exam_release_say_what_they_cannot_do(tree, tmp_path):
+    """In an exam release ``hitlab check``, ``check_my_work()`` and ``hitlab mock`` (which grade with the
+    course's tests or draw from the worked answers) say so, without a traceback."""
+    env = {"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin", "HITLAB_HOME": str(tmp_path)}
+    notebook = ROOT / "labs" / LAB02 / f"{LAB02}.ipynb"
+    python = [sys.executable, "-s", "-m", "hitlab.cli"]
+    checked = subprocess.run(
+        [*python, "check", str(notebook)], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert (
+        checked.returncode == 2
+        and "graded when you submit it" in checked.stderr
+        and "Traceback" not in checked.stderr
+    )
+    mock = subprocess.run([*python, "mock", "tracks"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert mock.returncode == 2 and "mock interviews are for self-study" in mock.stderr
+    code = f"from hitlab import check_my_work; check_my_work({str(notebook)!r})"
+    said = subprocess.run(
+        [sys.executable, "-s", "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert said.returncode == 0 and "graded when you submit it" in said.stdout

@@ -17,7 +17,7 @@ from hitlab.course.autograde import autograde
 from hitlab.course.build import generate, nbgrader_api, scratch_course
 from hitlab.course.notebooks import course_root, graded_cells, lab_names, read, source_notebook
 from hitlab.course.submission import failure_messages, read_submission, tampering
-from hitlab.errors import InputError
+from hitlab.errors import HitlabError, InputError
 from hitlab.progress import record
 
 
@@ -57,8 +57,18 @@ def _which_lab(root: Path, nb, path: Path) -> str:
     raise InputError(f"not a notebook of a known lab (labs: {', '.join(labs)})", path=path)
 
 
+EXAM_CHECK = (
+    "in this course your notebook is graded when you submit it: the full tests are with your instructor. "
+    "Each exercise's test cell (qN.check()) checks your answer's form meanwhile."
+)
+
+
 def check_notebook(path: str | Path, root: str | Path | None = None, save: bool = True) -> CheckReport:
     """Grade the notebook at ``path`` with the lab's full tests; record the score for ``hitlab progress``."""
+    from hitlab.checks.core import exam_release
+
+    if exam_release():  # the full tests are the course's, with the instructor
+        raise HitlabError(EXAM_CHECK)
     path = Path(path).resolve()
     root = course_root(root)
     learner = read_submission(path)
