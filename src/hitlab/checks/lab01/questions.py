@@ -19,7 +19,8 @@ right answer must also get right. The expected values come from ``reference.py``
 | 13 | lab01_diagnosis_bridge     | 3   | `diagnosis_bridge_sql`: the diagnosis bridge table with weights           |
 
 Q2 inserts real rows that must go in and made-up rows each breaking one rule that must be rejected; Q6-Q11 run
-on the ``defects`` dataset and must find exactly the planted rows (feedback never shows a planted row).
+on the ``defects`` dataset and must find exactly the planted rows (feedback never shows a planted row); Q5 also
+runs on made-up rows: an encounter on the day the patient moved.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from hitlab.checks.choice import mapping_question
 from hitlab.checks.core import AnswerKey, Incorrect, Question, compare_rows, reference_of
 from hitlab.checks.ddl import BadRow, ddl_question
 from hitlab.checks.lab01.materials import NORMAL_COLUMNS, SCD2_COLUMNS, address_workspace, wide_extract
-from hitlab.checks.sql import execute, sql_question, table
+from hitlab.checks.sql import Scenario, execute, sql_question, table, toy_database
 
 _answers = AnswerKey("hitlab.checks.lab01")  # left out of an exam release
 _key, _keys = _answers.source, _answers.sources
@@ -301,6 +302,38 @@ def _reads_address_history(sql: Any) -> None:
         )
 
 
+_MOVING_DAY = Scenario(
+    "an encounter on the day the patient moved (one address ends and the next begins that day)",
+    {
+        "encounters": (("e1", "p1", "2024-06-01 10:00:00"),),
+        "patient_address": (
+            ("p1", "1 Old Road", "Boston", "02101", "2020-01-01", "2024-06-01", False),
+            ("p1", "2 New Street", "Salem", "01970", "2024-06-01", None, True),
+        ),
+    },
+    {"encounters": ("Id", "PATIENT", "START"), "patient_address": SCD2_COLUMNS},
+)
+
+
+def _on_moving_day(sql: Any) -> None:
+    """The half-open interval on made-up rows: on a moving day only the new address is valid (BETWEEN finds
+    both). ``patient_address`` is not a table of the data, so it is typed here as the Q5 workspace types it."""
+    frames = _MOVING_DAY.frames()
+    con, typed = toy_database(encounters=frames["encounters"])
+    con.execute(
+        "create table patient_address (patient_id varchar, line varchar, city varchar, zip varchar, "
+        "valid_from date, valid_to date, is_current boolean)"
+    )
+    con.register("toy_rows", frames["patient_address"])
+    con.execute("insert into patient_address select * from toy_rows")
+    con.unregister("toy_rows")
+    title = f"Q5 address at each encounter, on made-up data with {_MOVING_DAY.what}"
+    rows = execute(con, sql, title=title, columns=("encounter_id", "zip"))
+    addresses = con.execute("select * from patient_address").fetchall()
+    expected = _ref().address_at_encounter(addresses, typed["encounters"])
+    compare_rows(rows, expected, columns=("encounter_id", "zip"), title=title, name_rows=False)
+
+
 q5 = Question(
     grade_id="lab01_address_at_encounter",
     title="Q5 address at each encounter",
@@ -311,7 +344,7 @@ q5 = Question(
         got, exp, columns=("encounter_id", "zip"), title="Q5 address at each encounter"
     ),
     prepare=_run_at_encounter,
-    edge_cases=(_reads_address_history,),
+    edge_cases=(_reads_address_history, _on_moving_day),
     hints=(
         "Join each encounter to the address row of the same patient whose validity interval contains the "
         "encounter's date.",

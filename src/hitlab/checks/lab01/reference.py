@@ -5,7 +5,7 @@ quality). Left out of an exam release.
     COLUMN_TYPES            # Q1: each column's type
     normalized()            # Q3: table name -> rows of the normalized schema
     address_history()       # Q4: the SCD type 2 rows (the learner's Q5 workspace holds them too)
-    address_at_encounter()  # Q5: (encounter_id, zip)
+    address_at_encounter()  # Q5: (encounter_id, zip), also on made-up rows
     orphans(), after_death(), future_births(), missing_units(), unit_mixups(), duplicates()  # Q6-Q11
     fact_encounter(), bridge()  # Q12, Q13
 """
@@ -51,16 +51,18 @@ def normalized() -> dict[str, list[tuple]]:
     }
 
 
-def address_at_encounter() -> list[tuple]:
+def address_at_encounter(addresses: list[tuple] | None = None, enc=None) -> list[tuple]:
+    """The ZIP valid on each encounter's date, from SCD type 2 rows (``addresses``, the real ones unless given)
+    and an encounters frame (the real table unless given): the last address begun on or before that date."""
     import bisect
 
     starts: dict[str, list] = {}
     for pid, _line, _city, zip_, valid_from, _to, _cur in sorted(
-        address_history(), key=lambda r: (r[0], r[4])
+        address_history() if addresses is None else addresses, key=lambda r: (r[0], r[4])
     ):
         starts.setdefault(pid, []).append((valid_from, zip_))
     out = []
-    enc = table("encounters")
+    enc = table("encounters") if enc is None else enc
     for eid, pid, start in zip(enc["Id"], enc["PATIENT"], enc["START"], strict=True):
         history = starts[pid]
         i = bisect.bisect_right([f for f, _z in history], start.date()) - 1

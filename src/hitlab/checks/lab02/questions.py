@@ -16,15 +16,15 @@ worked answers from ``answers.py``, both imported only when needed, so that an e
 | 10 | lab02_charlson                 | 4   | `charlson_index_sql`: Charlson index from SNOMED CT via ICD-10-CM        |
 | 11 | lab02_telehealth_share         | 2   | `telehealth_sql`: encounters, virtual ones and their share by year       |
 
-Every answer is a SQL query, compared by rows with the reference's (order only for Q11); Q5, Q6, Q8 and Q9 also
-run on made-up rows (scenarios) at the rules' bounds: overlapping and open stays, deaths, transfers, the 30-day
-window, the instant a medication is active.
+Every answer is a SQL query, compared by rows with the reference's (order only for Q11); Q5-Q9 also run on
+made-up rows (scenarios) at the rules' bounds: overlapping and open stays, deaths, the heart-failure exclusion,
+transfers, the 30-day window, the instant a medication is active.
 """
 
 from __future__ import annotations
 
 from hitlab.checks.core import AnswerKey, reference_of
-from hitlab.checks.lab02.materials import DIABETES, HBA1C
+from hitlab.checks.lab02.materials import DIABETES, HBA1C, HYPERTENSION
 from hitlab.checks.sql import Scenario, sql_question, table
 
 _answers = AnswerKey("hitlab.checks.lab02")  # left out of an exam release
@@ -249,6 +249,35 @@ q6 = sql_question(
 
 # -- Q7 controlling high blood pressure ----------------------------------------------------------------------
 
+_CBP_COLUMNS = {
+    "patients": ("Id", "BIRTHDATE", "DEATHDATE"),
+    "conditions": ("PATIENT", "CODE", "START"),
+    "encounters": ("PATIENT", "ENCOUNTERCLASS", "START"),
+    "observations": ("PATIENT", "ENCOUNTER", "CODE", "DATE", "VALUE", "TYPE"),
+}
+
+_CBP_SCENARIOS = (
+    Scenario(
+        "two hypertensive patients seen in 2025, one of them 75 with chronic heart failure and an inpatient "
+        "stay in 2024 (the advanced-illness exclusion), and no blood pressure readings",
+        {
+            "patients": (("h1", "1950-03-01", None), ("h2", "1970-03-01", None)),
+            "conditions": (
+                ("h1", HYPERTENSION, "2015-01-01"),
+                ("h1", "88805009", "2020-01-01"),
+                ("h2", HYPERTENSION, "2015-01-01"),
+            ),
+            "encounters": (
+                ("h1", "inpatient", "2024-05-01 08:00:00"),
+                ("h1", "ambulatory", "2025-03-01 09:00:00"),
+                ("h2", "ambulatory", "2025-03-01 10:00:00"),
+            ),
+            "observations": (),
+        },
+        _CBP_COLUMNS,
+    ),
+)
+
 q7 = sql_question(
     grade_id="lab02_controlling_bp",
     title="Q7 controlling high blood pressure",
@@ -256,6 +285,8 @@ q7 = sql_question(
     variable="controlling_bp_sql",
     columns=("denominator", "exclusions", "numerator", "rate"),
     reference=lambda: _ref().controlling_bp(),
+    scenarios=_CBP_SCENARIOS,
+    on_scenario=lambda frames: _ref().controlling_bp(frames),
     rel=1e-3,
     hints=(
         "Build three patient sets in CTEs: denominator, exclusions (a subset of it), numerator (from "

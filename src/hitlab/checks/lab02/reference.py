@@ -145,10 +145,10 @@ def care_gap(frames: dict[str, pd.DataFrame] | None = None) -> list[tuple]:
 # -- Q7 controlling high blood pressure ----------------------------------------------------------------------
 
 
-def controlling_bp() -> list[tuple]:
-    patients = table("patients")
-    enc = table("encounters")
-    cond = table("conditions")
+def controlling_bp(frames: dict[str, pd.DataFrame] | None = None) -> list[tuple]:
+    patients = frames["patients"] if frames else table("patients")
+    enc = frames["encounters"] if frames else table("encounters")
+    cond = frames["conditions"] if frames else table("conditions")
     htn = set(
         cond.loc[(cond["CODE"] == HYPERTENSION) & (cond["START"] < pd.Timestamp("2025-07-01")), "PATIENT"]
     )
@@ -169,7 +169,7 @@ def controlling_bp() -> list[tuple]:
     acute = set(enc.loc[enc["ENCOUNTERCLASS"].isin(ACUTE), "Id"])
     last = {}
     for code in (SYSTOLIC, DIASTOLIC):
-        o = _numeric(code)
+        o = _numeric_rows(frames["observations"], code) if frames else _numeric(code)
         o = o[(o["DATE"].dt.year == 2025) & ~o["ENCOUNTER"].isin(acute)].sort_values("DATE")
         last[code] = o.groupby("PATIENT")["value"].last()
     numerator = {
