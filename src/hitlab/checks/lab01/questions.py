@@ -251,6 +251,7 @@ q3 = Question(
     expected=lambda: _ref().normalized(),
     compare=_compare_normalized,
     prepare=_run_normalized,
+    form=(_run_normalized,),  # a query per table, each running on the extract with the columns asked for
     hints=(
         "Each table holds the facts about one thing, once: which columns depend only on the patient? only on "
         "the organization? on the encounter? on the pair (encounter, condition)?",
@@ -345,6 +346,7 @@ q5 = Question(
     ),
     prepare=_run_at_encounter,
     edge_cases=(_reads_address_history, _on_moving_day),
+    form=(_run_at_encounter, _reads_address_history),  # runs with the columns asked for, on patient_address
     hints=(
         "Join each encounter to the address row of the same patient whose validity interval contains the "
         "encounter's date.",

@@ -762,18 +762,24 @@ def _search_question(
     def expected():
         return {k: result_keys(_run_search(refs()[k][0]).body) for k in keys}
 
-    def compare(got: Any, key: dict) -> None:
+    def run(got: Any) -> dict[str, Response]:
+        """The server's answer to each search: a dict with exactly ``keys``, each a full URL it accepts."""
         if not isinstance(got, dict) or set(got) != set(keys):
             raise Incorrect(f"{title}: set `{variable}` to a dict with exactly the keys {list(keys)}.")
+        answers = {}
         for k in keys:
             url = got[k]
             if not isinstance(url, str) or not url.startswith(BASE + "/"):
                 raise Incorrect(f"{title}: {k}: write a full URL starting with BASE ({BASE}/).")
-            r = _run_search(url)
+            r = answers[k] = _run_search(url)
             if r.status != 200:
                 raise Incorrect(
                     f"{title}: {k}: the server answered {r.status}: {r.body['issue'][0]['diagnostics']}"
                 )
+        return answers
+
+    def compare(got: Any, key: dict) -> None:
+        for k, r in run(got).items():
             got_keys, exp = result_keys(r.body), key[k]
             if refs()[k][1]:
                 if got_keys != exp:
@@ -785,7 +791,8 @@ def _search_question(
                                 f"({included} included), which is not right.")  # fmt: skip
 
     return Question(grade_id=grade_id, title=title, points=points, variable=variable, expected=expected,
-                    compare=compare, hints=hints, solution_code=solution_code, wrong=wrong, alternatives=alternatives)  # fmt: skip
+                    compare=compare, hints=hints, solution_code=solution_code, wrong=wrong, alternatives=alternatives,
+                    form=(run,))  # fmt: skip
 
 
 q9 = _search_question(

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from hitlab.checks.core import AnswerKey, Incorrect, Question, _normal, describe, reference_of
-from hitlab.checks.function import Case, function_question
+from hitlab.checks.function import Case, check_signature, function_question
 from hitlab.checks.lab06.inputs import (
     FINDING_CATEGORIES,
     MIN_CATEGORY_RECALL,
@@ -534,23 +534,30 @@ q9 = function_question(
 # -- Q10 free-text PHI ---------------------------------------------------------------------------------------
 
 
+def _spans(find_phi: Any, text: Any, label: str, title: str) -> Any:
+    """``find_phi(text)``, which must be a list of (start, end, category) spans with a category of
+    ``PHI_CATEGORIES``."""
+    try:
+        got = find_phi(text)
+    except Exception as err:
+        from hitlab.checks.core import learner_error
+
+        raise learner_error(err, f"{title}: on {label}, your find_phi") from None
+    if not isinstance(got, list | tuple | set):
+        raise Incorrect(f"{title}: return a list of (start, end, category) tuples, got {describe(got)}.")
+    for span in got:
+        if not (isinstance(span, tuple | list) and len(span) == 3 and span[2] in PHI_CATEGORIES):
+            raise Incorrect(
+                f"{title}: {span!r} is not a (start, end, category) span with a category of "
+                f"{', '.join(PHI_CATEGORIES)}."
+            )
+    return got
+
+
 def _scrubber_scores(find_phi: Any, corpus, label: str, title: str) -> None:
     found, gold = [], []
     for text, spans in corpus:
-        try:
-            got = find_phi(text)
-        except Exception as err:
-            from hitlab.checks.core import learner_error
-
-            raise learner_error(err, f"{title}: on {label}, your find_phi") from None
-        if not isinstance(got, list | tuple | set):
-            raise Incorrect(f"{title}: return a list of (start, end, category) tuples, got {describe(got)}.")
-        for span in got:
-            if not (isinstance(span, tuple | list) and len(span) == 3 and span[2] in PHI_CATEGORIES):
-                raise Incorrect(
-                    f"{title}: {span!r} is not a (start, end, category) span with a category of "
-                    f"{', '.join(PHI_CATEGORIES)}."
-                )
+        got = _spans(find_phi, text, label, title)
         found.append(got)
         gold.append(spans)
     score = score_spans(found, gold)
@@ -570,6 +577,13 @@ def _check_scrubber(find_phi: Any, _key: Any) -> None:
         raise Incorrect(f"{title}: `find_phi` should be a function, got {describe(find_phi)}.")
     _scrubber_scores(find_phi, notes(), "the dataset's notes", title)
     _scrubber_scores(find_phi, unseen_notes(), "notes of another population it has not seen", title)
+
+
+def _scrubber_form(find_phi: Any) -> None:
+    """The form of an answer: ``find_phi(note)`` returns spans of the PHI categories on a note of the dataset."""
+    title = q10.title
+    check_signature(find_phi, "find_phi", ("note",), title)
+    _spans(find_phi, notes()[0][0], "a note of the dataset", title)
 
 
 def _bytes_edge(find_phi: Any) -> None:
@@ -608,6 +622,7 @@ q10 = Question(
     wrong=_keys("FIND_PHI_WRONG"),
     alternatives=_keys("FIND_PHI_ALTERNATIVE"),
     edge_cases=(_bytes_edge,),
+    form=(_scrubber_form,),
 )
 
 QUESTIONS = (q1, q2, q3, q4, q5, q6, q7, q8, q9, q10)

@@ -25,6 +25,7 @@ servers run only while a check runs.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -75,6 +76,8 @@ q1 = role_sql_question(
     wrong=_keys("RBAC_WRONG_SSN", "RBAC_WRONG_ZIP"),
     alternatives=_keys("RBAC_ALTERNATIVE"),
 )
+# Its form, all an exam release checks: each role's query runs on the data and returns that role's columns.
+q1 = dataclasses.replace(q1, form=(q1.prepare,))
 
 q2 = calls_question(
     grade_id="lab07_break_glass",
