@@ -35,7 +35,7 @@ from typing import Any
 
 from hitlab.checks.choice import picks_question
 from hitlab.checks.core import AnswerKey, Incorrect, Question, compare_rows, describe, reference_of
-from hitlab.checks.function import Case, check_signature, function_question, judge_call
+from hitlab.checks.function import Case, check_signature, function_question, judge_call, signature
 from hitlab.checks.lab08 import materials as m
 from hitlab.checks.sql import Scenario, execute, sql_question, table, toy_database
 
@@ -147,6 +147,9 @@ def _star_scenario():
     )  # fmt: skip
 
 
+_STAR_TITLE = "Q1 a star schema by an idempotent ETL"
+
+
 def _star_check(fn: Any, _key: Any) -> None:
     title = q1.title
     check_signature(fn, "build_star", ("con",), title)
@@ -167,7 +170,7 @@ def _star_check(fn: Any, _key: Any) -> None:
 
 q1 = Question(
     grade_id="lab08_star_schema",
-    title="Q1 a star schema by an idempotent ETL",
+    title=_STAR_TITLE,
     points=3,
     variable="build_star",
     expected=lambda: None,
@@ -185,7 +188,11 @@ q1 = Question(
     solution_code=_key("STAR"),
     wrong=_keys("STAR_WRONG"),
     alternatives=_keys("STAR_ALTERNATIVE"),
+    form=(signature("build_star", ("con",), _STAR_TITLE),),
 )
+
+
+_BATCH_TITLE = "Q2 an incremental batch: upserts, a changed patient, late-arriving facts"
 
 
 def _batch_scenario():
@@ -250,7 +257,7 @@ def _batch_check(fn: Any, _key: Any) -> None:
 
 q2 = Question(
     grade_id="lab08_incremental_load",
-    title="Q2 an incremental batch: upserts, a changed patient, late-arriving facts",
+    title=_BATCH_TITLE,
     points=3,
     variable="load_batch",
     expected=lambda: None,
@@ -268,6 +275,7 @@ q2 = Question(
     solution_code=_key("BATCH"),
     wrong=_keys("BATCH_WRONG"),
     alternatives=_keys("BATCH_ALTERNATIVE"),
+    form=(signature("load_batch", ("con", "batch", "as_of"), _BATCH_TITLE),),
 )
 
 SCD_SITUATIONS = {
@@ -444,6 +452,15 @@ def cohort_database(frames: dict):
     return con, typed
 
 
+COHORT_COLUMNS = ("person_id", "index_date")
+
+
+def _cohort_form(sql: Any) -> None:
+    """The form of an answer: the query runs on the made-up tables and returns the columns asked for."""
+    con, _typed = cohort_database(COHORT_SCENARIO.frames())
+    execute(con, sql, title=q6.title, columns=COHORT_COLUMNS)
+
+
 def _cohort_check(sql: Any, _key: Any) -> None:
     title = q6.title
     ref = _ref()
@@ -453,9 +470,9 @@ def _cohort_check(sql: Any, _key: Any) -> None:
                                                               COHORT_SCENARIO.frames(), False)):  # fmt: skip
         con, typed = cohort_database(frames)
         where = title if named else f"{title}, on {label}"
-        rows = execute(con, sql, title=where, columns=("person_id", "index_date"))
+        rows = execute(con, sql, title=where, columns=COHORT_COLUMNS)
         expected = ref.new_users(typed["medications"], typed["patients"], typed["observation_period"])
-        compare_rows(rows, expected, columns=("person_id", "index_date"), title=where, name_rows=named)
+        compare_rows(rows, expected, columns=COHORT_COLUMNS, title=where, name_rows=named)
 
 
 q6 = Question(
@@ -475,6 +492,7 @@ q6 = Question(
     solution_code=_key("COHORT"),
     wrong=_keys("COHORT_WRONG"),
     alternatives=_keys("COHORT_ALTERNATIVE"),
+    form=(_cohort_form,),
 )
 
 # == population health =========================================================================================
@@ -959,6 +977,9 @@ def _expected_current(state: dict, full: bool = True) -> list[tuple]:
     return [(t, i, _text(res, full), f, n, when) for t, i, res, f, n, when in _ref().current(state)]
 
 
+_BULK_TITLE = "Q13 ingest a FHIR Bulk Data export into the raw layer"
+
+
 def _bulk_check(fn: Any, _key: Any) -> None:
     import duckdb
 
@@ -1023,7 +1044,7 @@ def _bulk_check(fn: Any, _key: Any) -> None:
 
 q13 = Question(
     grade_id="lab08_bulk_ingest",
-    title="Q13 ingest a FHIR Bulk Data export into the raw layer",
+    title=_BULK_TITLE,
     points=3,
     variable="ingest_bulk",
     expected=lambda: None,
@@ -1043,6 +1064,7 @@ q13 = Question(
     solution_code=_key("BULK"),
     wrong=_keys("BULK_WRONG"),
     alternatives=_keys("BULK_ALTERNATIVE"),
+    form=(signature("ingest_bulk", ("con", "folder"), _BULK_TITLE),),
 )
 
 QUESTIONS: tuple[Question, ...] = (q1, q2, q3, q4, q5, q6, q7, q8, q9, q10, q11, q12, q13)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from hitlab.checks.core import AnswerKey, Incorrect, Question, describe, reference_of
-from hitlab.checks.function import Case, check_signature, function_question, judge_call
+from hitlab.checks.function import Case, check_signature, function_question, judge_call, signature
 from hitlab.checks.lab09 import materials as m
 
 _answers = AnswerKey("hitlab.checks.lab09")  # left out of an exam release
@@ -537,9 +537,21 @@ def _probe(fn: Any, title: str, dataset: str = m.DATASET) -> None:
             )
 
 
+_FEATURES_TITLE = "Q3 features known at discharge"
+
+
+def _features_form(fn: Any) -> None:
+    """The form of an answer: ``features(tables, stays)`` returns a frame of ``lab09.FEATURES``, one row per
+    stay, on the made-up stays."""
+    check_signature(fn, "features", ("tables", "stays"), _FEATURES_TITLE)
+    label, stays = "made-up stays", _toy_stays()
+    got = judge_call(fn, Case(label, (toy_tables(), stays)), None, title=_FEATURES_TITLE, limit=30)
+    _feature_frame(got, stays, _FEATURES_TITLE, label)
+
+
 def _check_features(datasets: tuple[str, ...], probe: bool):
     def check(fn: Any, _key: Any) -> None:
-        title = "Q3 features known at discharge"
+        title = _FEATURES_TITLE
         check_signature(fn, "features", ("tables", "stays"), title)
         if probe:
             _probe(fn, title)
@@ -562,7 +574,7 @@ def _check_features(datasets: tuple[str, ...], probe: bool):
 def _features_question(datasets: tuple[str, ...], probe: bool = True) -> Question:
     return Question(
         grade_id="lab09_features",
-        title="Q3 features known at discharge",
+        title=_FEATURES_TITLE,
         points=3,
         variable="features",
         expected=lambda: None,
@@ -582,6 +594,7 @@ def _features_question(datasets: tuple[str, ...], probe: bool = True) -> Questio
         solution_code=_key("FEATURES"),
         wrong=_keys("FEATURES_WRONG"),
         alternatives=_keys("FEATURES_ALTERNATIVE"),
+        form=(_features_form,),
         time_limit=110.0,
     )
 
@@ -715,6 +728,7 @@ q5 = function_question(
 # -- Q6 logistic regression -------------------------------------------------------------------------------------
 
 AUROC_TOLERANCE, BRIER_TOLERANCE, MEAN_TOLERANCE = 0.02, 0.005, 0.02
+_MODEL_TITLE = "Q6 logistic regression"
 
 
 def _check_model(fn: Any, _key: Any) -> None:
@@ -767,7 +781,7 @@ def _check_model(fn: Any, _key: Any) -> None:
 
 q6 = Question(
     grade_id="lab09_logistic_model",
-    title="Q6 logistic regression",
+    title=_MODEL_TITLE,
     points=3,
     variable="fit_model",
     expected=lambda: None,
@@ -780,6 +794,7 @@ q6 = Question(
     solution_code=_key("FIT"),
     wrong=_keys("FIT_WRONG"),
     alternatives=_keys("FIT_ALTERNATIVE"),
+    form=(signature("fit_model", ("train",), _MODEL_TITLE),),
 )
 
 # -- Q7 AUROC with DeLong's interval ----------------------------------------------------------------------------

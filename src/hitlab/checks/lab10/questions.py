@@ -189,6 +189,30 @@ def _check_census_shape(census: Any, title: str) -> None:
         )
 
 
+def _consumer_form(title: str, variable: str):
+    """The form of a consumer (the lab's contract): a class made as ``cls(db_path, sink)`` with the methods
+    ``handle(message)`` and ``census()``."""
+
+    def form(cls: Any) -> None:
+        if not inspect.isclass(cls):
+            raise Incorrect(f"{title}: `{variable}` should be a class (the consumer), got {describe(cls)}.")
+        for method, parameters in (("handle", "self, message"), ("census", "self")):
+            if not callable(getattr(cls, method, None)):
+                raise Incorrect(f"{title}: `{variable}` should have a method `{method}({parameters})`.")
+        try:
+            made = inspect.signature(cls)
+        except (TypeError, ValueError):  # a signature Python cannot read passes
+            return
+        try:
+            made.bind("consumer.db", object())
+        except TypeError:
+            raise Incorrect(
+                f"{title}: `{variable}(db_path, sink)` should make a consumer; yours takes {made}."
+            ) from None
+
+    return form
+
+
 def _consumer_question(
     grade_id: str, title: str, variable: str, fault: str, feed: dict, hints: tuple[str, ...], name: str,
     feed_seed: int = FEED_SEED, fault_seed: int = FAULT_SEED,
@@ -198,9 +222,10 @@ def _consumer_question(
     def expected():
         return _ref().expected_replay(feed_seed, **feed)
 
+    form = _consumer_form(title, variable)
+
     def compare(cls: Any, key) -> None:
-        if not inspect.isclass(cls):
-            raise Incorrect(f"{title}: `{variable}` should be a class (the consumer), got {describe(cls)}.")
+        form(cls)
         messages = m.adt_feed(feed_seed, **feed)
         for kind in faults:
             got = _replay(cls, messages, kind, fault_seed, title)
@@ -215,7 +240,7 @@ def _consumer_question(
     return Question(
         grade_id=grade_id, title=title, points=3, variable=variable, expected=expected, compare=compare,
         hints=hints, solution_code=_key(name), wrong=_keys(f"{name}_WRONG"),
-        alternatives=_keys(f"{name}_ALTERNATIVE"),
+        alternatives=_keys(f"{name}_ALTERNATIVE"), form=(form,),
     )  # fmt: skip
 
 
