@@ -82,6 +82,7 @@ def test_every_lab_imports_without_reference_and_answers(tree, tmp_path):
                 "present": present,
                 "questions": len(qs),
                 "released": [q.grade_id for q in qs if q.solution_code != NOT_RELEASED or q.wrong or q.alternatives],
+                "formless": [q.grade_id for q in qs if not q.form],
             }}
         print(json.dumps(out))
         """,
@@ -94,6 +95,11 @@ def test_every_lab_imports_without_reference_and_answers(tree, tmp_path):
         assert what["questions"] == len(questions(lab)) + len(getattr(importlib.import_module(f"hitlab.checks.{lab}"),
                                                                        "HIDDEN", None) or {})  # fmt: skip
         assert what["released"] == [], f"{lab}: answers in the exam tree for {what['released']}"
+        assert what["formless"] == [], f"{lab}: no form check for {what['formless']}"
+        # the full install's questions too, hidden variants included (lab 10's differ there)
+        module = importlib.import_module(f"hitlab.checks.{lab}")
+        full = [*module.QUESTIONS, *(getattr(module, "HIDDEN", None) or {}).values()]
+        assert [q.grade_id for q in full if not q.form] == [], f"{lab}: questions with no form check"
     for left_out in PARTS:
         assert not list((tree / "hitlab" / "checks").glob(f"lab*/{left_out}.py"))
 
