@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import getpass
+import json
 import os
 import re
 import shutil
@@ -72,6 +73,11 @@ SKIPPED = {
     "hitlab grade graders/work/submitted ...": "the elided form of section 4's command, which "
     "test_exchange_collect_grade_export runs",
     "hitlab course verify labNN": "a placeholder for a lab, as hitlab course verify lab00",
+    "hitlab grade graders/work/submitted --out graders/work/cohort1 --secret graders/work/course_secret": "builds "
+    "each student's datasets (a minute each): tests/test_grading_variants.py grades with a course secret",
+    "hitlab grade graders/work/submitted --out graders/work/exam1 --labs lab02,lab03 --workers 2 --exam": "needs "
+    "an exchange's submitted/ tree: tests/test_judge.py grades cohorts with exam=True in the sandbox (the cheats; "
+    "labs 03, 07 and 10)",
     "hitlab course verify lab02 --seed 2": "builds a dataset variant and runs nbgrader on it: "
     "tests/test_variants.py proves every lab's solution on seed 2 through hitlab.course.verify",
     "hitlab mock --track interface-engineer --minutes 45": "opens JupyterLab on the drawn notebook until "
@@ -87,6 +93,7 @@ NAMES = {  # prose naming a command (a table's command column, "the X step"), no
     "hitlab course build",
     "hitlab course verify",
     "hitlab grade",
+    "hitlab grade --exam",
     "hitlab mock",
     "hitlab mock score",
     "nbgrader zip_collect",
@@ -467,6 +474,29 @@ def test_course_commands(ws):
         f"built {ws.root / 'labs' / 'lab00_orientation' / 'lab00_orientation.ipynb'}\n"
     )
     assert ws.sh("hitlab course lint").stdout.endswith("lint: no problems\n")
+
+
+EXAM_RELEASE = "hitlab course release --exam --out graders/work/exam-release"
+EXAM_RELEASE_SOME = "hitlab course release --exam --out graders/work/exam-labs02-03 --no-hints lab02 lab03"
+
+
+@runs(EXAM_RELEASE, EXAM_RELEASE_SOME)
+def test_exam_release_commands(ws):
+    assert "install it with `pip install" in ws.sh(EXAM_RELEASE).stdout
+    every = ws.root / "graders" / "work" / "exam-release"
+    assert len(list((every / "labs").iterdir())) == len(list((ws.root / "labs").glob("lab*")))
+    assert json.loads((every / "python" / "hitlab" / "release.json").read_text())["hints"] is True
+    ws.sh(EXAM_RELEASE_SOME)
+    some = ws.root / "graders" / "work" / "exam-labs02-03"
+    assert sorted(p.name for p in (some / "labs").iterdir()) == [
+        "lab02_sql_patient_data",
+        "lab03_hl7v2_messaging",
+    ]
+    assert json.loads((some / "python" / "hitlab" / "release.json").read_text())["hints"] is False
+    assert not list((some / "python" / "hitlab" / "checks").rglob("reference.py"))
+    assert not list((some / "python" / "hitlab" / "checks").rglob("answers.py"))
+    again = ws.sh(EXAM_RELEASE, ok=False)  # never over an earlier release
+    assert again.returncode == 2 and "must be new or empty" in again.stderr
 
 
 # --- grading ------------------------------------------------------------------------------------------------
