@@ -222,12 +222,13 @@ def learner_cells(nb, tests: list[str]) -> list:
 
 def course_tests(source_nb) -> list[CourseTest]:
     """The auto-graded test cells of the course's source notebook, hidden tests included."""
-    out = []
-    for cell in source_nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            out.append(CourseTest(meta["grade_id"], cell.source, float(meta.get("points", 0))))
-    return out
+    from hitlab.course.notebooks import graded_cells
+
+    return [
+        CourseTest(c.grade_id, c.source, c.points)
+        for c in graded_cells(source_nb)
+        if c.kind == "test" and c.cell_type == "code"
+    ]
 
 
 def judge_submission(
