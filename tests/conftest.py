@@ -67,3 +67,26 @@ def postgres_db():
     yield url.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(url, autocommit=True) as con:
         con.execute(f"drop database {name} with (force)")
+
+
+@pytest.fixture(scope="session")
+def practice_url():
+    """The URL of a running practice service (``hitlab practice serve``, the real command of this install), as an
+    exam release's kernels reach it through ``HITLAB_PRACTICE``; stopped with SIGTERM at the end."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    command = [shutil.which("hitlab", path=str(Path(sys.executable).parent)) or "hitlab", "practice", "serve"]
+    service = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = service.stdout.readline()
+        assert "HITLAB_PRACTICE=" in line, (
+            f"hitlab practice serve said {line!r}, {service.stderr.read()[-2000:]!r}"
+        )
+        yield line.strip().split("HITLAB_PRACTICE=", 1)[1]
+    finally:
+        service.send_signal(signal.SIGTERM)
+        out, _err = service.communicate(timeout=30)
+        assert service.returncode == 0 and "practice servers stopped" in out, (service.returncode, out, _err)

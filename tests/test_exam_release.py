@@ -143,14 +143,6 @@ def answer_texts() -> dict[str, list[str]]:
 
 # Answer lines that are, by design, also in code the exam release ships to learners. Each is looked at:
 SHARED = {
-    # hitlab.hl7.mllp, the lab's MLLP library (its Listener serves lab 03's socket exercise); see the report:
-    # its encode/frames/send_and_receive are lab 03 Q6-Q8's references
-    "def send_and_receive(host: str, port: int, message: str, timeout: float) -> str:",
-    "with socket.create_connection((host, port), timeout=timeout) as sock:",
-    # hitlab.security.scopes, the lab server's SMART scopes: one line of a constant
-    'CONTEXTS = ("patient", "user", "system")',
-    'for item in query.split("&"):',
-    'name, eq, value = item.partition("=")',
     # plain Python that the workbook's own loaders share with lab 08's bulk ingest
     'manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))',
     'entries = bundle.get("entry") if isinstance(bundle, dict) else None',
@@ -378,9 +370,9 @@ def _errors(notebook) -> list[tuple[str, str, str]]:
     return found
 
 
-async def _run(path: Path, folder: Path, tree: Path):
+async def _run(path: Path, folder: Path, tree: Path, practice: str):
     """Run notebook ``path`` (in a copy of its folder, ``folder``) top to bottom, errors and all, in a fresh kernel
-    that imports hitlab from ``tree``."""
+    that imports hitlab from ``tree`` and reaches the practice servers at ``practice``."""
     shutil.copytree(path.parent, folder)
     notebook = nbformat.read(folder / path.name, as_version=4)
     client = NotebookClient(
@@ -390,13 +382,13 @@ async def _run(path: Path, folder: Path, tree: Path):
         allow_errors=True,
         resources={"metadata": {"path": str(folder)}},
     )
-    await client.async_execute(env={**os.environ, "PYTHONPATH": str(tree)})
+    await client.async_execute(env={**os.environ, "PYTHONPATH": str(tree), "HITLAB_PRACTICE": practice})
     return notebook
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("lab", LABS)
-def test_the_notebooks_run_in_the_exam_release(lab, tree, tmp_path):
+def test_the_notebooks_run_in_the_exam_release(lab, tree, tmp_path, practice_url):
     """The released notebook runs top to bottom with errors only where the answers are not written (the answer
     cells' NotImplementedError, the test cells' NotAttempted); the solution runs with no error, its checks saying
     "Form checked". Both at once, each in its own kernel."""
@@ -405,8 +397,8 @@ def test_the_notebooks_run_in_the_exam_release(lab, tree, tmp_path):
 
     async def both():
         return await asyncio.gather(
-            _run(released, tmp_path / "released" / lab, tree),
-            _run(solution, tmp_path / "solution" / lab, tree),
+            _run(released, tmp_path / "released" / lab, tree, practice_url),
+            _run(solution, tmp_path / "solution" / lab, tree, practice_url),
         )
 
     released_run, solution_run = asyncio.run(both())

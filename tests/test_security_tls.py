@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from hitlab.security import tls
+from hitlab.security.pki import _now
 
 MESSAGE = "MSH|^~\\&|LAB|HOSP|EHR|HOSP|20260101120000||ORU^R01^ORU_R01|CTRL42|P|2.5.1\rPID|1||MRN1"
 
@@ -80,7 +81,7 @@ def test_negative_certificates(pki):
     assert wrong.get_values_for_type(x509.DNSName) == [tls.WRONG_HOST]
     assert wrong.get_values_for_type(x509.IPAddress) == []
     expired = _load(pki.expired_cert)
-    assert expired.not_valid_after_utc < tls._now()
+    assert expired.not_valid_after_utc < _now()
     untrusted = _load(pki.untrusted_cert)
     untrusted.verify_directly_issued_by(_load(pki.untrusted_ca_cert))
     assert untrusted.issuer != _load(pki.ca_cert).subject

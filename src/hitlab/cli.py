@@ -633,6 +633,39 @@ def grade(submissions: Path, out: Path, labs: str, workers: int | None, db_url: 
     )
 
 
+@main.group(epilog=_example("hitlab practice serve --port 8790"))
+def practice() -> None:
+    """The practice servers of labs 03 and 07 (MLLP, MLLP over TLS, SMART) for a graded course."""
+
+
+@practice.command("serve", epilog=_example("hitlab practice serve --port 8790"))
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="The index's port (0: any)."
+)
+@_clean_errors
+def practice_serve(port: int) -> None:
+    """Run every practice server on 127.0.0.1 until stopped (Ctrl-C or SIGTERM), from this full install. The
+    learners' kernels (an exam release, which has no server code) find them through HITLAB_PRACTICE."""
+    import contextlib
+    import signal
+    import threading
+
+    try:
+        from hitlab.practice.service import running
+    except ImportError as err:
+        raise HitlabError(
+            f"this install has no practice servers ({err}): run them from the instructor's full install"
+        ) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with running(port) as service:
+        click.echo(f"practice servers ready: HITLAB_PRACTICE={service.url}", nl=True)
+        sys.stdout.flush()
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+    click.echo("practice servers stopped")
+
+
 @main.command("update", epilog=_example("hitlab update lab01"))
 @click.argument("labs", nargs=-1)
 @_clean_errors

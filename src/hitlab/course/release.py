@@ -26,6 +26,16 @@ from hitlab.errors import InputError
 
 LEFT_OUT = ("reference.py", "answers.py")  # of each lab's checks package
 LEFT_OUT_PACKAGES = ("mock",)  # drawn from solutions/: self-study only
+# Modules that implement what a lab grades, or serve it (their code frames MLLP, decides scopes, checks
+# assertions and tokens, builds ACKs): the grader's install and the course's practice service have them.
+LEFT_OUT_MODULES = (
+    "hl7/mllp.py",  # lab 03 Q6-Q8
+    "security/scopes.py",  # lab 07 Q6
+    "security/smart.py",  # lab 07 Q8, Q9
+    "security/tls.py",  # lab 07 Q10
+    "security/_loopback.py",  # the servers' machinery
+    "practice/service.py",  # the practice servers (hitlab practice serve)
+)
 
 
 def _skip(folder: str, names: list[str]) -> set[str]:
@@ -35,6 +45,8 @@ def _skip(folder: str, names: list[str]) -> set[str]:
         skipped |= {n for n in names if n in LEFT_OUT}
     if here.name == "hitlab":
         skipped |= {n for n in names if n in LEFT_OUT_PACKAGES or n == RELEASE_FILE}
+    if here.parent.name == "hitlab":
+        skipped |= {n for n in names if f"{here.name}/{n}" in LEFT_OUT_MODULES}
     return skipped
 
 
@@ -76,7 +88,9 @@ This folder is what the learners of a graded cohort get:
 
 Install it where the learners' kernels run, in place of the full hitlab (for example in the JupyterHub
 image): `pip install ./python` (it installs hitlab's dependencies too), or put `python/` first on the
-kernels' `PYTHONPATH`. Grade with `hitlab grade --exam` (see the instructor's guide, graders/README.md).
+kernels' `PYTHONPATH`. It holds no server code: labs 03 and 07 reach the practice servers that
+`hitlab practice serve` runs from your full install, at the address `HITLAB_PRACTICE` gives the kernels.
+Grade with `hitlab grade --exam` (see the instructor's guide, graders/README.md, section 11).
 """
 
 _PYPROJECT = """[build-system]

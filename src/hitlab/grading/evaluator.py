@@ -9,10 +9,14 @@ it asks the judge, on the socket ``FD``, to run that test, and serves the judge'
 a name, call an answer, read its attributes. So a test sees the answers as they are at its place in the
 notebook, as in nbgrader, and nothing a later cell does changes it. Whatever the cells print goes nowhere:
 the socket is the only way out, and the judge treats everything that comes from here as the learner's.
+
+The cells reach the practice servers (:mod:`hitlab.practice`) that the judge offers, on the loopback the two
+processes share, as the learner's session reached the course's practice service.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -84,6 +88,10 @@ def main(argv: list[str]) -> None:
         os.dup2(quiet, fd)
     os.close(0)
     evaluator = Evaluator(sock, {})
+    # hitlab.practice reaches the judge's practice servers, as the learner's session reached the course's
+    # (without them, the cells that use them fail, and only those)
+    with contextlib.suppress(Exception):
+        os.environ["HITLAB_PRACTICE"] = str(evaluator.request("practice"))
     failures = run_notebook(evaluator, items, limit)
     evaluator.request("done", failures=failures[:50])
     sock.close()

@@ -118,6 +118,7 @@ class Judge(Peer):
         self.verdicts: dict[str, Verdict] = {}
         self.failures: list[str] = []
         self.done = False
+        self.practice = None  # a PracticeService, once the evaluator asks for it
 
     def handle(self, op: str, message: dict) -> Any:
         if op == "test":
@@ -129,7 +130,21 @@ class Judge(Peer):
             self.failures = [str(f) for f in message.get("failures", [])][:50]
             self.done = True
             return None
+        if op == "practice":  # the practice servers a learner's cells use, as in their own session
+            return self._practice_url()
         return super().handle(op, message)
+
+    def _practice_url(self) -> str:
+        """The URL of this judge's practice service (its index opens now, its servers at the first request)."""
+        if self.practice is None:
+            from hitlab.practice.service import PracticeService
+
+            self.practice = PracticeService(lazy=True).start()
+        return self.practice.url
+
+    def close(self) -> None:
+        if self.practice is not None:
+            self.practice.stop()
 
     def _answers(self, test: CourseTest) -> None:
         """The learner's values of the names the test reads and of every question's variable, as they are now."""
@@ -191,6 +206,8 @@ def main(argv: list[str]) -> None:
             judge.serve(receive(sock))
     except (WireError, OSError) as err:
         problem = f"the notebook's run ended early: {err}"
+    finally:
+        judge.close()
     result = judge.result()
     if problem and not judge.verdicts:
         result["problem"] = problem

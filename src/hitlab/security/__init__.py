@@ -11,9 +11,14 @@ Modules:
 - :mod:`hitlab.security.smart`: :class:`SmartServer`, an OAuth 2.0 authorization server (client-credentials
   grant with RFC 7523 JWT client assertions) and a FHIR API over a :class:`~hitlab.fhirstore.FhirStore`
   that enforces the token's scopes with 401/403; :func:`client_assertion` signs an assertion.
-- :mod:`hitlab.security.tls`: :func:`make_pki` (a CA and good, wrong-host, expired and untrusted server
-  certificates as PEM files), :class:`HttpsServer` and :class:`MllpTlsServer` (TLS 1.2+), and a verifying
+- :mod:`hitlab.security.pki`: :func:`make_pki` (a CA and good, wrong-host, expired and untrusted server
+  certificates as PEM files).
+- :mod:`hitlab.security.tls`: :class:`HttpsServer` and :class:`MllpTlsServer` (TLS 1.2+), and a verifying
   reference client :func:`tls_send_and_receive`.
+
+The names below are imported from their module when first used. An exam release ships only ``keys`` and
+``pki``: the others implement what lab07 grades (scope decisions, the assertion, the TLS client) or serve it,
+and there the course's practice servers (:mod:`hitlab.practice`) take their place.
 
 >>> from hitlab.security import SmartServer, client_assertion, generate_rsa_key, jwk_set, public_jwk
 >>> key = generate_rsa_key()
@@ -27,76 +32,56 @@ Modules:
 ...     ack = tls_send_and_receive(server.port, message, cafile=pki.ca_cert)
 """
 
-from hitlab.security.keys import (
-    generate_ec_key,
-    generate_rsa_key,
-    jwk_set,
-    private_pem,
-    public_jwk,
-    public_pem,
-)
-from hitlab.security.scopes import (
-    Decision,
-    Scope,
-    ScopeError,
-    covers,
-    decide,
-    format_scopes,
-    matches_query,
-    parse_scope,
-    parse_scopes,
-)
-from hitlab.security.smart import (
-    ASSERTION_TYPE,
-    ClientRegistration,
-    OAuthError,
-    SmartServer,
-    TokenError,
-    TokenRequest,
-    client_assertion,
-)
-from hitlab.security.tls import (
-    CertificateAuthority,
-    HttpsServer,
-    MllpTlsServer,
-    Pki,
-    ack,
-    client_context,
-    make_ca,
-    make_pki,
-    tls_send_and_receive,
-)
+import importlib
 
-__all__ = [
-    "ASSERTION_TYPE",
-    "CertificateAuthority",
-    "ClientRegistration",
-    "Decision",
-    "HttpsServer",
-    "MllpTlsServer",
-    "OAuthError",
-    "Pki",
-    "Scope",
-    "ScopeError",
-    "SmartServer",
-    "TokenError",
-    "TokenRequest",
-    "ack",
-    "client_assertion",
-    "client_context",
-    "covers",
-    "decide",
-    "format_scopes",
-    "generate_ec_key",
-    "generate_rsa_key",
-    "jwk_set",
-    "make_ca",
-    "make_pki",
-    "matches_query",
-    "parse_scope",
-    "parse_scopes",
-    "private_pem",
-    "public_jwk",
-    "public_pem",
-    "tls_send_and_receive",
-]
+_MODULES = {
+    "keys": ("generate_ec_key", "generate_rsa_key", "jwk_set", "private_pem", "public_jwk", "public_pem"),
+    "pki": ("CertificateAuthority", "Pki", "make_ca", "make_pki"),
+    "scopes": (
+        "Decision",
+        "Scope",
+        "ScopeError",
+        "covers",
+        "decide",
+        "format_scopes",
+        "matches_query",
+        "parse_scope",
+        "parse_scopes",
+    ),
+    "smart": (
+        "ASSERTION_TYPE",
+        "ClientRegistration",
+        "OAuthError",
+        "SmartServer",
+        "TokenError",
+        "TokenRequest",
+        "client_assertion",
+    ),
+    "tls": ("HttpsServer", "MllpTlsServer", "ack", "client_context", "tls_send_and_receive"),
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name: str):
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hitlab.security' has no attribute {name!r}")
+    try:
+        value = getattr(importlib.import_module(f"hitlab.security.{module}"), name)
+    except ModuleNotFoundError as missing:
+        if missing.name != f"hitlab.security.{module}":
+            raise
+        raise ImportError(
+            f"hitlab.security.{name} is not in this course's learner install (an exam release): it implements "
+            "or serves what lab 07 grades. Your instructor's practice servers take its place (hitlab.practice).",
+            name=f"hitlab.security.{module}",
+        ) from None
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = sorted(_HOME)

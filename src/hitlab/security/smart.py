@@ -590,7 +590,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self, status: int, body: dict | None, headers: dict | None = None, ctype: str = "application/json"
     ):
         data = json.dumps(body).encode() if body is not None else b""
-        with self.app._lock:  # logged before the reply leaves, so a client that has its answer finds it logged
+        # logged before the reply leaves, so a client that has its answer finds it logged
+        with self.app._lock:
             self.app.requests.append((self.command, self.path, status))
         self.send_response(status)
         if body is not None:

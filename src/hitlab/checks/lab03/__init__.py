@@ -32,7 +32,6 @@ from hitlab.checks.lab03.materials import (
     pick,
     replace_field,
     results_rows,
-    stream,
 )
 from hitlab.checks.lab03.questions import (
     ESCAPED_TEXT,
@@ -74,5 +73,5 @@ __all__ = [
     "BATCH", "CHARSETS", "ESCAPED_TEXT", "FIXTURES", "PROCESSING_IDS", "QUESTIONS", "SUPPORTED_EVENTS",
     "SUPPORTED_VERSIONS", "TABLE_0357", "ack_view", "defined", "drop_segments", "feed", "fixture_bytes",
     "fixture_message", "fixture_messages", "fixture_names", "latin1", "merge_message", "oru_view", "pick", "q1",
-    "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q10", "q11", "replace_field", "results_rows", "stream",
+    "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q10", "q11", "replace_field", "results_rows",
 ]  # fmt: skip

@@ -11,7 +11,6 @@ import re
 from functools import cache
 from pathlib import Path
 
-from hitlab.hl7 import mllp
 from hitlab.hl7.er7 import component, field, first, segments, unescape
 
 FIXTURES = Path(__file__).resolve().parents[2] / "labdata" / "lab03"
@@ -157,10 +156,6 @@ def results_rows(limit_encounters: int = 6) -> list[list[dict]]:
     out = list(tables.values())
     out.append([{"code": c, "display": d, "value": v, "units": u, "type": t} for c, d, v, u, t in text])
     return out
-
-
-def stream(messages: list[str]) -> bytes:
-    return b"".join(mllp.encode(m) for m in messages)
 
 
 def _feed_patients(n: int) -> list[tuple[str, str, str, list[str]]]:

@@ -45,9 +45,7 @@ from hitlab.checks.lab03.materials import (
     pick,
     replace_field,
     results_rows,
-    stream,
 )
-from hitlab.hl7 import mllp
 from hitlab.hl7.er7 import component, field, first, segments, unescape
 
 _answers = AnswerKey("hitlab.checks.lab03")  # left out of an exam release
@@ -57,6 +55,13 @@ _key, _keys = _answers.source, _answers.sources
 def _ref():
     """The reference implementations (absent from an exam release: the grader's install has them)."""
     return reference_of("hitlab.checks.lab03")
+
+
+def _mllp():
+    """The workbook's MLLP module, Q6-Q8's reference (absent from an exam release, like ``_ref``)."""
+    from hitlab.hl7 import mllp
+
+    return mllp
 
 
 def _cases(items: list[tuple[str, tuple]]) -> list[Case]:
@@ -400,7 +405,7 @@ q6 = function_question(
     points=1,
     name="mllp_encode",
     parameters=("message",),
-    reference=mllp.encode,
+    reference=lambda message: _mllp().encode(message),
     cases=_encode_cases,
     hints=(
         "Start block 0x0B, the message as UTF-8 bytes, end block 0x1C then 0x0D.",
@@ -414,7 +419,8 @@ q6 = function_question(
 
 def _frames_cases() -> list[Case]:
     msgs = [pick("ADT^A01", 1)[0], pick("ORU^R01", 1)[0], fixture_message("pyhl7_ACK_A01_AA.hl7")]
-    data = stream(msgs)
+    mllp = _mllp()
+    data = b"".join(mllp.encode(m) for m in msgs)
     first_end = data.index(mllp.END_BLOCK) + 2
     items = [
         ("one framed message", (mllp.encode(msgs[0]),)),
@@ -454,7 +460,7 @@ q7 = function_question(
     points=2,
     name="mllp_frames",
     parameters=("buffer",),
-    reference=mllp.frames,
+    reference=lambda buffer: _mllp().frames(buffer),
     cases=_frames_cases,
     compare=_compare_frames,
     hints=(
@@ -473,15 +479,11 @@ q7 = function_question(
 
 
 @cache
-def _listeners() -> dict[str, mllp.Listener]:
-    """Loopback listeners that answer with the reference's ACK (so the cases need the reference)."""
-    ref = _ref()
-    return {
-        "at once": mllp.Listener(lambda m: [ref.listener_ack(m)]),
-        "in pieces": mllp.Listener(lambda m: [ref.listener_ack(m)], chunk=7, pause=0.02),
-        "two at once": mllp.Listener(ref._commit_then_ack),
-        "silent": mllp.Listener(lambda m: []),
-    }
+def _listeners() -> dict:
+    """The practice listeners, one of each kind (they answer with the reference's ACK)."""
+    from hitlab.practice import service
+
+    return {kind: service.mllp_listener(kind) for kind in service.MLLP_KINDS}
 
 
 def _socket_cases() -> list[Case]:
@@ -507,7 +509,7 @@ q8 = function_question(
     points=3,
     name="send_and_receive",
     parameters=("host", "port", "message", "timeout"),
-    reference=mllp.send_and_receive,
+    reference=lambda *args: _mllp().send_and_receive(*args),
     cases=_socket_cases,
     refuses=TimeoutError,
     call_limit=10,  # a silent listener is one of the cases: a read without timeout must not hang

@@ -12,6 +12,7 @@ The package reads as the lab does: ``questions`` (the question table), ``materia
 ``kinds`` (question kinds), and, left out of an exam release, ``reference`` and ``answers``.
 """
 
+from hitlab.checks.core import defined
 from hitlab.checks.lab07.materials import (
     ALGORITHMS,
     ARGON2_POLICY,
@@ -33,7 +34,7 @@ from hitlab.checks.lab07.questions import QUESTIONS, q1, q2, q3, q4, q5, q6, q7,
 
 __all__ = [
     "ALGORITHMS", "ARGON2_POLICY", "AUDIENCE", "ISSUER", "OUTCOMES", "PURPOSES", "QUESTIONS", "ROLES",
-    "ROLE_COLUMNS", "claims", "jwks", "mint", "private_key", "public_jwk", "q1", "q2", "q3", "q4", "q5", "q6", "q7",
+    "ROLE_COLUMNS", "claims", "defined", "jwks", "mint", "private_key", "public_jwk", "q1", "q2", "q3", "q4", "q5", "q6", "q7",
     "q8", "q9", "q10", "q11",
     "q12", "sud_codes", "sud_table",
 ]  # fmt: skip
