@@ -34,31 +34,15 @@ and there the course's practice servers (:mod:`hitlab.practice`) take their plac
 
 import importlib
 
-_MODULES = {
+_MODULES = {  # module -> the names this package gives from it (each module's own __all__ may hold more)
     "keys": ("generate_ec_key", "generate_rsa_key", "jwk_set", "private_pem", "public_jwk", "public_pem"),
     "pki": ("CertificateAuthority", "Pki", "make_ca", "make_pki"),
-    "scopes": (
-        "Decision",
-        "Scope",
-        "ScopeError",
-        "covers",
-        "decide",
-        "format_scopes",
-        "matches_query",
-        "parse_scope",
-        "parse_scopes",
-    ),
-    "smart": (
-        "ASSERTION_TYPE",
-        "ClientRegistration",
-        "OAuthError",
-        "SmartServer",
-        "TokenError",
-        "TokenRequest",
-        "client_assertion",
-    ),
+    "scopes": ("Decision", "Scope", "ScopeError", "covers", "decide", "format_scopes", "matches_query",
+               "parse_scope", "parse_scopes"),
+    "smart": ("ASSERTION_TYPE", "ClientRegistration", "OAuthError", "SmartServer", "TokenError", "TokenRequest",
+              "client_assertion"),
     "tls": ("HttpsServer", "MllpTlsServer", "ack", "client_context", "tls_send_and_receive"),
-}
+}  # fmt: skip
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
 
 
