@@ -4,8 +4,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Touched after a successful install; reinstalls when pyproject.toml is newer.
+# Touched after a successful install; reinstalls when pyproject.toml is newer. LAB_STAMP: the learner's install
+# (hitlab and what the labs need), STAMP: that and the developers' tools (pytest, ruff, pre-commit...).
+LAB_STAMP := $(VENV)/.hitlab-lab
 STAMP := $(VENV)/.hitlab-installed
+# Installs with uv when it can be had (much faster), else pip; HITLAB_INSTALLER=pip chooses pip.
+INSTALL := $(BIN)/python tools/install.py
 # Extra pytest arguments, e.g. make test PYTEST_ARGS='-m "not slow"'
 PYTEST_ARGS ?=
 # Worker processes for pytest-xdist (0 runs the suite in one process).
@@ -36,13 +40,17 @@ $(BIN)/python:
 	  echo "error: '$(PYTHON)' could not create $(VENV) (on Debian and Ubuntu: apt install python3-venv)." >&2; \
 	  $(CHOOSE_PYTHON); exit 1; }
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[dev]'
+$(LAB_STAMP): pyproject.toml | $(BIN)/python
+	$(INSTALL) -e .
 	@touch $@
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(INSTALL) -e '.[dev]'
+	@touch $@ $(LAB_STAMP)
 
 venv: $(STAMP) ## Create .venv and install hitlab with its dev tools (again when pyproject.toml changes)
 
-data: venv ## Build the default synthetic dataset into data/generated/ (if missing)
+data: $(LAB_STAMP) ## Build the default synthetic dataset into data/generated/ (if missing)
 	$(BIN)/hitlab data build
 
 lab: data ## Set up everything, then open JupyterLab on work/, your copy of the labs (Ctrl-C stops it)

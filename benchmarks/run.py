@@ -12,14 +12,22 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import re
 import shutil
+import signal
 import statistics
+import subprocess
 import sys
+import threading
+import time
 import traceback
+import urllib.request
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from harness import (
+    REPO,
     WORK,
     compare,
     fresh_dir,
@@ -433,7 +441,100 @@ def bench_variant(s: Settings) -> tuple[dict, list[Row]]:
     return result, rows
 
 
+FIRST_RUN_TARGET = 150.0  # seconds: a fresh clone's `make lab` to a running JupyterLab
+_SERVER_URL = re.compile(r"http://(?:localhost|127\.0\.0\.1):(\d+)/lab\?token=(\w+)")
+
+
+def first_run(installer: str, folder: Path) -> dict:
+    """A newcomer's first ``make lab`` in a fresh clone of this repository's HEAD, with empty download caches
+    (uv's and pip's, both in ``folder``): seconds from the command to JupyterLab's first answer, and to each
+    step on the way (the install ends when ``hitlab data build`` starts; the data when ``hitlab lab`` does)."""
+    clone = folder / "hitlab"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    }
+    env.update(HITLAB_INSTALLER=installer, UV_CACHE_DIR=str(folder / "uv-cache"),
+               PIP_CACHE_DIR=str(folder / "pip-cache"), BROWSER="true")  # fmt: skip
+    marks: dict[str, float] = {}
+    log: list[str] = []
+    start = time.perf_counter()
+    make = subprocess.Popen(["make", "lab"], cwd=clone, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    found: list[tuple[str, str]] = []
+
+    def read() -> None:
+        for line in make.stdout:
+            log.append(line)
+            now = time.perf_counter() - start
+            if "hitlab data build" in line:
+                marks.setdefault("install_seconds", now)
+            elif "bin/hitlab lab" in line:
+                marks.setdefault("data_seconds", now)
+            elif (url := _SERVER_URL.search(line)) and not found:
+                found.append(url.groups())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        while not found:
+            if make.poll() is not None:
+                reader.join(5)
+                raise RuntimeError(
+                    f"make lab ended ({make.returncode}) before serving:\n{''.join(log[-30:])}"
+                )
+            if time.perf_counter() - start > 1800:
+                raise RuntimeError("make lab served nothing in 30 minutes")
+            time.sleep(0.2)
+        port, token = found[0]
+        status = f"http://127.0.0.1:{port}/api/status?token={token}"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        while True:
+            try:
+                with opener.open(status, timeout=5) as answer:
+                    json.load(answer)
+                break
+            except (OSError, ValueError):
+                time.sleep(0.1)
+        answered = time.perf_counter() - start
+    finally:
+        os.killpg(make.pid, signal.SIGINT)
+        try:
+            make.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(make.pid, signal.SIGKILL)
+            make.wait()
+    venv_bytes = sum(
+        f.stat().st_size for f in (clone / ".venv").rglob("*") if f.is_file() and not f.is_symlink()
+    )
+    return {"installer": installer, "seconds": answered, **marks, "venv_mb": venv_bytes / 1e6,
+            "installed_with": "uv" if (clone / ".venv" / "bin" / "uv").exists() else "pip"}  # fmt: skip
+
+
+def bench_first_run(s: Settings) -> tuple[dict, list[Row]]:
+    """A fresh clone's ``make lab`` to JupyterLab's first answer (install, data build, server), cold caches:
+    with the default installer (uv, fetched into the venv with pip) against pip installing the same set (the
+    learner's: no developers' tools), one after the other in this run (target: at most 2.5 minutes)."""
+    root = fresh_dir(WORK / "first-run")
+    result = {}
+    for installer in ("uv", "pip"):
+        print(f"  make lab, HITLAB_INSTALLER={installer} ...", flush=True)
+        result[installer] = first_run(installer, fresh_dir(root / installer))
+        print(f"    {result[installer]}", flush=True)
+    uv, pip = result["uv"], result["pip"]
+    rows = [
+        Row("first_run", "make lab to JupyterLab's first answer, fresh clone, cold caches (uv)", uv["seconds"], "s",
+            f"<= {FIRST_RUN_TARGET:g} s", uv["seconds"] <= FIRST_RUN_TARGET),
+        Row("first_run", "the same with pip", pip["seconds"], "s"),
+        Row("first_run", "install only: pip vs uv", pip["install_seconds"] / uv["install_seconds"], "x"),
+        Row("first_run", "make lab: pip vs uv", pip["seconds"] / uv["seconds"], "x"),
+    ]  # fmt: skip
+    shutil.rmtree(root, ignore_errors=True)  # two venvs of about a gigabyte each
+    return result, rows
+
+
 BENCHMARKS = {
+    "first_run": bench_first_run,
     "generation": bench_generation,
     "csv": bench_csv,
     "fhir": bench_fhir,

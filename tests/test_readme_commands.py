@@ -43,12 +43,13 @@ OUTER = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PYTHON", "HITLAB_
 RUN: dict[str, str] = {}  # command -> the test that runs it (filled by @runs)
 
 DRY_RUN = {
-    "make lab": "creates .venv with pip (network, minutes), then serves JupyterLab until Ctrl-C: "
+    "make lab": "creates .venv with uv or pip (network, minutes), then serves JupyterLab until Ctrl-C: "
     "test_make_dry_runs checks the chain; test_make_without_a_usable_python runs its interpreter check; "
     "CI's fresh clone creates the venv for real (make test); tests/test_labserver.py starts the lab",
     "make PYTHON=python3.12 lab": "as make lab; python3.12 need not exist here: test_make_dry_runs checks "
     "that it makes the venv with python3.12",
-    "make venv": "as make lab: test_make_dry_runs checks the venv and pip install steps",
+    "make venv": "as make lab: test_make_dry_runs checks the venv and install steps; tests/test_install.py "
+    "installs with uv and with pip",
     "make test": "runs this suite: test_make_dry_runs checks the pytest command line",
     "make test PYTEST_ARGS='-m \"not slow\"'": "runs this suite: test_make_dry_runs checks the quoting",
     "make labs": "hitlab course build for every lab: test_make_dry_runs checks that it runs it, "
@@ -324,8 +325,10 @@ def test_make_dry_runs(ws, tmp_path):
         lines = recipe(command, cwd).splitlines()
         return [line for line in lines if re.match(r"(\.venv/bin/|\S+ -m venv )", line)]
 
-    venv = ["python3 -m venv .venv || { rm -rf .venv; \\", ".venv/bin/python -m pip install -e '.[dev]'"]
-    assert steps("make lab", fresh) == [*venv, ".venv/bin/hitlab data build", ".venv/bin/hitlab lab"]
+    make_venv = "python3 -m venv .venv || { rm -rf .venv; \\"
+    venv = [make_venv, ".venv/bin/python tools/install.py -e '.[dev]'"]
+    learner = [make_venv, ".venv/bin/python tools/install.py -e ."]  # no developers' tools
+    assert steps("make lab", fresh) == [*learner, ".venv/bin/hitlab data build", ".venv/bin/hitlab lab"]
     assert steps("make PYTHON=python3.12 lab", fresh)[0] == "python3.12 -m venv .venv || { rm -rf .venv; \\"
     assert steps("make venv", fresh) == venv
     assert recipe("make labs", ws.root) == ".venv/bin/hitlab course build\n"
