@@ -57,6 +57,8 @@ DRY_RUN = {
 }
 
 SKIPPED = {
+    "hitlab practice serve --port 8790": "serves until stopped: the practice_url fixture (tests/conftest.py) runs "
+    "`hitlab practice serve` and stops it with SIGTERM, for tests/test_practice.py and tests/test_exam_release.py",
     "hitlab lab --no-browser --port 8888": "serves JupyterLab until stopped: tests/test_labserver.py starts it",
     "hitlab course verify lab00": "the same nbgrader runs (about 25 s) as tests/test_course.py::"
     "test_verify_proves_the_grading, which proves every lab through hitlab.api.verify_labs; "
