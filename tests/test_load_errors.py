@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from hitlab.errors import HitlabError, InputError
-from hitlab.load import load, load_csv, load_fhir
+from hitlab.load import fhir, load, load_csv, load_fhir
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CSV30 = FIXTURES / "synthea_csv_3.0"
@@ -232,6 +232,18 @@ def test_invalid_json(tmp_path, db):
         str(info.value.colno),
     )
     assert err.detail == "invalid JSON: Expecting ',' delimiter"
+
+
+def test_invalid_json_in_a_later_batch_after_others_landed(tmp_path, db, monkeypatch):
+    """Files are landed batch by batch: one that breaks after others were landed is still named exactly, and the
+    earlier batches' tables go with the rest of the transaction."""
+    monkeypatch.setattr(fhir, "BATCH_BYTES", 1)  # a batch per file
+    src = fhir_dir(tmp_path, "zz_broken.ndjson", '{"resourceType": "Basic"}\n{"resourceType": "Basic"\n')
+    shutil.copy(SAMPLE, src / "another.json")
+    assert [len(batch) for batch in fhir._Files(fhir.fhir_sources(src)).batches()] == [1, 1, 1]
+    err = failing_load(src, db)
+    assert (err.path, err.line) == (str(src / "zz_broken.ndjson"), 2)
+    assert err.detail.startswith("invalid JSON")
 
 
 def test_json_that_is_not_a_bundle(tmp_path, db):

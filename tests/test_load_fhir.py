@@ -11,7 +11,7 @@ from urllib.parse import unquote
 import duckdb
 import pytest
 
-from hitlab.load import load, load_fhir
+from hitlab.load import fhir, load, load_fhir
 from hitlab.load.fhir import fhir_sources
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -438,3 +438,42 @@ def test_response_folder_request_only_entries_and_ndjson(tmp_path):
         f"{src / 'z.ndjson'}, line 2: 7 of 10 entries of this transaction-response Bundle have no resource, "
         "only entry.response; not loaded: Bundle.entry[1-6, 9]",
     ]
+
+
+# --- batches ------------------------------------------------------------------------------------------------------
+
+
+def _tables(path: Path) -> dict[str, list[tuple]]:
+    """Every table of a database file, rows in the order they are stored, with its columns."""
+    con = duckdb.connect(str(path), read_only=True)
+    names = [n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
+    tables = {
+        n: con.execute(f"DESCRIBE {n}").fetchall() + con.execute(f"SELECT * FROM {n}").fetchall()
+        for n in names
+    }
+    con.close()
+    return tables
+
+
+def test_a_load_in_batches_lands_exactly_what_one_batch_does(tmp_path, monkeypatch):
+    """Files are read and landed a batch at a time (memory stays flat as a population grows) and references
+    resolved across all of them at the end: a batch per file gives the same tables, row for row and in the same
+    order, as one batch. The folder has references across files (conditional ones to the hospital and
+    practitioner bundles, relative ones in NDJSON) and the same fullUrls in two bundles."""
+    src = tmp_path / "fhir"
+    shutil.copytree(FHIR, src)
+    shutil.copy(FHIR / "hospitalInformation1678504395403.json", src / "hospitalInformation2.json")
+    _write_ndjson(src / "export.ndjson")
+    reports, tables = [], []
+    for batch_bytes in (fhir.BATCH_BYTES, 1):
+        monkeypatch.setattr(fhir, "BATCH_BYTES", batch_bytes)
+        batches = fhir._Files(fhir_sources(src)).batches()
+        # hospital and practitioner bundles, the NDJSON, the patient's bundle; or a batch per file
+        assert [len(b) for b in batches] == ([3, 1, 1] if batch_bytes > 1 else [1] * 5)
+        db = tmp_path / f"batches{len(batches)}.duckdb"
+        reports.append(load(src, db))
+        tables.append(_tables(db))
+    assert tables[0] == tables[1]
+    assert reports[0].tables == reports[1].tables and reports[0].tables["fhir_organization"] == 2 * 151
+    assert reports[0].references == reports[1].references == len(tables[0]["fhir_reference"]) - 6  # 6 columns
+    assert [r[3] for r in tables[0]["fhir_patient"][5:]] == ["export.ndjson:1", SAMPLE.name]  # in load order

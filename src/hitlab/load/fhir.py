@@ -31,6 +31,11 @@ after all files are read, so it never depends on the order.
 Speed: DuckDB reads, parses and walks everything (``read_text``, ``json_transform``, ``json_keys``, ``json_tree``)
 in a handful of statements; Python only lists the files and, after DuckDB found something wrong, re-reads the
 culprit to say exactly where. (Parsing in Python with ``json.loads`` alone costs more than this whole load.)
+
+Memory: files are read, checked and landed in batches of about :data:`BATCH_BYTES`; across batches only what
+resolving needs is kept (each resource's load order, type, id and fullUrl, and the references), and patient and
+encounter ids are filled into the landed tables at the end, so a load's memory does not grow with the size of
+the resources (into a database file, under :func:`fhir_memory_limit`).
 """
 
 from __future__ import annotations
@@ -64,18 +69,21 @@ _LEADING_TYPE = r'^\{"resourceType":"([A-Za-z0-9]+)"'
 _LEADING_ID = r'^\{"resourceType":"[A-Za-z0-9]+","id":"([A-Za-z0-9.\-]{1,64})"'
 _BUNDLE_SHAPE = '{"resourceType": "VARCHAR", "entry": [{"fullUrl": "VARCHAR", "resource": "JSON"}]}'
 _T = "_hitlab_fhir_"  # prefix of the temporary tables
+_SEQ = "_hitlab_seq"  # a landing table's column of load order while the load runs
+#: Files are read, checked and landed in runs of about this many bytes; only what resolves references (ids,
+#: fullUrls, the references themselves) is kept across runs, so memory does not grow with the resources' size.
+BATCH_BYTES = 48 * 2**20
 
 
 def fhir_memory_limit() -> str:
-    """DuckDB's memory cap during a FHIR load into a database file: a quarter of physical memory, at least
-    1 GB. A load holds about 0.6 MiB per patient in temporary tables; past the cap DuckDB spills them to disk
-    (slower: 10,000 patients took 2.3 times as long per patient under a 1 GB cap) instead of exhausting a
-    small machine's memory (a Binder session has 2 GB)."""
+    """DuckDB's memory cap during a FHIR load into a database file: 1 GB, or a quarter of physical memory where
+    that is less (a Binder session has 2 GB), at least 256 MB. Resources are landed a batch of files at a time
+    (:data:`BATCH_BYTES`); what is kept across batches to resolve references spills to disk past the cap."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
-        return "1GB"
-    return f"{max(1024, total // 4 // 2**20)}MB"
+        total = 4 * 2**30
+    return f"{max(256, min(1024, total // 4 // 2**20))}MB"
 
 
 def sort_key(path: Path) -> tuple[int, str]:
@@ -101,6 +109,23 @@ class _Files:
 
     def display(self, fno: int) -> str:
         return str(self.by_fno[fno])
+
+    def batches(self) -> list[list[int]]:
+        """The file numbers in load order, in runs of about :data:`BATCH_BYTES` (a larger file is a run of its
+        own) that are all bundles or all NDJSON, so that a run's resources come out of DuckDB in load order."""
+        runs: list[list[int]] = []
+        size = 0
+        for fno, path in self.by_fno.items():
+            try:
+                length = path.stat().st_size
+            except OSError:
+                length = 0  # reading it says what is wrong
+            if not runs or size + length > BATCH_BYTES or self.is_ndjson(fno) != self.is_ndjson(runs[-1][0]):
+                runs.append([])
+                size = 0
+            runs[-1].append(fno)
+            size += length
+        return runs
 
     def is_ndjson(self, fno: int) -> bool:
         return self.by_fno[fno].suffix.lower() == ".ndjson"
@@ -135,31 +160,45 @@ def _decode(path: Path, display: str) -> str:
 
 
 class _Load:
-    """One FHIR load, as a few SQL statements over temporary tables (prefix ``_hitlab_fhir_``)."""
+    """One FHIR load, as a few SQL statements over temporary tables (prefix ``_hitlab_fhir_``), run for each
+    batch of files and then once to resolve the references."""
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, files: _Files, report: LoadReport) -> None:
         self.conn = conn
         self.files = files
         self.report = report
+        self.made: set[str] = set()  # tables this load created, to append to
+        self.counts: dict[str, int] = {}  # resources landed, by type
+        self.refs = 0  # references found so far
 
     def sql(self, text: str) -> list[tuple]:
         return self.conn.execute(text).fetchall()
 
+    def append(self, table: str, query: str, *, temp: bool = True) -> None:
+        """Add the rows of ``query`` to ``table``, which the first call creates (replacing any older one)."""
+        if table in self.made:
+            self.sql(f"INSERT INTO {table} SELECT * FROM ({query})")
+        else:
+            self.sql(f"CREATE OR REPLACE {'TEMP ' if temp else ''}TABLE {table} AS {query}")
+            self.made.add(table)
+
     def run(self) -> None:
-        self.read()
-        self.check()
-        self.references()
+        for batch in self.files.batches():
+            self.read(batch)
+            self.check()
+            self.references()
+            self.keep()
         self.resolve()
         self.land()
-        for name in ("res", "ref", "ident", "resolved", "context"):
+        for name in ("res", "ref", "idx", "ident", "resolved", "context"):
             self.sql(f"DROP TABLE IF EXISTS {_T}{name}")
 
-    def read(self) -> None:
-        """One statement reads, parses and flattens everything: a row per resource (bundle entry or NDJSON line)
-        with its type, id, and the top-level elements that hold a reference somewhere; plus one row for each
-        bundle without entries and each file that is not a bundle, so that :meth:`check` can complain."""
-        bundles = [n for n in self.files.by_fno if not self.files.is_ndjson(n)]
-        ndjson = [n for n in self.files.by_fno if self.files.is_ndjson(n)]
+    def read(self, batch: list[int]) -> None:
+        """One statement reads, parses and flattens a batch of files: a row per resource (bundle entry or NDJSON
+        line) with its type, id, and the top-level elements that hold a reference somewhere; plus one row for
+        each bundle without entries and each file that is not a bundle, so that :meth:`check` can complain."""
+        bundles = [n for n in batch if not self.files.is_ndjson(n)]
+        ndjson = [n for n in batch if self.files.is_ndjson(n)]
         no_bom = "CASE WHEN starts_with(content, chr(65279)) THEN content[2:] ELSE content END"
         blank = "' ' || chr(9) || chr(13)"
         sources = []
@@ -219,7 +258,7 @@ class _Load:
                 """
             )
         except duckdb.Error as err:
-            raise self.slow_diagnosis(err) from err
+            raise self.slow_diagnosis(err, batch) from err
 
     def check(self) -> None:
         """Complain, in load order, about the first file, line or entry that is not what it must be.
@@ -305,10 +344,10 @@ class _Load:
             )
         self.sql(f"DELETE FROM {_T}res WHERE role IN ('bad', 'empty') OR resource IS NULL")
 
-    def slow_diagnosis(self, err: duckdb.Error) -> InputError:
-        """After DuckDB failed to read or parse the files: find the first file (and line) that is not UTF-8 or
-        not JSON, in Python, and say where exactly."""
-        for fno in self.files.by_fno:
+    def slow_diagnosis(self, err: duckdb.Error, batch: list[int]) -> InputError:
+        """After DuckDB failed to read or parse a batch of files: find the first file (and line) that is not
+        UTF-8 or not JSON, in Python, and say where exactly."""
+        for fno in batch:
             display = self.files.display(fno)
             text = _decode(self.files.by_fno[fno], display)
             units = (
@@ -333,10 +372,10 @@ class _Load:
         return InputError(f"DuckDB could not read the FHIR files: {_first_line(err)}")
 
     def references(self) -> None:
-        """Every ``reference`` string and where it is (walking only the elements that hold one)."""
-        self.sql(
+        """Every ``reference`` string of the batch and where it is (walking only the elements that hold one)."""
+        self.append(
+            f"{_T}ref",
             f"""
-            CREATE OR REPLACE TEMP TABLE {_T}ref AS
             WITH members AS (
                 SELECT seq, fno, line, rtype, id, key, node, pos, top,
                     -- the common case: an element that is itself a Reference, holding no other one
@@ -359,7 +398,7 @@ class _Load:
                 FROM members m, json_tree(m.node) t
                 WHERE NOT m.simple AND t.key = 'reference' AND t.type = 'VARCHAR'
             )
-            SELECT row_number() OVER (ORDER BY seq, pos, node_id) AS ref_seq, seq, fno, line,
+            SELECT {self.refs} + row_number() OVER (ORDER BY seq, pos, node_id) AS ref_seq, seq, fno, line,
                 source_type, source_id, path, reference,
                 starts_with(reference, 'urn:') OR regexp_matches(reference, '^[A-Za-z][A-Za-z0-9+.\\-]*://') AS is_url,
                 CASE WHEN NOT starts_with(reference, 'urn:') AND NOT starts_with(reference, '#')
@@ -369,20 +408,41 @@ class _Load:
                 CASE WHEN contains(reference, '?')
                      THEN regexp_extract(reference, '{_CONDITIONAL}', ['t', 'q']) END AS cond
             FROM found
-            """
+            """,
         )
+        self.refs = self.sql(f"SELECT count(*) FROM {_T}ref")[0][0]
+
+    def keep(self) -> None:
+        """What resolving needs of the batch's resources (load order, type, id, fullUrl), and the resources into
+        their landing tables, with a column of load order (patient and encounter are filled in at the end)."""
+        self.append(f"{_T}idx", f"SELECT seq, fno, line, rtype, id, full_url FROM {_T}res")
+        for rtype, count in self.sql(f"SELECT rtype, count(*) FROM {_T}res GROUP BY rtype ORDER BY rtype"):
+            self.append(
+                _landing(rtype),
+                f"SELECT seq AS {_SEQ}, id, patient_id, encounter_id, source, resource FROM {_T}res "
+                f"WHERE rtype = {quote_literal(rtype)}",
+                temp=False,
+            )
+            self.counts[rtype] = self.counts.get(rtype, 0) + count
 
     def resolve(self) -> None:
         """Targets for every reference, then each resource's patient_id and encounter_id."""
+        targets = [
+            t for (t,) in self.sql(f"SELECT DISTINCT cond.t FROM {_T}ref WHERE cond.t <> '' ORDER BY 1")
+        ]
+        landed = " UNION ALL ".join(
+            f"SELECT {_SEQ} AS seq, {quote_literal(t)} AS rtype, id, resource FROM {_landing(t)}"
+            for t in targets
+            if t in self.counts
+        )
         self.sql(
             f"""
             CREATE OR REPLACE TEMP TABLE {_T}ident AS
-            WITH targets AS (SELECT DISTINCT cond.t AS rtype FROM {_T}ref WHERE cond.t <> ''),
-            items AS (
+            WITH items AS (
                 SELECT r.seq, r.rtype, r.id, unnest(CASE json_type(r.resource, '$.identifier')
                     WHEN 'ARRAY' THEN json_extract(r.resource, '$.identifier[*]')
                     WHEN 'OBJECT' THEN [json_extract(r.resource, '$.identifier')] END) AS i
-                FROM {_T}res r SEMI JOIN targets t ON t.rtype = r.rtype
+                FROM ({landed or "SELECT NULL::HUGEINT AS seq, '' AS rtype, '' AS id, NULL::JSON AS resource"}) r
             )
             SELECT seq, rtype, id, i->>'system' AS system, i->>'value' AS value FROM items WHERE i->>'value' IS NOT NULL
             """
@@ -394,13 +454,13 @@ class _Load:
             """
         )[0]
         url_clash = self.sql(
-            f"SELECT count(full_url) <> count(DISTINCT full_url) FROM {_T}res WHERE full_url IS NOT NULL"
+            f"SELECT count(full_url) <> count(DISTINCT full_url) FROM {_T}idx WHERE full_url IS NOT NULL"
         )[0][0]
         lookups = [("u", "by_url", "r.is_url AND u.full_url = r.reference")]
         ctes = [
             f"""by_url AS (
                 SELECT full_url, arg_min(rtype, seq) AS rtype, arg_min(id, seq) AS id
-                FROM {_T}res WHERE full_url IS NOT NULL GROUP BY full_url)"""
+                FROM {_T}idx WHERE full_url IS NOT NULL GROUP BY full_url)"""
         ]
         if url_clash:  # the same fullUrl in several bundles: prefer the referring bundle's own entry
             lookups.insert(
@@ -414,10 +474,10 @@ class _Load:
             ctes.append(
                 f"""by_url_bundle AS (
                     SELECT fno, line, full_url, arg_min(rtype, seq) AS rtype, arg_min(id, seq) AS id
-                    FROM {_T}res WHERE full_url IS NOT NULL GROUP BY fno, line, full_url)"""
+                    FROM {_T}idx WHERE full_url IS NOT NULL GROUP BY fno, line, full_url)"""
             )
         if kinds[0]:
-            ctes.append(f"by_id AS (SELECT DISTINCT rtype, id FROM {_T}res WHERE id IS NOT NULL)")
+            ctes.append(f"by_id AS (SELECT DISTINCT rtype, id FROM {_T}idx WHERE id IS NOT NULL)")
             lookups.append(("t1", "by_id", "r.rel.t <> '' AND t1.rtype = r.rel.t AND t1.id = r.rel.i"))
             lookups.append(("t2", "by_id", "r.abs.t <> '' AND t2.rtype = r.abs.t AND t2.id = r.abs.i"))
         if kinds[1]:
@@ -451,7 +511,7 @@ class _Load:
         self.sql(
             f"""
             CREATE OR REPLACE TEMP TABLE {_T}context AS
-            SELECT seq,
+            SELECT seq, any_value(source_type) AS rtype,
                 arg_min(target_id, CASE path {patient_rank} END)
                     FILTER (WHERE target_type = 'Patient' AND path IN {_in(PATIENT_PATHS)}) AS patient_id,
                 arg_min(target_id, CASE path {encounter_rank} END)
@@ -462,26 +522,22 @@ class _Load:
             """
         )
         # An UPDATE keeps the wide resource column out of any hash table (a join in each landing query did not).
-        self.sql(
-            f"""
-            UPDATE {_T}res SET patient_id = x.patient_id, encounter_id = x.encounter_id
-            FROM {_T}context x WHERE {_T}res.seq = x.seq
-            """
-        )
-        self.sql(f"UPDATE {_T}res SET patient_id = id WHERE rtype = 'Patient'")
-
-    def land(self) -> None:
-        """``fhir_<type>`` per resource type, and ``fhir_reference``."""
-        counts = dict(self.sql(f"SELECT rtype, count(*) FROM {_T}res GROUP BY rtype ORDER BY rtype"))
-        for rtype, count in counts.items():
-            table = f"fhir_{rtype.lower()}"
+        for (rtype,) in self.sql(f"SELECT DISTINCT rtype FROM {_T}context ORDER BY 1"):
+            table = _landing(rtype)
             self.sql(
                 f"""
-                CREATE OR REPLACE TABLE {quote_ident(table)} AS
-                SELECT id, patient_id, encounter_id, source, resource FROM {_T}res WHERE rtype = {quote_literal(rtype)}
+                UPDATE {table} SET patient_id = x.patient_id, encounter_id = x.encounter_id
+                FROM (SELECT * FROM {_T}context WHERE rtype = {quote_literal(rtype)}) x WHERE {table}.{_SEQ} = x.seq
                 """
             )
-            self.report.tables[table] = count
+        if "Patient" in self.counts:
+            self.sql(f"UPDATE {_landing('Patient')} SET patient_id = id")
+
+    def land(self) -> None:
+        """``fhir_<type>`` per resource type without the load-order column, and ``fhir_reference``."""
+        for rtype, count in sorted(self.counts.items()):
+            self.sql(f"ALTER TABLE {_landing(rtype)} DROP COLUMN {_SEQ}")
+            self.report.tables[f"fhir_{rtype.lower()}"] = count
         self.sql(
             f"""
             CREATE OR REPLACE TABLE fhir_reference AS
@@ -494,6 +550,11 @@ class _Load:
         self.report.tables["fhir_reference"] = total
         self.report.references = (self.report.references or 0) + total
         self.report.unresolved_references = (self.report.unresolved_references or 0) + unresolved
+
+
+def _landing(rtype: str) -> str:
+    """The table of resources of type ``rtype``, quoted."""
+    return quote_ident(f"fhir_{rtype.lower()}")
 
 
 def _unit_value(files: _Files, fno: int, line: int) -> object:
