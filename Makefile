@@ -17,7 +17,7 @@ PYTEST_WORKERS ?= 2
 LINT_PATHS := $(wildcard src tests benchmarks)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data lab test bench lint format labs cohort clean
+.PHONY: help venv data lab test bench docs lint format labs cohort clean
 
 help: ## List the targets with what they do
 	@echo "usage: make TARGET   (PYTHON=$(PYTHON) makes the venv)"
@@ -64,6 +64,9 @@ test: venv ## Run the whole test suite (PYTEST_ARGS=... to select, PYTEST_WORKER
 bench: venv ## Run the benchmarks (benchmarks/run.py)
 	$(BIN)/python benchmarks/run.py
 
+docs: venv ## Build the website (README, guides, every released lab) into docs/_build/html (tools/docs.py)
+	$(BIN)/python tools/docs.py
+
 lint: venv ## Check style and formatting with ruff (changes nothing)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
@@ -81,6 +84,6 @@ cohort: venv ## Write a synthetic cohort (3 learners per lab) into graders/work/
 	@echo "graders/work/sample/: in each lab s001 is correct, s002 blank (as released), s003 partly wrong"
 
 clean: ## Remove generated data and caches (keeps .venv)
-	rm -rf data/generated .pytest_cache .ruff_cache build dist benchmarks/.work
+	rm -rf data/generated docs/_build .pytest_cache .ruff_cache build dist benchmarks/.work
 	find . \( -path './.venv*' -o -path ./.git \) -prune -o \( -name __pycache__ -o -name '*.egg-info' -o -name .ipynb_checkpoints \) \
 	  -type d -prune -exec rm -rf {} +

@@ -109,12 +109,20 @@ def csv_baseline(src: str) -> dict:
     return {"seconds": seconds, "tables": len(rows), "rows": sum(rows.values())}
 
 
-def load_fhir(src: str, into_file: bool = False) -> dict:
+def load_fhir(src: str, into_file: bool = False, one_batch: bool = False) -> dict:
     """hitlab's FHIR load: into memory (like for like with validation, which keeps nothing either), or into a
-    database file as datasets are built (where the loader caps its memory and lets DuckDB spill)."""
+    database file as datasets are built (where the loader caps its memory and lets DuckDB spill). ``one_batch``:
+    the loader as it was before it worked in batches, every file in one batch under DuckDB's cap of a quarter of
+    physical memory (the baseline of the scaling benchmark)."""
     import duckdb
 
+    from hitlab.load import fhir
     from hitlab.load import load_fhir as hitlab_load_fhir
+
+    if one_batch:
+        fhir.BATCH_BYTES = 2**62
+        quarter = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4 // 2**20
+        fhir.fhir_memory_limit = lambda: f"{max(1024, quarter)}MB"
 
     with tempfile.TemporaryDirectory(prefix="bench-fhir-") as tmp:
         con = duckdb.connect(str(Path(tmp) / "fhir.duckdb") if into_file else ":memory:")

@@ -52,6 +52,8 @@ DRY_RUN = {
     "installs with uv and with pip",
     "make test": "runs this suite: test_make_dry_runs checks the pytest command line",
     "make test PYTEST_ARGS='-m \"not slow\"'": "runs this suite: test_make_dry_runs checks the quoting",
+    "make docs": "builds the website: test_make_dry_runs checks that it runs tools/docs.py, which "
+    "tests/test_docs.py runs (the Sphinx build, warnings as errors) and checks",
     "make labs": "hitlab course build for every lab: test_make_dry_runs checks that it runs it, "
     "test_course_commands runs it for lab00, and tests/test_course.py builds every lab",
 }
@@ -334,6 +336,7 @@ def test_make_dry_runs(ws, tmp_path):
     assert steps("make PYTHON=python3.12 lab", fresh)[0] == "python3.12 -m venv .venv || { rm -rf .venv; \\"
     assert steps("make venv", fresh) == venv
     assert recipe("make labs", ws.root) == ".venv/bin/hitlab course build\n"
+    assert recipe("make docs", ws.root) == ".venv/bin/python tools/docs.py\n"
     assert re.search(r"\.venv/bin/pytest -n 2 +\|\| status=\$\?", recipe("make test", ws.root))
     assert '.venv/bin/pytest -n 2 -m "not slow" || status=$?' in recipe(
         "make test PYTEST_ARGS='-m \"not slow\"'", ws.root

@@ -63,19 +63,25 @@ def _leaks(source_nb, release_nb) -> list[str]:
         for m in ("BEGIN SOLUTION", "HIDDEN TESTS", "MARK SCHEME")
         if m in released
     ]
-    secret_lines = set()
+    released_lines = {line.strip() for line in released.splitlines()}
+    problems += [
+        f"solution or hidden-test text in labs/: {line[:60]!r}"
+        for line in sorted(secret_lines(source_nb) & released_lines)
+    ]
+    return problems
+
+
+def secret_lines(source_nb) -> set[str]:
+    """The distinctive lines (stripped, 12 characters or more, not comments) of a source notebook's solution and
+    hidden-test blocks: none of them may appear in anything released."""
+    found = set()
     for cell in source_nb.cells:
         for block in (*SOLUTION_BLOCK.findall(cell.source + "\n"), *HIDDEN_BLOCK.findall(cell.source + "\n")):
             for line in block.splitlines():
                 line = line.strip()
                 if len(line) >= 12 and not line.startswith("#"):
-                    secret_lines.add(line)
-    released_lines = {line.strip() for line in released.splitlines()}
-    problems += [
-        f"solution or hidden-test text in labs/: {line[:60]!r}"
-        for line in sorted(secret_lines & released_lines)
-    ]
-    return problems
+                    found.add(line)
+    return found
 
 
 @contextmanager
