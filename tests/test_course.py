@@ -11,6 +11,7 @@ import pytest
 from course_proof import prove_grading, proven_in_own_file
 from hitlab.course import build, lint, verify
 from hitlab.course.notebooks import read, write
+from hitlab.course.verify import _names, wrong_packs
 
 ROOT = Path(__file__).parents[1]
 LABS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
@@ -113,3 +114,44 @@ def test_verify_catches_a_stale_release_and_a_leak(tmp_path):
     text = report.summary()
     assert "differs from what solutions/ generates" in text
     assert "marker 'BEGIN SOLUTION' left in labs/" in text
+
+
+def test_the_names_a_cell_defines_and_reads():
+    code = (
+        "import re\nfrom x import y as z\nrows = [r for r in data]\nfor i in range(3):\n    last = i\n"
+        "def f(a):\n    local = a\n    return local\nwith open(path) as fh:\n    text = fh.read()\n"
+        "if rows:\n    k, (m, n) = 1, (2, 3)\nclass C:\n    attr = 1\n"
+    )
+    defined, used = _names(code)
+    assert defined == {"rows", "i", "last", "f", "fh", "text", "k", "m", "n", "C"}
+    assert {"data", "range", "open", "path", "re"} - used == {"re"} and "local" in used
+    assert _names("%%sql\nselect 1") is None
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_known_wrong_answers_are_packed_without_clashes(lab):
+    """Every known-wrong answer is autograded exactly once; a submission holds at most one per question and
+    none of two questions whose cells share a name, so each still shows it costs only its own points."""
+    from hitlab.checks import questions
+    from hitlab.course.notebooks import graded_cells, solution_code, source_notebook
+
+    cells = {c.grade_id: c for c in graded_cells(read(source_notebook(ROOT, lab)))}
+    qs = questions(lab)
+    packs = wrong_packs(qs, cells)
+    placed = [(q.grade_id, k) for pack in packs for q, k in pack]
+    assert sorted(placed) == sorted((q.grade_id, k) for q in qs for k in range(1, len(q.wrong) + 1))
+    assert max(len(q.wrong) for q in qs) <= len(packs) < len(placed)  # fewer autograde runs than wrong answers
+    for pack in packs:
+        ids = [q.grade_id for q, _ in pack]
+        assert len(ids) == len(set(ids))
+        for a, _ in pack:
+            for b, _ in pack:
+                if a is b:
+                    continue
+                sources_a = [solution_code(cells[a.grade_id].source), *a.wrong]
+                defined = set().union(*(_names(s)[0] for s in sources_a))
+                reads = set().union(
+                    *(_names(s)[1] for s in (solution_code(cells[b.grade_id].source), *b.wrong)),
+                    _names(cells[f"{b.grade_id}_test"].source)[1],
+                )
+                assert not defined & reads, (lab, a.grade_id, b.grade_id, defined & reads)

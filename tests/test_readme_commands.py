@@ -37,8 +37,18 @@ DOCS = ("README.md", "graders/README.md")
 VENV = Path(sys.prefix)
 PROGRAMS = ("hitlab", "make", "nbgrader", "jupyter", "source", "cd", "mkdir", "chown", "ssh", "sysctl",
             "export")  # fmt: skip
-# Variables of an outer `make test` (its MAKEFLAGS carry PYTEST_ARGS=...) must not reach the makes run here.
-OUTER = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PYTHON", "HITLAB_DB_URL", "VIRTUAL_ENV")
+# Variables of an outer `make test` (its MAKEFLAGS or environment carry PYTEST_ARGS=...) must not reach the makes run here.
+OUTER = (
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
+    "MAKEOVERRIDES",
+    "PYTHON",
+    "PYTEST_ARGS",
+    "PYTEST_WORKERS",
+    "HITLAB_DB_URL",
+    "VIRTUAL_ENV",
+)
 
 RUN: dict[str, str] = {}  # command -> the test that runs it (filled by @runs)
 

@@ -4,6 +4,11 @@ For each lab: the solution notebook earns full marks; the released notebook, unt
 known-wrong answer declared in the lab's checks module loses exactly its item's points and nothing else; no
 solution code or hidden-test text appears in labs/; labs/ equals what solutions/ generates.
 
+Known-wrong answers are autograded several to a submission: one per question, and never two of questions that
+share a name (one's answer defines what the other's cells use), so each still shows that it costs its own
+item's points and no other item's (every item not answered wrongly must keep full marks); a lab takes as many
+autograde runs as its question with the most known-wrong answers has, not one per wrong answer.
+
 By default the kernels read the named datasets; with ``seeds`` they read those learners' dataset variants
 (``$HITLAB_DATASET_SEED``, see :mod:`hitlab.data`), so that a lab whose expected answers are tied to one
 population shows up.
@@ -11,6 +16,7 @@ population shows up.
 
 from __future__ import annotations
 
+import ast
 import os
 import tempfile
 from collections.abc import Iterable
@@ -131,28 +137,94 @@ def _verify_lab(root: Path, lab: str, report: LabVerification, full: bool) -> La
         plans: dict[str, tuple[object, dict[str, float]]] = {"solution": (source, dict(tests))}
         if full:
             plans["released"] = (release, dict.fromkeys(tests, 0.0))
-        for q in qs if full else ():
-            test_id = f"{q.grade_id}_test"
-            for k, wrong in enumerate(q.wrong, start=1):
-                expected = dict(tests)
-                expected[test_id] = 0.0
-                plans[f"wrong-{q.grade_id}-{k}"] = (
-                    answered(release, {**correct, q.grade_id: wrong}),
-                    expected,
-                )
+        names = {}  # student -> the wrong answers it holds, for messages
+        for n, pack in enumerate(wrong_packs(qs, cells) if full else (), start=1):
+            expected = dict(tests)
+            answers = dict(correct)
+            for q, k in pack:
+                expected[f"{q.grade_id}_test"] = 0.0
+                answers[q.grade_id] = q.wrong[k - 1]
+            student = f"wrong-{n}"
+            names[student] = f"{student} ({', '.join(f'{q.grade_id} wrong answer {k}' for q, k in pack)})"
+            plans[student] = (answered(release, answers), expected)
         api = nbgrader_api(course, course / "graders" / "work" / "gradebook.db")
         for student, (nb, _expected) in plans.items():
             write(nb, course / "graders" / "work" / "submitted" / student / lab / f"{lab}.ipynb")
         for student, (_nb, expected) in plans.items():
             graded = autograde(api, lab, student)
+            who = names.get(student, student)
             if not graded.success:
-                report.problems.append(f"{student}: nbgrader autograde failed: {graded.error[-500:]}")
+                report.problems.append(f"{who}: nbgrader autograde failed: {graded.error[-500:]}")
                 continue
             got = report.runs[student] = graded.scores
             for gid, points in expected.items():
                 if abs(got.get(gid, -1.0) - points) > 1e-9:
-                    report.problems.append(f"{student}: {gid} scored {got.get(gid)} instead of {points:g}")
+                    report.problems.append(f"{who}: {gid} scored {got.get(gid)} instead of {points:g}")
     return report
+
+
+def _names(code: str) -> tuple[set[str], set[str]] | None:
+    """The names a cell's code defines at module level (imports aside: a module is the same module whoever
+    imports it) and every name it reads; None when it is not plain Python."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    defined: set[str] = set()
+
+    def define(statements: list[ast.stmt]) -> None:
+        for node in statements:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                defined.add(node.name)
+                continue
+            targets = [node] if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.For) else []
+            targets += [item.optional_vars for item in getattr(node, "items", ()) if item.optional_vars]
+            for target in targets:
+                for name in ast.walk(target.targets[0] if isinstance(target, ast.Assign) else target):
+                    if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store):
+                        defined.add(name.id)
+            if isinstance(node, ast.Assign):
+                for target in node.targets[1:]:
+                    defined.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+            for block in ("body", "orelse", "finalbody"):
+                define(getattr(node, block, []) if not isinstance(node, ast.Assign) else [])
+            for handler in getattr(node, "handlers", ()):
+                define(handler.body)
+
+    define(tree.body)
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return defined, used
+
+
+def wrong_packs(qs, cells) -> list[list[tuple[object, int]]]:
+    """The known-wrong answers ``(question, k)`` (``q.wrong[k - 1]``) grouped into submissions: at most one
+    per question, and no two of questions whose cells share a name (the names one's answers define and the
+    other's answer or test cell reads). A question whose code is not plain Python goes alone."""
+    spans: dict[str, tuple[set[str], set[str]] | None] = {}
+    for q in qs:
+        sources = [solution_code(cells[q.grade_id].source), *q.wrong]
+        test = cells.get(f"{q.grade_id}_test")
+        parsed = [_names(code) for code in (*sources, test.source if test else "")]
+        if any(p is None for p in parsed):
+            spans[q.grade_id] = None
+            continue
+        defined = set().union(*(p[0] for p in parsed[:-1]))
+        spans[q.grade_id] = (defined, set().union(*(p[1] for p in parsed)))
+
+    def clash(a, b) -> bool:
+        x, y = spans[a.grade_id], spans[b.grade_id]
+        return x is None or y is None or bool(x[0] & y[1]) or bool(y[0] & x[1])
+
+    packs: list[list[tuple[object, int]]] = []
+    for q in qs:
+        for k in range(1, len(q.wrong) + 1):
+            home = next(
+                (p for p in packs if all(other is not q and not clash(q, other) for other, _ in p)), None
+            )
+            if home is None:
+                packs.append(home := [])
+            home.append((q, k))
+    return packs
 
 
 def verify(
