@@ -239,12 +239,10 @@ def scale_one(patients: int, baseline: bool = False) -> dict:
     in one batch (the loader before batches), between two runs of the batched load (A B A)."""
     out = fresh_dir(WORK / "scale" / f"n{patients}")
     print(f"  {patients} patients ...", flush=True)
+    steps = {"generate": run_child("gen-hitlab", gen_args(patients, out))}
     fhir_args = {"src": str(format_dir(out, "fhir")), "into_file": True}
-    steps = {
-        "generate": run_child("gen-hitlab", gen_args(patients, out)),
-        "load_csv": run_child("load-csv", {"src": str(format_dir(out, "csv"))}),
-        "load_fhir": run_child("load-fhir", fhir_args),
-    }
+    steps["load_csv"] = run_child("load-csv", {"src": str(format_dir(out, "csv"))})
+    steps["load_fhir"] = run_child("load-fhir", fhir_args)
     if baseline:
         steps["fhir_1batch"] = run_child("load-fhir", {**fhir_args, "one_batch": True})
         again = run_child("load-fhir", fhir_args)
