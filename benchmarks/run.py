@@ -455,7 +455,8 @@ def bench_variant(s: Settings) -> tuple[dict, list[Row]]:
 
 
 FIRST_RUN_TARGET = 150.0  # seconds: a fresh clone's `make lab` to a running JupyterLab
-_SERVER_URL = re.compile(r"http://(?:localhost|127\.0\.0\.1):(\d+)/lab\?token=(\w+)")
+# the URL JupyterLab prints (it opens on work/: lab/tree/work?token=...)
+_SERVER_URL = re.compile(r"http://(?:localhost|127\.0\.0\.1):(\d+)/\S*?\?token=(\w+)")
 
 
 def first_run(installer: str, folder: Path) -> dict:
