@@ -177,17 +177,14 @@ def _names(code: str) -> tuple[set[str], set[str]] | None:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 defined.add(node.name)
                 continue
-            targets = [node] if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.For) else []
+            targets = list(getattr(node, "targets", ())) + [t for t in (getattr(node, "target", None),) if t]
             targets += [item.optional_vars for item in getattr(node, "items", ()) if item.optional_vars]
             for target in targets:
-                for name in ast.walk(target.targets[0] if isinstance(target, ast.Assign) else target):
-                    if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store):
-                        defined.add(name.id)
-            if isinstance(node, ast.Assign):
-                for target in node.targets[1:]:
-                    defined.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+                defined.update(
+                    n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                )
             for block in ("body", "orelse", "finalbody"):
-                define(getattr(node, block, []) if not isinstance(node, ast.Assign) else [])
+                define(getattr(node, block, []))
             for handler in getattr(node, "handlers", ()):
                 define(handler.body)
 
