@@ -8,12 +8,69 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 #: The most a build may hold at once (issue 16: under 1.5 GB peak RSS).
 LIMIT_BYTES = 1_500_000_000
+
+
+def _status(pid: int) -> dict[str, int]:
+    """The kB figures of /proc/PID/status (VmHWM, RssAnon, RssFile, ...)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if value.strip().endswith("kB"):
+            fields[key] = int(value.split()[0])
+    return fields
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+class _Sampler(threading.Thread):
+    """Each process of the build's tree, its largest RSS seen and of what (anonymous or file-backed memory):
+    what the failure message shows when the peak is too high."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.done, self.seen = pid, threading.Event(), {}
+
+    def run(self) -> None:
+        while not self.done.wait(0.05):
+            for pid in _descendants(self.pid):
+                try:
+                    fields = _status(pid)
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120].decode()
+                except (OSError, UnicodeDecodeError):
+                    continue
+                best = self.seen.get(pid)
+                if best is None or fields.get("VmRSS", 0) > best["VmRSS"]:
+                    self.seen[pid] = {"command": command, **{k: fields.get(k, 0) for k in
+                                      ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem")}}  # fmt: skip
+
+    def report(self) -> str:
+        return "\n".join(
+            f"pid {pid}: largest RSS {s['VmRSS'] >> 10} MiB (anon {s['RssAnon'] >> 10}, file {s['RssFile'] >> 10},"
+            f" shmem {s['RssShmem'] >> 10}), high water {s['VmHWM'] >> 10} MiB: {s['command']}"
+            for pid, s in sorted(self.seen.items())
+        )
 
 
 @pytest.mark.xfail(
@@ -35,11 +92,18 @@ def test_building_the_default_dataset_peaks_under_1_5_gb(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     ) as build:
+        sampler = _Sampler(build.pid)
+        sampler.start()
         output = build.stdout.read()
         _, status, usage = os.wait4(build.pid, 0)
         build.returncode = os.waitstatus_to_exitcode(status)
+        sampler.done.set()
+        sampler.join()
     assert build.returncode == 0, output
     assert (tmp_path / "data" / "default" / "hitlab.duckdb").is_file(), output
     peak = usage.ru_maxrss * 1024  # KiB on Linux
-    print(f"hitlab data build: peak RSS {peak / 2**20:.0f} MiB")
-    assert 100 * 2**20 < peak < LIMIT_BYTES, f"peak RSS {peak / 2**20:.0f} MiB; the build said:\n{output}"
+    processes = sampler.report()
+    print(f"hitlab data build: peak RSS {peak / 2**20:.0f} MiB\n{processes}")
+    assert 100 * 2**20 < peak < LIMIT_BYTES, (
+        f"peak RSS {peak / 2**20:.0f} MiB; its processes:\n{processes}\nthe build said:\n{output}"
+    )
