@@ -593,11 +593,18 @@ def mock_score(attempt_id, points, assessor, no_regrade, ask) -> None:
     default=None,
     help="The course secret (hitlab course secret): grade each student on their own datasets.",
 )
+@click.option(
+    "--cluster",
+    default=None,
+    envvar="HITLAB_CLUSTER",
+    help="Grade on the workers of this Dask scheduler (e.g. tcp://10.0.0.5:8786; also read from HITLAB_CLUSTER)"
+    " instead of --workers slots here; the gradebook and outputs are still written here.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_clean_errors
 def grade(submissions: Path, out: Path, labs: str, workers: int | None, db_url: str | None,
           roster: Path | None, timeout: int, notebook_timeout: int, pattern: str | None, force: bool,
-          no_sandbox: bool, exam: bool, secret: Path | None, quiet: bool) -> None:  # fmt: skip
+          no_sandbox: bool, exam: bool, secret: Path | None, cluster: str | None, quiet: bool) -> None:  # fmt: skip
     """Grade a cohort: SUBMISSIONS is an nbgrader submitted/ folder, or a folder or zip of LMS downloads."""
     from rich.progress import Progress
 
@@ -610,7 +617,7 @@ def grade(submissions: Path, out: Path, labs: str, workers: int | None, db_url: 
             submissions, out, [x.strip() for x in labs.split(",") if x.strip()] or None,
             workers=workers, db_url=db_url, roster=roster, timeout=timeout,
             notebook_timeout=notebook_timeout, force=force, pattern=pattern or DEFAULT_LMS_PATTERN,
-            sandbox=not no_sandbox, exam=exam, secret=secret, on_start=lambda n: bar.update(task, total=n),
+            sandbox=not no_sandbox, exam=exam, secret=secret, cluster=cluster, on_start=lambda n: bar.update(task, total=n),
             on_outcome=lambda o: bar.update(task, advance=1, description=f"{o.lab} {o.student}: {o.status}"),
         )  # fmt: skip
     if run.sandbox.startswith("off"):

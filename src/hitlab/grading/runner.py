@@ -103,8 +103,60 @@ class _Worker:
         return self
 
     def send(self, job: Job, wall_clock: float) -> None:
-        self.job, self.deadline = job, time.monotonic() + wall_clock
+        # a student's datasets may need building first (minutes for the analytics ones)
+        extra = VARIANT_BUILD_SECONDS if job.seed is not None else 0
+        self.job, self.deadline = job, time.monotonic() + wall_clock + extra
         self.out.send(job)
+
+    def receive(self, readable: bool, wall_clock: float) -> Outcome | None:
+        """The outcome of the worker's job, from its message (``readable``: one is waiting) or because it
+        died or overran its wall clock; None when there is none yet (or the message said the slot is ready).
+        A worker that dies before its slot is ready could not start: an error."""
+        outcome = None
+        if readable:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                message = None
+                if self.job is not None:
+                    outcome = Outcome(self.job.student, self.job.lab, "crashed", "the grading worker died")
+            if isinstance(message, tuple) and message[0] == "ready":
+                self.ready = True
+            elif isinstance(message, Outcome):
+                outcome = message
+            elif message is None and self.job is None:
+                raise HitlabError(f"a grading slot could not start: see {self.log}")
+        elif self.job is not None and time.monotonic() > self.deadline:
+            outcome = Outcome(
+                self.job.student, self.job.lab, "timed_out",
+                f"stopped after the notebook's wall-clock limit of {wall_clock:g} s",
+            )  # fmt: skip
+        if outcome is not None:
+            outcome.sha256 = outcome.sha256 or self.job.sha256
+        return outcome
+
+    def after(self, outcome: Outcome) -> _Worker:
+        """The worker for the next job once ``outcome`` is in: this one, or a fresh one in its place when it
+        died or was stopped mid-notebook."""
+        if self.process.poll() is not None or (outcome.status == "timed_out" and not outcome.grades):
+            self.stop(hard=True)
+            return _Worker(self.log).start(self.settings)
+        self.job = None
+        return self
+
+    def grade(self, job: Job, wall_clock: float) -> tuple[Outcome, _Worker]:
+        """Grade one job and wait for it: its outcome, and the worker for the next job."""
+        while not self.ready:
+            if not self.conn.poll(STARTUP_SECONDS):
+                raise HitlabError(f"a grading slot did not start in {STARTUP_SECONDS} s: see {self.log}")
+            self.receive(True, wall_clock)
+        self.send(job, wall_clock)
+        while True:
+            outcome = self.receive(
+                self.conn.poll(max(0.0, min(1.0, self.deadline - time.monotonic()))), wall_clock
+            )
+            if outcome is not None:
+                return outcome, self.after(outcome)
 
     def stop(self, hard: bool = False) -> None:
         """End the worker (asked to finish, or killed with everything it started); safe to call twice."""
@@ -139,6 +191,7 @@ def _kill_leftovers(slot: Path) -> None:
 
 
 VARIANT_BUILD_SECONDS = 900  # added to a job's wall clock when the student's datasets may need building
+STARTUP_SECONDS = 600  # the most a slot may take to start (nbgrader imported, the scratch course copied)
 
 
 def _run_jobs(jobs: list[Job], workers: list[_Worker], wall_clock: float, on_outcome) -> None:
@@ -148,41 +201,16 @@ def _run_jobs(jobs: list[Job], workers: list[_Worker], wall_clock: float, on_out
         while pending or any(w.job for w in workers):
             for w in workers:
                 if w.ready and w.job is None and pending:
-                    job = pending.pop()
-                    # a student's datasets may need building first (minutes for the analytics ones)
-                    w.send(job, wall_clock + (VARIANT_BUILD_SECONDS if job.seed is not None else 0))
+                    w.send(pending.pop(), wall_clock)
             busy = [w for w in workers if w.job is not None]
             timeout = max(
                 0.0, min((w.deadline for w in busy), default=time.monotonic() + 1) - time.monotonic()
             )
             ready = wait([w.conn for w in workers], timeout=min(timeout, 1.0) if busy else 1.0)
             for i, w in enumerate(list(workers)):
-                outcome = None
-                if w.conn in ready:
-                    try:
-                        message = w.conn.recv()
-                    except (EOFError, OSError):
-                        message = None
-                        if w.job is not None:
-                            outcome = Outcome(w.job.student, w.job.lab, "crashed", "the grading worker died")
-                    if isinstance(message, tuple) and message[0] == "ready":
-                        w.ready = True
-                    elif isinstance(message, Outcome):
-                        outcome = message
-                    elif message is None and w.job is None:
-                        raise HitlabError(f"grading slot {i} could not start: see {w.log}")
-                elif w.job is not None and time.monotonic() > w.deadline:
-                    outcome = Outcome(
-                        w.job.student, w.job.lab, "timed_out",
-                        f"stopped after the notebook's wall-clock limit of {wall_clock:g} s",
-                    )  # fmt: skip
+                outcome = w.receive(w.conn in ready, wall_clock)
                 if outcome is not None:
-                    outcome.sha256 = outcome.sha256 or w.job.sha256
-                    if w.process.poll() is not None or (outcome.status == "timed_out" and not outcome.grades):
-                        w.stop(hard=True)
-                        workers[i] = _Worker(w.log).start(w.settings)
-                    else:
-                        w.job = None
+                    workers[i] = w.after(outcome)
                     on_outcome(outcome)
     finally:
         for w in workers:
@@ -294,6 +322,55 @@ def _exam_release(scratch: Path) -> Path:
     return folder
 
 
+def sandbox_state(uid: int, need: list[str], sandbox: bool) -> str:
+    """What grading.log says of the sandbox: "on", or "off: why" with --no-sandbox (``sandbox`` False). A
+    sandbox that does not work here, or --no-sandbox as root where the sandbox's users cannot reach ``need``,
+    is an error."""
+    state = probe(uid, need)
+    if state != "on" and sandbox:
+        raise HitlabError(
+            f"the grading sandbox does not work on this machine ({state.removeprefix('off: ')});"
+            " grade inside a container or VM of its own with --no-sandbox, or fix the cause"
+            " (see 'The sandbox' in graders/README.md)"
+        )
+    if not sandbox:
+        blocked = unreachable(need, uid) if os.geteuid() == 0 else None
+        if blocked:
+            raise HitlabError(
+                f"--no-sandbox as root runs kernels as user ids from {UID_RANGE.start}, which cannot"
+                f" pass {blocked}: install Python where every user can run it, or run hitlab grade"
+                " as an ordinary user"
+            )
+        state = "off: --no-sandbox (kernels run unconfined)"
+    return state
+
+
+@dataclass
+class GradingOptions:
+    """How every slot grades, on this machine or on each worker of a cluster."""
+
+    cell_timeout: int = 120
+    notebook_timeout: float = 900
+    limits: Limits = field(default_factory=Limits)
+    sandbox: bool = True
+    exam: bool = False
+
+
+def slot_settings(
+    index: int, uid: int, template: Path, scratch: Path, need: list[str], exam_tree: Path | None,
+    options: GradingOptions,
+) -> SlotSettings:  # fmt: skip
+    """A slot's settings on this machine."""
+    from hitlab.data import data_root
+
+    return SlotSettings(
+        index, uid, str(template), str(scratch), need=need, env={"HITLAB_DATA_DIR": str(data_root())},
+        cell_timeout=options.cell_timeout, limits=options.limits, confine=options.sandbox,
+        judge_timeout=options.notebook_timeout, exam=str(exam_tree) if exam_tree else "",
+        hitlab_code=_hitlab_code(),
+    )  # fmt: skip
+
+
 def grade(
     submissions: str | Path,
     out: str | Path,
@@ -314,13 +391,16 @@ def grade(
     exam: bool = False,
     secret: str | Path | None = None,
     keep_variants: int | None = None,
+    cluster: str | None = None,
 ) -> GradingRun:
-    """Grade the cohort in ``submissions`` into ``out`` (see ``hitlab grade --help``)."""
+    """Grade the cohort in ``submissions`` into ``out`` (see ``hitlab grade --help``). With ``cluster`` (a Dask
+    scheduler's address) the notebooks are graded on that cluster's workers (:mod:`hitlab.grading.cluster`)
+    and ``workers`` is not used; this process still writes the gradebook and the outputs."""
     from nbgrader.api import Gradebook
 
     from hitlab.cohort_keys import read_secret, seed_for
     from hitlab.course.build import tools_on_path
-    from hitlab.data import build_dataset, data_root, datasets_for, evict_variants
+    from hitlab.data import build_dataset, datasets_for, evict_variants
 
     started = time.perf_counter()
     course_secret = read_secret(secret) if secret is not None else None  # a dataset per learner
@@ -336,7 +416,8 @@ def grade(
     sources, qs = {}, {}
     for lab in names:
         sources[lab], qs[lab] = _lab_material(root, lab)
-    for dataset in datasets_for(names):  # built now, so sandboxed kernels only ever read them
+    options = GradingOptions(timeout, notebook_timeout, limits or Limits(), sandbox, exam)
+    for dataset in datasets_for(names) if cluster is None else ():  # built now: sandboxed kernels only read
         build_dataset(dataset)
     run.phases["datasets"] = time.perf_counter() - started
 
@@ -350,28 +431,15 @@ def grade(
         found = collect(submissions, names, pattern=pattern, work_dir=scratch / "unzipped", other_labs=others)
         run.unmatched, run.other_labs = found.unmatched, found.other_labs
         need = _needed_paths()
-        exam_tree = _exam_release(scratch) if exam else None
+        exam_tree = _exam_release(scratch) if exam and cluster is None else None
         run.exam = exam
         run.per_learner_data = course_secret is not None
-        if found.submissions:  # started now: they load nbgrader while the course is prepared
+        if (
+            found.submissions and cluster is None
+        ):  # started now: they load nbgrader while the course is prepared
             uids, locks = _claim_uids(min(workers, len(found.submissions)))
             run.uids = sorted(set(uids))
-            run.sandbox = probe(uids[0], need)
-            if run.sandbox != "on" and sandbox:
-                raise HitlabError(
-                    f"the grading sandbox does not work on this machine ({run.sandbox.removeprefix('off: ')});"
-                    " grade inside a container or VM of its own with --no-sandbox, or fix the cause"
-                    " (see 'The sandbox' in graders/README.md)"
-                )
-            if not sandbox:
-                run.sandbox = "off: --no-sandbox (kernels run unconfined)"
-                blocked = unreachable(need, uids[0]) if os.geteuid() == 0 else None
-                if blocked:
-                    raise HitlabError(
-                        f"--no-sandbox as root runs kernels as user ids from {UID_RANGE.start}, which cannot"
-                        f" pass {blocked}: install Python where every user can run it, or run hitlab grade"
-                        " as an ordinary user"
-                    )
+            run.sandbox = sandbox_state(uids[0], need, sandbox)
             slots = [_Worker(out / "logs" / f"slot{i}.log") for i in range(len(uids))]
         template = shutil.copytree(template_course(root, names), scratch / "template")
         os.chmod(template, 0o700)
@@ -440,24 +508,18 @@ def grade(
             if on_start:
                 on_start(len(jobs))
             for i, slot in enumerate(slots):
-                slot.start(
-                    SlotSettings(
-                        i,
-                        uids[i],
-                        str(template),
-                        str(scratch),
-                        need=need,
-                        env={"HITLAB_DATA_DIR": str(data_root())},
-                        cell_timeout=timeout,
-                        limits=limits or Limits(),
-                        confine=sandbox,
-                        judge_timeout=notebook_timeout,
-                        exam=str(exam_tree) if exam else "",
-                        hitlab_code=_hitlab_code(),
-                    )
-                )
+                slot.start(slot_settings(i, uids[i], template, scratch, need, exam_tree, options))
             run.phases["prepare"] = time.perf_counter() - started - run.phases["datasets"]
-            if jobs:
+            if jobs and cluster is not None:
+                from hitlab.grading.cluster import grade_on_cluster
+
+                def unfinished(job: Job, why: str) -> None:  # not recorded: the next run grades it
+                    run.errors.append(f"{job.student} {job.lab}: not graded: {why}")
+
+                run.sandbox, run.uids = grade_on_cluster(
+                    cluster, jobs, template, names, options, finish, unfinished, keep_variants=keep_variants
+                )
+            elif jobs:
                 _run_jobs(jobs, slots, notebook_timeout, finish)
             run.phases["grade"] = time.perf_counter() - started - sum(run.phases.values())
             _write_exports(gb, out, names, sources, qs, root=root)
