@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,10 @@ DRY_RUN = {
 }
 
 SKIPPED = {
+    "hitlab grade submitted --out graders/work/cohort1 --roster roster.csv --cluster tls://SCHEDULER:8786 "
+    "--db-url postgresql://...": "a deployment's TLS certificates and PostgreSQL server: "
+    "test_grading_on_a_dask_cluster grades on a cluster over tcp://, test_two_graders_share_a_postgresql_gradebook "
+    "into PostgreSQL",
     "hitlab practice serve --port 8790": "serves until stopped: the practice_url fixture (tests/conftest.py) runs "
     "`hitlab practice serve` and stops it with SIGTERM, for tests/test_practice.py and tests/test_exam_release.py",
     "hitlab lab --no-browser --port 8888": "serves JupyterLab until stopped: tests/test_labserver.py starts it",
@@ -114,6 +119,7 @@ NAMES = {  # prose naming a command (a table's command column, "the X step"), no
     "nbgrader zip_collect",
     "nbgrader db student import",
     "nbgrader collect",
+    "nbgrader release_assignment",
 }  # not hitlab progress nor hitlab course lint: they are examples too, in RUN
 
 
@@ -680,3 +686,53 @@ def test_two_graders_share_a_postgresql_gradebook(ws, postgres_db):
     assert {(r["student_id"], r["assignment"]) for r in rows} == {
         ("s001", "lab01_ehr_data_modeling"), ("s001", "lab02_sql_patient_data")
     }  # fmt: skip
+
+
+CLUSTER_STEPS = (
+    "dask scheduler --port 8786",
+    "dask worker tcp://SCHEDULER:8786 --nworkers 1 --nthreads 4",
+    "hitlab grade SUBMISSIONS --out graders/work/cohort1 --labs lab01,lab02 --roster roster.csv "
+    "--cluster tcp://SCHEDULER:8786",
+)
+
+
+@pytest.mark.slow
+@runs(*CLUSTER_STEPS)
+def test_grading_on_a_dask_cluster(ws):
+    """graders/README.md section 9: a scheduler, a worker of four slots, and hitlab grade sending it the work
+    (on this machine's loopback, at a free port, into an OUT of its own)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    subs = ws.tmp / "cluster-submissions"
+    make_cohort(subs, ["lab01"], per_lab=2, root=ws.root)
+    (ws.root / "roster.csv").write_text("id\ns001\ns002\ns404\n")
+    subst = {"SCHEDULER:8786": f"127.0.0.1:{port}", "--port 8786": f"--port {port}", "SUBMISSIONS": str(subs),
+             "graders/work/cohort1": "graders/work/cluster1"}  # fmt: skip
+    servers = [ws.start(CLUSTER_STEPS[0], subst)]
+    try:
+        deadline = time.monotonic() + 120
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            assert time.monotonic() < deadline and servers[0].poll() is None, servers[0].communicate()
+            time.sleep(0.5)
+        servers.append(ws.start(CLUSTER_STEPS[1], subst))
+        done = ws.sh(CLUSTER_STEPS[2], subst=subst)
+    finally:
+        for server in reversed(servers):
+            server.terminate()
+            try:
+                server.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.communicate()
+    assert "graded 2 notebooks" in done.stdout and "(graded 2, missing 4)" in done.stdout, done.stdout
+    rows = _csv(ws.root / "graders" / "work" / "cluster1" / "status.csv")
+    assert {(r["student_id"], r["assignment"], r["status"]) for r in rows} == {
+        ("s001", "lab01_ehr_data_modeling", "graded"), ("s002", "lab01_ehr_data_modeling", "graded"),
+        ("s404", "lab01_ehr_data_modeling", "missing"), ("s001", "lab02_sql_patient_data", "missing"),
+        ("s002", "lab02_sql_patient_data", "missing"), ("s404", "lab02_sql_patient_data", "missing"),
+    }  # fmt: skip
+    log = (ws.root / "graders" / "work" / "cluster1" / "grading.log").read_text()
+    assert "sandbox: on" in log, log
