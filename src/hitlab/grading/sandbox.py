@@ -32,6 +32,7 @@ where it fails unless told to run unconfined (``--no-sandbox``), which the log a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import json
 import os
@@ -120,9 +121,10 @@ class Sandbox:
         return [sys.executable, "-s", str(Path(__file__).resolve()), "--spec", json.dumps(self.spec()),
                 "--", *kernel]  # fmt: skip
 
-    def write_kernelspec(self, into: Path) -> Path:
+    def write_kernelspec(self, into: Path, warm: bool = False) -> Path:
         """A ``python3`` kernel spec in ``into/kernels/`` that starts the kernel in this sandbox; put ``into``
-        first on ``JUPYTER_PATH`` and nbgrader's executor uses it."""
+        first on ``JUPYTER_PATH`` and nbgrader's executor uses it. With ``warm`` (and confined), the kernel
+        is forked from the slot's warm launcher (:mod:`hitlab.grading.warm`) into the same sandbox."""
         folder = into / "kernels" / "python3"
         folder.mkdir(parents=True, exist_ok=True)
         kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -132,6 +134,9 @@ class Sandbox:
             "language": "python",
             "metadata": {"debugger": False},
         }
+        if warm and self.confine:
+            provisioner = {"provisioner_name": "hitlab-warm-sandbox", "config": {"spec": self.spec()}}
+            spec.update(argv=kernel, metadata={**spec["metadata"], "kernel_provisioner": provisioner})
         (folder / "kernel.json").write_text(json.dumps(spec, indent=1))
         return into
 
@@ -322,8 +327,9 @@ def _environment(spec: dict, home: str) -> dict[str, str]:
     return env
 
 
-def _kernel(spec: dict, kernel: list[str]) -> None:
-    """The first process of the new PID namespace: build the root, drop privileges, become the kernel."""
+def _kernel(spec: dict, kernel: list[str], warm: bool = False) -> None:
+    """The first process of the new PID namespace: build the root, drop privileges, become the kernel (a new
+    interpreter, or with ``warm`` this process, a fork of the warm launcher: :func:`serve_warm`)."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     index = _connection_index(kernel)
     connection = Path(kernel[index]).read_bytes() if index is not None else None
@@ -336,7 +342,30 @@ def _kernel(spec: dict, kernel: list[str]) -> None:
         kernel = [*kernel[:index], CONNECTION, *kernel[index + 1 :]]
     _become(spec, as_root)
     os.chdir(HOME)
+    if warm:
+        _run_warm_kernel(spec, kernel)
     os.execve(kernel[0], kernel, _environment(spec, HOME))
+
+
+def _run_warm_kernel(spec: dict, kernel: list[str]) -> None:
+    """Run the kernel ``python -m ipykernel_launcher ARGS`` would start, in this process (forked from
+    the warm launcher, its imports done), as a new interpreter would start it: its environment, fresh import
+    caches (the host's paths are gone) and fresh random states (a fork shares its parent's); never returns."""
+    import importlib
+
+    if kernel[1:3] != ["-m", "ipykernel_launcher"]:
+        raise SandboxError(0, f"a warm kernel runs ipykernel_launcher only, not {kernel}")
+    os.environ.clear()
+    os.environ.update(_environment(spec, HOME))
+    sys.argv = [kernel[0], *kernel[3:]]
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+    if "numpy" in sys.modules:  # (random reseeds itself in a forked child; numpy's global state does not)
+        sys.modules["numpy"].random.seed()
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance(argv=kernel[3:])
+    os._exit(0)
 
 
 def _unconfined(spec: dict, kernel: list[str]) -> None:
@@ -422,15 +451,16 @@ def reap(records: str | Path) -> int:
     return killed
 
 
-def launch(spec: dict, kernel: list[str]) -> None:
-    """Start ``kernel`` confined by ``spec`` and wait for it; exits with its status (does not return)."""
+def launch(spec: dict, kernel: list[str], warm: bool = False) -> None:
+    """Start ``kernel`` confined by ``spec`` and wait for it; exits with its status (does not return). With
+    ``warm``, this process is a fork of the warm launcher and the kernel runs in its confined child."""
     if not spec["confine"]:
         _unconfined(spec, kernel)
     _enter_namespaces(spec.get("join"))
     child = os.fork()
     if child == 0:
         try:
-            _kernel(spec, kernel)
+            _kernel(spec, kernel, warm)
         except BaseException as err:  # whatever failed: say it, and never run unconfined
             os.write(2, f"hitlab sandbox: {err}\n".encode())
         os._exit(111)
@@ -519,11 +549,75 @@ def probe(uid: int, need: list[str]) -> str:
     return f"off: {why}"
 
 
+#: What the warm launcher imports before any kernel starts: what every kernel loads (ipykernel) and what most
+#: notebooks do first. Only modules: no data, no hitlab (an exam's kernels import the exam release's), nothing
+#: that writes files or starts threads on import.
+WARM_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
+                "IPython.core.interactiveshell", "IPython.extensions", "psutil", "tornado.ioloop", "sqlite3",
+                "numpy", "pandas", "duckdb")  # fmt: skip
+
+
+def serve_warm(fd: int) -> None:
+    """The warm launcher of a grading slot: a fresh interpreter of the grader, in the kernels' environment,
+    that imports :data:`WARM_MODULES` once and then, for each request on the socket ``fd`` (from the slot's
+    process alone: a socket pair, never a path), forks a launcher that starts the kernel exactly as
+    :func:`launch` does, in a new sandbox, except that the kernel is that fork's child rather than a new
+    interpreter. The warm launcher never runs a notebook's code, so nothing passes from one kernel to the
+    next; a launcher it forks closes every descriptor but the standard three before anything else, so no
+    kernel ever holds the socket. The reply carries a pidfd of the launcher (no race with a reused pid)."""
+    import importlib
+    import socket
+
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception as err:  # the kernel imports it itself, as without a warm launcher
+            os.write(2, f"hitlab sandbox: warm launcher: no {name}: {err}\n".encode())
+    channel = socket.socket(fileno=fd)
+    signal.signal(signal.SIGCHLD, lambda *_: _reap_children())
+    while True:
+        try:
+            request = channel.recv(1 << 20)
+        except InterruptedError:
+            continue
+        if not request:
+            os._exit(0)  # the slot is gone
+        spec, kernel = json.loads(request)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # not reaped before its pidfd is open
+        child = os.fork()
+        if child == 0:
+            try:
+                os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+                os.setsid()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+                launch(spec, kernel, warm=True)
+            except BaseException as err:
+                os.write(2, f"hitlab sandbox: {err}\n".encode())
+            os._exit(111)
+        pidfd = os.pidfd_open(child)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        try:
+            socket.send_fds(channel, [str(child).encode()], [pidfd])
+        finally:
+            os.close(pidfd)
+
+
+def _reap_children() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python sandbox.py")
-    parser.add_argument("--spec", required=True)
+    parser.add_argument("--spec")
+    parser.add_argument("--warm", type=int, help="serve as a slot's warm launcher on this socket descriptor")
     parser.add_argument("kernel", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if args.warm is not None:
+        serve_warm(args.warm)
     kernel = args.kernel[1:] if args.kernel[:1] == ["--"] else args.kernel
     launch(json.loads(args.spec), kernel)
 

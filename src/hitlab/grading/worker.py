@@ -88,6 +88,7 @@ class SlotSettings:
     judge_timeout: float = 1800  # seconds for the judge's run of one notebook (exam mode)
     exam: str = ""  # a graded cohort's exam release (the folder holding its hitlab): see hitlab.grading.judge
     hitlab_code: str = ""  # the folder holding the grader's hitlab, which exam kernels never see
+    warm: bool = True  # kernels forked from a warm launcher (hitlab.grading.warm) rather than started cold
 
     @property
     def folder(self) -> Path:
@@ -149,9 +150,16 @@ class Slot:
             self.judge = replace(self.sandbox, sockets=self.shared, root=_private_dir(self.dir / "root-j"),
                                  workdir=self.shared, need=[Path(p) for p in settings.need],
                                  env={**settings.env, "HITLAB_JUDGE_SCRATCH": str(self.shared)})  # fmt: skip
-        os.environ["JUPYTER_PATH"] = str(self.sandbox.write_kernelspec(self.dir / "jupyter"))
+        self.warm = settings.warm and settings.confine
+        if self.warm:  # started in the kernels' environment, before this process changes its own
+            from hitlab.grading import warm
+            from hitlab.grading.sandbox import HOME, _environment
+
+            warm.use(warm.WarmLauncher(_environment(self.sandbox.spec(), HOME)))
+        os.environ["JUPYTER_PATH"] = str(self.sandbox.write_kernelspec(self.dir / "jupyter", self.warm))
         os.environ["JUPYTER_RUNTIME_DIR"] = str(self.runtime)
         os.environ["TMPDIR"] = tempfile.tempdir = str(self.runtime)  # jupyter_client's connection files
+        _fast_scratch_gradebook(self.course / "gradebook.db")
         self.api = nbgrader_api(self.course, self.course / "gradebook.db", configure=self._configure)
 
     def _configure(self, config) -> None:
@@ -167,6 +175,7 @@ class Slot:
         config.BoundedExecute.sandbox_records = str(self.records)
         config.BoundedExecute.sandbox_uid = self.uid
         config.Execute.raise_on_iopub_timeout = False  # output that arrives late is not a crash
+        config.Execute.shutdown_kernel = "immediate"  # its sandbox is killed right after anyway
         config.Execute.iopub_timeout = 10
 
     def stop_kernels(self) -> None:
@@ -257,7 +266,7 @@ class Slot:
         for box in (self.sandbox, getattr(self, "evaluator", None), getattr(self, "judge", None)):
             if box is not None:
                 box.env = {**box.env, **seed}
-        self.sandbox.write_kernelspec(self.dir / "jupyter")
+        self.sandbox.write_kernelspec(self.dir / "jupyter", self.warm)
 
     def _judge(self, job: Job, learner, source, autograded, outcome: Outcome) -> list[str]:
         """Exam mode: every auto-graded item's score from the judge (the genuine checks, outside the learner's
@@ -296,6 +305,22 @@ class Slot:
             return "the kernel died while running the notebook (os._exit, a crash, or a limit reached)"
         lines = [line for line in log.strip().splitlines() if line.strip()]
         return "nbgrader could not grade it: " + (lines[-1] if lines else "unknown error")
+
+
+def _fast_scratch_gradebook(path: Path) -> None:
+    """The slot's gradebook is a scratch copy, read back after each notebook (the runner writes the real one):
+    SQLite need not wait for the disk at each of nbgrader's commits (dozens per notebook)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _no_sync(connection, _record) -> None:
+        if type(connection).__module__.startswith("sqlite3"):
+            cursor = connection.cursor()
+            if any(Path(row[2]) == path for row in cursor.execute("PRAGMA database_list") if row[2]):
+                cursor.execute("PRAGMA synchronous = OFF")
+                cursor.execute("PRAGMA journal_mode = MEMORY")
+            cursor.close()
 
 
 def _normalized(nb, release) -> tuple[list[str], list[str]]:

@@ -1,0 +1,98 @@
+"""Warm kernels (hitlab.grading.warm): a grading slot's kernels are forked from a warm launcher with the heavy
+imports done, and each is still a new process in a new sandbox. Attacked here with real grading runs on one
+slot, so that one learner's kernel follows another's from the same launcher: nothing the first changes (in
+the modules the launcher imported, the environment, the file system) reaches the second; a fork's random
+state is not shared; no kernel holds the launcher's socket (which could ask for an unconfined kernel)."""
+
+from __future__ import annotations
+
+import os
+
+import nbformat
+import pytest
+
+from hitlab.course.notebooks import read, write
+from hitlab.grading import grade
+from hitlab.grading.cohort import make_cohort
+
+LAB = "lab00_orientation"
+pytestmark = [pytest.mark.slow]
+
+FIRST = """\
+import sys
+print("warm", "pandas" in sys.modules and "duckdb" in sys.modules)
+import builtins, os, random, numpy, pandas
+print("leaked", [hasattr(m, "LEAKED") for m in (builtins, numpy, pandas)], "LEAKED" in os.environ,
+      os.path.exists("/tmp/leaked"), "leak_module" in sys.modules)
+print("random", random.random(), numpy.random.rand())
+builtins.LEAKED = numpy.LEAKED = pandas.LEAKED = True
+os.environ["LEAKED"] = "1"
+sys.modules["leak_module"] = sys
+open("/tmp/leaked", "w").close()
+"""
+SOCKETS = """\
+import os, socket
+kinds = []
+for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        continue
+    kinds.append(sock.type.name)
+    sock.close()
+print("packet sockets", kinds.count("SOCK_SEQPACKET"), "uid", os.getuid(), "pid", os.getpid())
+"""
+
+
+def _printed(out, student: str) -> list[str]:
+    nb = nbformat.read(out / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells[:2] for o in c.get("outputs", [])).splitlines()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("warm")
+    source = tmp / "source"
+    make_cohort(source, [LAB], per_lab=1, seed=2)
+    base = read(source / "s001" / LAB / f"{LAB}.ipynb")
+    for student in ("a1", "a2", "a3"):
+        nb = read(source / "s001" / LAB / f"{LAB}.ipynb")
+        nb.cells[:0] = [nbformat.v4.new_code_cell(FIRST), nbformat.v4.new_code_cell(SOCKETS)]
+        (tmp / "subs" / student / LAB).mkdir(parents=True)
+        write(nb, tmp / "subs" / student / LAB / f"{LAB}.ipynb")
+    run = grade(tmp / "subs", tmp / "out", [LAB], workers=1)  # one slot: each kernel after another's
+    return {"out": tmp / "out", "run": run, "cells": len(base.cells)}
+
+
+def test_kernels_are_forked_warm_and_share_nothing(graded):
+    assert {o.status for o in graded["run"].graded} <= {"graded", "tampered"}, graded["run"].graded
+    seen = []
+    for student in ("a1", "a2", "a3"):
+        lines = _printed(graded["out"], student)
+        assert lines[0] == "warm True", lines  # the launcher's imports were there before any cell ran
+        assert lines[1] == "leaked [False, False, False] False False False", (student, lines)
+        seen.append(lines[2].split()[1:])
+    for values in zip(*seen, strict=True):  # each kernel's random states are its own (random's, numpy's)
+        assert len(set(values)) == 3, seen
+
+
+def test_no_kernel_holds_the_warm_launchers_socket(graded):
+    for student in ("a1", "a2", "a3"):
+        line = _printed(graded["out"], student)[3]
+        packets, uid, pid = line.split()[2], int(line.split()[4]), int(line.split()[6])
+        assert packets == "0", line
+        assert pid == 1, line  # the first process of a PID namespace of its own
+        if os.geteuid() == 0:
+            assert uid in graded["run"].uids, line
+
+
+def test_graded_as_a_cold_kernel_grades(graded):
+    from nbgrader.api import Gradebook
+
+    from hitlab.grading.gradebook import item_scores
+
+    with Gradebook(f"sqlite:///{graded['out'] / 'gradebook.db'}", "hitlab") as gb:
+        scores = item_scores(gb, [LAB])[LAB]
+    full = {cell: (m, m) for cell, (_s, m) in scores["a1"].items() if cell.endswith("_test")}
+    for student in ("a1", "a2", "a3"):  # the correct answers keep full marks after the extra cells
+        assert {c: v for c, v in scores[student].items() if c.endswith("_test")} == full
