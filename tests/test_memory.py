@@ -28,47 +28,45 @@ def _status(pid: int) -> dict[str, int]:
 
 
 def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
+    """``root`` and every process under it, from the kernel's lists of each thread's children."""
     found, todo = [], [root]
     while todo:
         pid = todo.pop()
         found.append(pid)
-        todo += children.get(pid, [])
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                todo += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
     return found
 
 
 class _Sampler(threading.Thread):
-    """Each process of the build's tree, its largest RSS seen and of what (anonymous or file-backed memory):
-    what the failure message shows when the peak is too high."""
+    """Each process of the build's tree and the most it held: its kernel-kept high-water mark (exact, read as
+    late as the process lets it be read) and its largest sampled RSS, split into anonymous and file-backed
+    memory; what the failure message shows when the peak is too high."""
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.pid, self.done, self.seen = pid, threading.Event(), {}
 
     def run(self) -> None:
-        while not self.done.wait(0.05):
+        while not self.done.wait(0.02):
             for pid in _descendants(self.pid):
                 try:
                     fields = _status(pid)
                     command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120].decode()
                 except (OSError, UnicodeDecodeError):
                     continue
-                best = self.seen.get(pid)
-                if best is None or fields.get("VmRSS", 0) > best["VmRSS"]:
-                    self.seen[pid] = {"command": command, **{k: fields.get(k, 0) for k in
-                                      ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem")}}  # fmt: skip
+                seen = self.seen.setdefault(pid, {"command": command, "VmHWM": 0, "VmRSS": 0})
+                seen["VmHWM"] = max(seen["VmHWM"], fields.get("VmHWM", 0))
+                if fields.get("VmRSS", 0) > seen["VmRSS"]:
+                    seen.update({k: fields.get(k, 0) for k in ("VmRSS", "RssAnon", "RssFile", "RssShmem")})
 
     def report(self) -> str:
         return "\n".join(
-            f"pid {pid}: largest RSS {s['VmRSS'] >> 10} MiB (anon {s['RssAnon'] >> 10}, file {s['RssFile'] >> 10},"
-            f" shmem {s['RssShmem'] >> 10}), high water {s['VmHWM'] >> 10} MiB: {s['command']}"
+            f"pid {pid}: high water {s['VmHWM'] >> 10} MiB; largest sampled RSS {s['VmRSS'] >> 10} MiB (anon"
+            f" {s.get('RssAnon', 0) >> 10}, file {s.get('RssFile', 0) >> 10}): {s['command']}"
             for pid, s in sorted(self.seen.items())
         )
 
