@@ -73,8 +73,9 @@ class _Sampler(threading.Thread):
 
 @pytest.mark.xfail(
     strict=False,
-    reason="run alone it measures about 800 MiB; at the end of a full local CI run it measured 1,610 MiB, cause "
-    "not yet found (issue 16 stays open on it)",
+    reason="alone it measures 800-860 MiB (the build's own process; the file writer stays under 30 MiB); in full "
+    "local CI runs it measured 1,610, 1,576 and then 968 MiB: the variation is not explained yet (issue 16 stays "
+    "open on it)",
 )
 def test_building_the_default_dataset_peaks_under_1_5_gb(tmp_path):
     hitlab = shutil.which("hitlab", path=str(Path(sys.executable).parent))
