@@ -96,3 +96,29 @@ def test_graded_as_a_cold_kernel_grades(graded):
     full = {cell: (m, m) for cell, (_s, m) in scores["a1"].items() if cell.endswith("_test")}
     for student in ("a1", "a2", "a3"):  # the correct answers keep full marks after the extra cells
         assert {c: v for c, v in scores[student].items() if c.endswith("_test")} == full
+
+
+def test_a_dead_warm_launcher_is_replaced(tmp_path):
+    """A warm launcher killed between two notebooks (for memory, say) is started again for the next kernel."""
+    import select
+    import sys
+
+    from hitlab.grading.sandbox import HOME, Sandbox, _environment
+    from hitlab.grading.warm import WarmLauncher
+
+    folders = [tmp_path / n for n in ("sockets", "root", "records", "work")]
+    for folder in folders:
+        folder.mkdir()
+    spec = Sandbox(os.geteuid(), *folders, confine=False).spec()  # unconfined: nothing to build here
+    launcher = WarmLauncher(_environment(spec, HOME))
+    try:
+        first = launcher.process.pid
+        launcher.process.kill()
+        launcher.process.wait()
+        pid, pidfd = launcher.start(spec, [sys.executable, "-c", "pass"])
+        assert launcher.process.pid != first and launcher.process.poll() is None
+        assert select.select([pidfd], [], [], 60)[0]  # the forked launcher ran its command and ended
+        os.close(pidfd)
+        assert pid > 0
+    finally:
+        launcher.stop()

@@ -133,6 +133,8 @@ class SlotHost(WorkerPlugin):
     def grade(self, job: Job, notebook: bytes) -> Outcome:
         """Grade one job on a free slot of this worker (the notebook written into this run's scratch, where
         only the grader reads it)."""
+        if self.slots is None:
+            raise HitlabError("this worker's grading slots did not start (see the worker's log)")
         slot = self.slots.get()
         incoming = self.scratch / "incoming" / uuid.uuid4().hex
         try:

@@ -32,20 +32,27 @@ _launcher: WarmLauncher | None = None  # this slot process's warm launcher
 class WarmLauncher:
     """The warm launcher process of this grading slot, and the socket to ask it for kernels."""
 
-    def __init__(self, env: dict[str, str], log=None):
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self._spawn()
+
+    def _spawn(self) -> None:
         from hitlab.grading import sandbox
 
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.process = subprocess.Popen(
             [sys.executable, "-s", str(Path(sandbox.__file__).resolve()), "--warm", str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            start_new_session=True,
+            pass_fds=(theirs.fileno(),), env=self.env, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         theirs.close()
         self.channel = ours
 
     def start(self, spec: dict, kernel: list[str]) -> tuple[int, int]:
-        """A launcher forked for ``kernel`` confined by ``spec``: its pid and a pidfd of it."""
+        """A launcher forked for ``kernel`` confined by ``spec``: its pid and a pidfd of it. A warm launcher that
+        died (killed for memory, say) is replaced first."""
+        if self.process.poll() is not None:
+            self.channel.close()
+            self._spawn()
         self.channel.sendall(json.dumps([spec, kernel]).encode())
         message, fds, _flags, _addr = socket.recv_fds(self.channel, 64, 1)
         if not message or len(fds) != 1:

@@ -12,6 +12,7 @@ import copy
 import hashlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -150,7 +151,8 @@ class Slot:
             self.judge = replace(self.sandbox, sockets=self.shared, root=_private_dir(self.dir / "root-j"),
                                  workdir=self.shared, need=[Path(p) for p in settings.need],
                                  env={**settings.env, "HITLAB_JUDGE_SCRATCH": str(self.shared)})  # fmt: skip
-        self.warm = settings.warm and settings.confine
+        # (pidfds: Linux 5.3 and later)
+        self.warm = settings.warm and settings.confine and hasattr(signal, "pidfd_send_signal")
         if self.warm:  # started in the kernels' environment, before this process changes its own
             from hitlab.grading import warm
             from hitlab.grading.sandbox import HOME, _environment
