@@ -10,6 +10,7 @@ targets and PASS/FAIL, writes benchmarks/.work/results.json, and always exits 0.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -548,6 +549,107 @@ def bench_first_run(s: Settings) -> tuple[dict, list[Row]]:
     return result, rows
 
 
+BINDER_MIB = 2048  # a Binder session's memory
+
+
+def _tree_rss_mib(pid: int) -> float:
+    """The resident memory of process ``pid`` and everything under it, summed."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        with contextlib.suppress(OSError, AttributeError):
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+    return total / 1024
+
+
+def _lab_session_mib(data_dir: Path, lab: str = "lab00_orientation") -> float:
+    """``hitlab lab`` serving, and a kernel started through it running ``lab``'s worked solution cell by cell
+    (as a learner in JupyterLab): the largest summed resident memory of the server's process tree after a cell."""
+    import socket
+    import uuid
+
+    import websocket  # websocket-client, which jupyter_server installs
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = uuid.uuid4().hex
+    env = dict(os.environ, JUPYTER_TOKEN=token, HITLAB_DATA_DIR=str(data_dir), BROWSER="true")
+    server = subprocess.Popen([str(Path(sys.executable).parent / "hitlab"), "lab", "--no-browser", "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    base, auth = f"127.0.0.1:{port}", {"Authorization": f"token {token}"}
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def api(path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"http://{base}{path}", data=data, headers=auth)
+        with opener.open(request, timeout=10) as answer:
+            return json.load(answer)
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                api("/api/status")
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("hitlab lab did not answer") from None
+                time.sleep(0.2)
+        kernel = api("/api/kernels", {"name": "python3"})["id"]
+        channel = websocket.create_connection(f"ws://{base}/api/kernels/{kernel}/channels?token={token}")
+        peak = _tree_rss_mib(server.pid)
+        notebook = json.loads((REPO / "solutions" / lab / f"{lab}.ipynb").read_text())
+        for cell in (c for c in notebook["cells"] if c["cell_type"] == "code"):
+            msg_id = uuid.uuid4().hex
+            header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "", "session": msg_id,
+                      "version": "5.3"}  # fmt: skip
+            channel.send(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "channel": "shell",
+                                     "content": {"code": "".join(cell["source"]), "silent": False}}))  # fmt: skip
+            while True:
+                message = json.loads(channel.recv())
+                if (message.get("msg_type") == "status" and message["content"]["execution_state"] == "idle"
+                        and message["parent_header"].get("msg_id") == msg_id):  # fmt: skip
+                    break
+            peak = max(peak, _tree_rss_mib(server.pid))
+        channel.close()
+        return peak
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def bench_binder(s: Settings) -> tuple[dict, list[Row]]:
+    """What a Binder session holds: building the default dataset into an empty data folder (postBuild's `hitlab
+    data build`: its peak RSS, its own and its children's), then JupyterLab and a kernel running lab00 through
+    it (the summed RSS of the server's process tree). The two together must fit Binder's 2 GB."""
+    data = fresh_dir(WORK / "binder-data")
+    env = dict(os.environ, HITLAB_DATA_DIR=str(data), HITLAB_DATASET_SEED="named")
+    with subprocess.Popen([str(Path(sys.executable).parent / "hitlab"), "data", "build"], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT) as build:  # fmt: skip
+        _, status, usage = os.wait4(build.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("hitlab data build failed")
+    built = usage.ru_maxrss / 1024
+    session = _lab_session_mib(data)
+    rows = [
+        Row("binder", "hitlab data build into an empty data folder, peak RSS", built, "MiB", "<= 1430 (1.5 GB)",
+            built <= 1430),
+        Row("binder", "hitlab lab and a kernel running lab00 through it, summed RSS (largest after a cell)",
+            session, "MiB"),
+        Row("binder", "the build's peak and the session's together", built + session, "MiB",
+            f"<= {BINDER_MIB} (2 GB)", built + session <= BINDER_MIB),
+    ]  # fmt: skip
+    return {"build_peak_mib": built, "session_mib": session}, rows
+
+
 BENCHMARKS = {
     "first_run": bench_first_run,
     "generation": bench_generation,
@@ -559,6 +661,7 @@ BENCHMARKS = {
     "mock": bench_mock,
     "variant": bench_variant,
     "exam": bench_exam,
+    "binder": bench_binder,
 }
 
 
