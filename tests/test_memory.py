@@ -27,6 +27,13 @@ def _status(pid: int) -> dict[str, int]:
     return fields
 
 
+def _threads(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
 def _descendants(root: int) -> list[int]:
     """``root`` and every process under it, from the kernel's lists of each thread's children."""
     found, todo = [], [root]
@@ -58,25 +65,21 @@ class _Sampler(threading.Thread):
                     command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120].decode()
                 except (OSError, UnicodeDecodeError):
                     continue
-                seen = self.seen.setdefault(pid, {"command": command, "VmHWM": 0, "VmRSS": 0})
+                seen = self.seen.setdefault(pid, {"command": command, "VmHWM": 0, "VmRSS": 0, "threads": 0})
                 seen["VmHWM"] = max(seen["VmHWM"], fields.get("VmHWM", 0))
+                seen["threads"] = max(seen["threads"], _threads(pid))
                 if fields.get("VmRSS", 0) > seen["VmRSS"]:
                     seen.update({k: fields.get(k, 0) for k in ("VmRSS", "RssAnon", "RssFile", "RssShmem")})
 
     def report(self) -> str:
         return "\n".join(
             f"pid {pid}: high water {s['VmHWM'] >> 10} MiB; largest sampled RSS {s['VmRSS'] >> 10} MiB (anon"
-            f" {s.get('RssAnon', 0) >> 10}, file {s.get('RssFile', 0) >> 10}): {s['command']}"
+            f" {s.get('RssAnon', 0) >> 10}, file {s.get('RssFile', 0) >> 10}), up to {s['threads']} threads:"
+            f" {s['command']}"
             for pid, s in sorted(self.seen.items())
         )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="alone it measures 800-860 MiB (the build's own process; the file writer stays under 30 MiB); in full "
-    "local CI runs it measured 1,610, 1,576 and then 968 MiB: the variation is not explained yet (issue 16 stays "
-    "open on it)",
-)
 def test_building_the_default_dataset_peaks_under_1_5_gb(tmp_path):
     hitlab = shutil.which("hitlab", path=str(Path(sys.executable).parent))
     assert hitlab, "the hitlab command of this install"
@@ -103,6 +106,9 @@ def test_building_the_default_dataset_peaks_under_1_5_gb(tmp_path):
     peak = usage.ru_maxrss * 1024  # KiB on Linux
     processes = sampler.report()
     print(f"hitlab data build: peak RSS {peak / 2**20:.0f} MiB\n{processes}")
-    assert 100 * 2**20 < peak < LIMIT_BYTES, (
-        f"peak RSS {peak / 2**20:.0f} MiB; its processes:\n{processes}\nthe build said:\n{output}"
-    )
+    assert peak > 100 * 2**20, f"peak RSS {peak / 2**20:.0f} MiB: not measured?\n{processes}\n{output}"
+    if peak >= LIMIT_BYTES:  # still open (issue 16): this run's evidence goes into the summary's XFAIL line
+        pytest.xfail(
+            f"peak RSS {peak / 2**20:.0f} MiB, over the 1.5 GB target: alone it measures 800-860 MiB, in full "
+            f"local CI runs 968 to 1,610 MiB, cause not yet found; processes: {processes.replace(chr(10), ' | ')}"
+        )
