@@ -461,6 +461,16 @@ FIRST_RUN_TARGET = 150.0  # seconds: a fresh clone's `make lab` to a running Jup
 _SERVER_URL = re.compile(r"http://(?:localhost|127\.0\.0\.1):(\d+)/\S*?\?token=(\w+)")
 
 
+def _stop_group(process: subprocess.Popen, signum: int) -> None:
+    """Stop a process started in its own session, and all it started: ``signum``, then SIGKILL after 30 s."""
+    os.killpg(process.pid, signum)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def first_run(installer: str, folder: Path) -> dict:
     """A newcomer's first ``make lab`` in a fresh clone of this repository's HEAD, with empty download caches
     (uv's and pip's, both in ``folder``): seconds from the command to JupyterLab's first answer, and to each
@@ -514,12 +524,7 @@ def first_run(installer: str, folder: Path) -> dict:
                 time.sleep(0.1)
         answered = time.perf_counter() - start
     finally:
-        os.killpg(make.pid, signal.SIGINT)
-        try:
-            make.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(make.pid, signal.SIGKILL)
-            make.wait()
+        _stop_group(make, signal.SIGINT)
     venv_bytes = sum(
         f.stat().st_size for f in (clone / ".venv").rglob("*") if f.is_file() and not f.is_symlink()
     )
@@ -618,12 +623,7 @@ def _lab_session_mib(data_dir: Path, lab: str = "lab00_orientation") -> float:
         channel.close()
         return peak
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        _stop_group(server, signal.SIGTERM)
 
 
 def bench_binder(s: Settings) -> tuple[dict, list[Row]]:
