@@ -434,9 +434,8 @@ def grade(
         exam_tree = _exam_release(scratch) if exam and cluster is None else None
         run.exam = exam
         run.per_learner_data = course_secret is not None
-        if (
-            found.submissions and cluster is None
-        ):  # started now: they load nbgrader while the course is prepared
+        # the slots are started now (here, not on a cluster): they load nbgrader while the course is prepared
+        if found.submissions and cluster is None:
             uids, locks = _claim_uids(min(workers, len(found.submissions)))
             run.uids = sorted(set(uids))
             run.sandbox = sandbox_state(uids[0], need, sandbox)

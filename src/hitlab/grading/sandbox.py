@@ -67,6 +67,7 @@ ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch
        "debian_version", "matplotlibrc")  # fmt: skip
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 DEVICES = ("null", "zero", "full", "random", "urandom")
+WARM_PROVISIONER = "hitlab-warm-sandbox"  # hitlab.grading.warm.WarmProvisioner's entry point (pyproject.toml)
 HOME = "/home/learner"  # the kernel's working folder and home, a tmpfs of its own
 CONNECTION = "/run/kernel/connection.json"  # the kernel's copy of its connection file
 
@@ -135,7 +136,7 @@ class Sandbox:
             "metadata": {"debugger": False},
         }
         if warm and self.confine:
-            provisioner = {"provisioner_name": "hitlab-warm-sandbox", "config": {"spec": self.spec()}}
+            provisioner = {"provisioner_name": WARM_PROVISIONER, "config": {"spec": self.spec()}}
             spec.update(argv=kernel, metadata={**spec["metadata"], "kernel_provisioner": provisioner})
         (folder / "kernel.json").write_text(json.dumps(spec, indent=1))
         return into
@@ -551,7 +552,8 @@ def probe(uid: int, need: list[str]) -> str:
 
 #: What the warm launcher imports before any kernel starts: what every kernel loads (ipykernel) and what most
 #: notebooks do first. Only modules: no data, no hitlab (an exam's kernels import the exam release's), nothing
-#: that writes files or starts threads on import.
+#: that writes files on import. (numpy's OpenBLAS starts its worker threads on import and stops them around a
+#: fork through its own fork handlers.)
 WARM_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
                 "IPython.core.interactiveshell", "IPython.extensions", "psutil", "tornado.ioloop", "sqlite3",
                 "numpy", "pandas", "duckdb")  # fmt: skip

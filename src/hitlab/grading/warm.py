@@ -24,8 +24,6 @@ from typing import Any
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Dict
 
-PROVISIONER = "hitlab-warm-sandbox"  # the entry point's name (pyproject.toml)
-
 _launcher: WarmLauncher | None = None  # this slot process's warm launcher
 
 
@@ -83,15 +81,14 @@ class _Launched:
 
     def __init__(self, pid: int, pidfd: int):
         self.pid, self.pidfd, self.returncode = pid, pidfd, None
+        self.signalled: int | None = None  # the last signal sent to it
 
     def poll(self) -> int | None:
         if self.returncode is None and select.select([self.pidfd], [], [], 0)[0]:
-            self.returncode = -signal.SIGKILL if self._killed() else 0  # its parent, not us, has its status
+            # its parent, not us, has its status
+            self.returncode = -signal.SIGKILL if self.signalled == signal.SIGKILL else 0
             os.close(self.pidfd)
         return self.returncode
-
-    def _killed(self) -> bool:
-        return getattr(self, "_sent", None) == signal.SIGKILL
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
@@ -102,7 +99,7 @@ class _Launched:
 
     def send_signal(self, signum: int) -> None:
         if self.returncode is None:
-            self._sent = signum
+            self.signalled = signum
             signal.pidfd_send_signal(self.pidfd, signum)
 
     def kill(self) -> None:
