@@ -11,6 +11,7 @@ import os
 import nbformat
 import pytest
 
+from hitlab.checks import questions
 from hitlab.course.notebooks import read, write
 from hitlab.grading import grade
 from hitlab.grading.cohort import make_cohort
@@ -42,11 +43,16 @@ for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
     sock.close()
 print("packet sockets", kinds.count("SOCK_SEQPACKET"), "uid", os.getuid(), "pid", os.getpid())
 """
+KEYS = """\
+import sys
+from hitlab.checks import questions
+print("keys", sum("answer_key" in vars(q) for q in questions("lab00")), "path", sys.path[0])
+"""
 
 
 def _printed(out, student: str) -> list[str]:
     nb = nbformat.read(out / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
-    return "".join(o.get("text", "") for c in nb.cells[:2] for o in c.get("outputs", [])).splitlines()
+    return "".join(o.get("text", "") for c in nb.cells[:3] for o in c.get("outputs", [])).splitlines()
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +63,7 @@ def graded(tmp_path_factory):
     base = read(source / "s001" / LAB / f"{LAB}.ipynb")
     for student in ("a1", "a2", "a3"):
         nb = read(source / "s001" / LAB / f"{LAB}.ipynb")
-        nb.cells[:0] = [nbformat.v4.new_code_cell(FIRST), nbformat.v4.new_code_cell(SOCKETS)]
+        nb.cells[:0] = [nbformat.v4.new_code_cell(c) for c in (FIRST, SOCKETS, KEYS)]
         (tmp / "subs" / student / LAB).mkdir(parents=True)
         write(nb, tmp / "subs" / student / LAB / f"{LAB}.ipynb")
     run = grade(tmp / "subs", tmp / "out", [LAB], workers=1)  # one slot: each kernel after another's
@@ -84,6 +90,18 @@ def test_no_kernel_holds_the_warm_launchers_socket(graded):
         assert pid == 1, line  # the first process of a PID namespace of its own
         if os.geteuid() == 0:
             assert uid in graded["run"].uids, line
+
+
+def test_kernels_start_with_their_labs_answer_keys(graded):
+    """Each kernel gets its lab's answer keys, computed once by the slot's launcher (the first kernel waits for
+    them), and starts as ``python -m ipykernel_launcher`` would, in its home folder."""
+    from hitlab.grading.answer_keys import compute
+    from hitlab.grading.sandbox import HOME
+
+    keys = len(compute(LAB))
+    assert keys == sum(q.key_from_data for q in questions(LAB)) > 0  # every such key of lab00 is sent
+    for student in ("a1", "a2", "a3"):
+        assert _printed(graded["out"], student)[4] == f"keys {keys} path {HOME}"
 
 
 def test_graded_as_a_cold_kernel_grades(graded):

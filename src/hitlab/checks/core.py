@@ -277,6 +277,10 @@ class Question:
     edge_cases: Sequence[Callable[[Any], None]] = ()
     form: Sequence[Callable[[Any], None]] = ()
     time_limit: float = 60.0  # under nbgrader's 120 s per cell, so the learner reads why
+    # the answer key is data computed from the datasets alone (rows, values), tied to no server, file or other
+    # state of the process that computed it: a grader may compute it once for every kernel
+    # (hitlab.grading.answer_keys). Off unless a question's kind is known to compute such keys.
+    key_from_data: bool = False
 
     @cached_property
     def answer_key(self) -> Any:

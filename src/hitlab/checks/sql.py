@@ -205,4 +205,5 @@ def sql_question(
         prepare=prepare,
         edge_cases=edge_cases,
         form=(prepare,),  # runs on the data and returns the columns asked for
+        key_from_data=True,  # rows a reference computed from the tables
     )

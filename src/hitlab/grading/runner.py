@@ -354,6 +354,9 @@ class GradingOptions:
     limits: Limits = field(default_factory=Limits)
     sandbox: bool = True
     exam: bool = False
+    # labs whose answer keys each slot computes once (hitlab.grading.answer_keys): self-study grading on the
+    # named datasets, not an exam (no keys there) nor each learner's own datasets (no key serves two learners)
+    answer_keys: list[str] = field(default_factory=list)
 
 
 def slot_settings(
@@ -367,7 +370,7 @@ def slot_settings(
         index, uid, str(template), str(scratch), need=need, env={"HITLAB_DATA_DIR": str(data_root())},
         cell_timeout=options.cell_timeout, limits=options.limits, confine=options.sandbox,
         judge_timeout=options.notebook_timeout, exam=str(exam_tree) if exam_tree else "",
-        hitlab_code=_hitlab_code(),
+        hitlab_code=_hitlab_code(), answer_keys=[] if options.exam else list(options.answer_keys),
     )  # fmt: skip
 
 
@@ -416,7 +419,8 @@ def grade(
     sources, qs = {}, {}
     for lab in names:
         sources[lab], qs[lab] = _lab_material(root, lab)
-    options = GradingOptions(timeout, notebook_timeout, limits or Limits(), sandbox, exam)
+    options = GradingOptions(timeout, notebook_timeout, limits or Limits(), sandbox, exam,
+                             answer_keys=[] if exam or course_secret is not None else names)  # fmt: skip
     for dataset in datasets_for(names) if cluster is None else ():  # built now: sandboxed kernels only read
         build_dataset(dataset)
     run.phases["datasets"] = time.perf_counter() - started

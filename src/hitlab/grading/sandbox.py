@@ -38,6 +38,7 @@ import json
 import os
 import platform
 import resource
+import select
 import signal
 import subprocess
 import sys
@@ -122,10 +123,11 @@ class Sandbox:
         return [sys.executable, "-s", str(Path(__file__).resolve()), "--spec", json.dumps(self.spec()),
                 "--", *kernel]  # fmt: skip
 
-    def write_kernelspec(self, into: Path, warm: bool = False) -> Path:
+    def write_kernelspec(self, into: Path, warm: bool = False, lab: str = "") -> Path:
         """A ``python3`` kernel spec in ``into/kernels/`` that starts the kernel in this sandbox; put ``into``
         first on ``JUPYTER_PATH`` and nbgrader's executor uses it. With ``warm`` (and confined), the kernel
-        is forked from the slot's warm launcher (:mod:`hitlab.grading.warm`) into the same sandbox."""
+        is forked from the slot's warm launcher (:mod:`hitlab.grading.warm`) into the same sandbox, for a
+        notebook of ``lab``."""
         folder = into / "kernels" / "python3"
         folder.mkdir(parents=True, exist_ok=True)
         kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -136,7 +138,7 @@ class Sandbox:
             "metadata": {"debugger": False},
         }
         if warm and self.confine:
-            provisioner = {"provisioner_name": WARM_PROVISIONER, "config": {"spec": self.spec()}}
+            provisioner = {"provisioner_name": WARM_PROVISIONER, "config": {"spec": self.spec(), "lab": lab}}
             spec.update(argv=kernel, metadata={**spec["metadata"], "kernel_provisioner": provisioner})
         (folder / "kernel.json").write_text(json.dumps(spec, indent=1))
         return into
@@ -359,6 +361,7 @@ def _run_warm_kernel(spec: dict, kernel: list[str]) -> None:
     os.environ.clear()
     os.environ.update(_environment(spec, HOME))
     sys.argv = [kernel[0], *kernel[3:]]
+    sys.path[0] = os.getcwd()  # as ``python -m`` puts it (the launcher's was its script's folder)
     sys.path_importer_cache.clear()
     importlib.invalidate_caches()
     if "numpy" in sys.modules:  # (random reseeds itself in a forked child; numpy's global state does not)
@@ -559,14 +562,17 @@ WARM_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell
                 "numpy", "pandas", "duckdb")  # fmt: skip
 
 
-def serve_warm(fd: int) -> None:
+def serve_warm(fd: int, labs: list[str] | None = None) -> None:
     """The warm launcher of a grading slot: a fresh interpreter of the grader, in the kernels' environment,
     that imports :data:`WARM_MODULES` once and then, for each request on the socket ``fd`` (from the slot's
     process alone: a socket pair, never a path), forks a launcher that starts the kernel exactly as
     :func:`launch` does, in a new sandbox, except that the kernel is that fork's child rather than a new
     interpreter. The warm launcher never runs a notebook's code, so nothing passes from one kernel to the
     next; a launcher it forks closes every descriptor but the standard three before anything else, so no
-    kernel ever holds the socket. The reply carries a pidfd of the launcher (no race with a reused pid)."""
+    kernel ever holds the socket. The reply carries a pidfd of the launcher (no race with a reused pid).
+
+    A request names the kernel's lab. With ``labs`` (self-study grading), the kernels of those labs get the
+    labs' answer keys, computed once by a helper (:class:`hitlab.grading.answer_keys.LauncherKeys`)."""
     import importlib
     import socket
 
@@ -578,14 +584,26 @@ def serve_warm(fd: int) -> None:
             os.write(2, f"hitlab sandbox: warm launcher: no {name}: {err}\n".encode())
     channel = socket.socket(fileno=fd)
     signal.signal(signal.SIGCHLD, lambda *_: _reap_children())
+    keys = None
+    if labs:
+        from hitlab.grading.answer_keys import LauncherKeys, install
+
+        keys = LauncherKeys(labs, dict(os.environ), lambda: _prctl(PR_SET_PDEATHSIG, signal.SIGKILL))
     while True:
         try:
-            request = channel.recv(1 << 20)
+            ready = select.select([channel, *(keys.fds() if keys else ())], [], [])[0]
+            for read_end in ready:
+                if read_end is not channel:
+                    keys.collect(read_end)  # a lab's keys that took longer than its first kernel waited
+            request = channel.recv(1 << 20) if channel in ready else None
         except InterruptedError:
+            continue
+        if request is None:
             continue
         if not request:
             os._exit(0)  # the slot is gone
-        spec, kernel = json.loads(request)
+        spec, kernel, lab = json.loads(request)
+        given = keys.for_kernel(lab, spec.get("env", {})) if keys else {}
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # not reaped before its pidfd is open
         child = os.fork()
         if child == 0:
@@ -594,6 +612,8 @@ def serve_warm(fd: int) -> None:
                 os.setsid()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+                if given:
+                    install(lab, given)
                 launch(spec, kernel, warm=True)
             except BaseException as err:
                 os.write(2, f"hitlab sandbox: {err}\n".encode())
@@ -616,10 +636,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python sandbox.py")
     parser.add_argument("--spec")
     parser.add_argument("--warm", type=int, help="serve as a slot's warm launcher on this socket descriptor")
+    parser.add_argument(
+        "--answer-keys", default="", help="with --warm: the labs whose answer keys to compute"
+    )
     parser.add_argument("kernel", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.warm is not None:
-        serve_warm(args.warm)
+        serve_warm(args.warm, [lab for lab in args.answer_keys.split(",") if lab])
     kernel = args.kernel[1:] if args.kernel[:1] == ["--"] else args.kernel
     launch(json.loads(args.spec), kernel)
 

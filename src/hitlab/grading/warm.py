@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
-from traitlets import Dict
+from traitlets import Dict, Unicode
 
 _launcher: WarmLauncher | None = None  # this slot process's warm launcher
 
@@ -30,8 +30,9 @@ _launcher: WarmLauncher | None = None  # this slot process's warm launcher
 class WarmLauncher:
     """The warm launcher process of this grading slot, and the socket to ask it for kernels."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], answer_keys: list[str] | None = None):
         self.env = env
+        self.answer_keys = list(answer_keys or [])  # labs whose answer keys it computes (self-study grading)
         self._spawn()
 
     def _spawn(self) -> None:
@@ -39,19 +40,20 @@ class WarmLauncher:
 
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.process = subprocess.Popen(
-            [sys.executable, "-s", str(Path(sandbox.__file__).resolve()), "--warm", str(theirs.fileno())],
+            [sys.executable, "-s", str(Path(sandbox.__file__).resolve()), "--warm", str(theirs.fileno()),
+             "--answer-keys", ",".join(self.answer_keys)],
             pass_fds=(theirs.fileno(),), env=self.env, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         theirs.close()
         self.channel = ours
 
-    def start(self, spec: dict, kernel: list[str]) -> tuple[int, int]:
-        """A launcher forked for ``kernel`` confined by ``spec``: its pid and a pidfd of it. A warm launcher that
-        died (killed for memory, say) is replaced first."""
+    def start(self, spec: dict, kernel: list[str], lab: str = "") -> tuple[int, int]:
+        """A launcher forked for ``kernel`` (of a notebook of ``lab``) confined by ``spec``: its pid and a pidfd
+        of it. A warm launcher that died (killed for memory, say) is replaced first."""
         if self.process.poll() is not None:
             self.channel.close()
             self._spawn()
-        self.channel.sendall(json.dumps([spec, kernel]).encode())
+        self.channel.sendall(json.dumps([spec, kernel, lab]).encode())
         message, fds, _flags, _addr = socket.recv_fds(self.channel, 64, 1)
         if not message or len(fds) != 1:
             raise RuntimeError(
@@ -115,11 +117,12 @@ class WarmProvisioner(LocalProvisioner):
     group, which holds the kernel)."""
 
     spec = Dict(help="The sandbox spec of the slot's kernels (hitlab.grading.sandbox.Sandbox.spec)")
+    lab = Unicode("", help="The lab of the notebook the kernel runs (for its answer keys)")
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
         if _launcher is None:
             raise RuntimeError("no warm launcher in this process: the kernel spec is a grading slot's")
-        pid, pidfd = _launcher.start(self.spec, cmd)
+        pid, pidfd = _launcher.start(self.spec, cmd, self.lab)
         self.process = _Launched(pid, pidfd)
         self.pid = self.pgid = pid  # the launcher leads its own session and process group
         self.cwd = kwargs.get("cwd")

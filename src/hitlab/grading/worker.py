@@ -90,6 +90,7 @@ class SlotSettings:
     exam: str = ""  # a graded cohort's exam release (the folder holding its hitlab): see hitlab.grading.judge
     hitlab_code: str = ""  # the folder holding the grader's hitlab, which exam kernels never see
     warm: bool = True  # kernels forked from a warm launcher (hitlab.grading.warm) rather than started cold
+    answer_keys: list[str] = field(default_factory=list)  # labs whose answer keys the warm launcher computes
 
     @property
     def folder(self) -> Path:
@@ -157,7 +158,8 @@ class Slot:
             from hitlab.grading import warm
             from hitlab.grading.sandbox import HOME, _environment
 
-            warm.use(warm.WarmLauncher(_environment(self.sandbox.spec(), HOME)))
+            keys = [] if settings.exam else settings.answer_keys  # an exam's kernels have no answer keys
+            warm.use(warm.WarmLauncher(_environment(self.sandbox.spec(), HOME), keys))
         os.environ["JUPYTER_PATH"] = str(self.sandbox.write_kernelspec(self.dir / "jupyter", self.warm))
         os.environ["JUPYTER_RUNTIME_DIR"] = str(self.runtime)
         os.environ["TMPDIR"] = tempfile.tempdir = str(self.runtime)  # jupyter_client's connection files
@@ -268,7 +270,7 @@ class Slot:
         for box in (self.sandbox, getattr(self, "evaluator", None), getattr(self, "judge", None)):
             if box is not None:
                 box.env = {**box.env, **seed}
-        self.sandbox.write_kernelspec(self.dir / "jupyter", self.warm)
+        self.sandbox.write_kernelspec(self.dir / "jupyter", self.warm, job.lab)
 
     def _judge(self, job: Job, learner, source, autograded, outcome: Outcome) -> list[str]:
         """Exam mode: every auto-graded item's score from the judge (the genuine checks, outside the learner's

@@ -249,6 +249,7 @@ q3 = Question(
     points=3,
     variable="normalized_sql",
     expected=lambda: _ref().normalized(),
+    key_from_data=True,  # each table's rows, computed from the dataset
     compare=_compare_normalized,
     prepare=_run_normalized,
     form=(_run_normalized,),  # a query per table, each running on the extract with the columns asked for
@@ -341,6 +342,7 @@ q5 = Question(
     points=2,
     variable="address_at_encounter_sql",
     expected=lambda: _ref().address_at_encounter(),
+    key_from_data=True,  # rows computed from the dataset
     compare=lambda got, exp: compare_rows(
         got, exp, columns=("encounter_id", "zip"), title="Q5 address at each encounter"
     ),
