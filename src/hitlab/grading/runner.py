@@ -210,7 +210,9 @@ def _run_jobs(jobs: list[Job], workers: list[_Worker], wall_clock: float, on_out
             for i, w in enumerate(list(workers)):
                 outcome = w.receive(w.conn in ready, wall_clock)
                 if outcome is not None:
-                    workers[i] = w.after(outcome)
+                    workers[i] = w = w.after(outcome)
+                    if w.ready and w.job is None and pending:  # its next notebook first: it grades while
+                        w.send(pending.pop(), wall_clock)  # this one is recorded
                     on_outcome(outcome)
     finally:
         for w in workers:
@@ -399,8 +401,6 @@ def grade(
     """Grade the cohort in ``submissions`` into ``out`` (see ``hitlab grade --help``). With ``cluster`` (a Dask
     scheduler's address) the notebooks are graded on that cluster's workers (:mod:`hitlab.grading.cluster`)
     and ``workers`` is not used; this process still writes the gradebook and the outputs."""
-    from nbgrader.api import Gradebook
-
     from hitlab.cohort_keys import read_secret, seed_for
     from hitlab.course.build import tools_on_path
     from hitlab.data import build_dataset, datasets_for, evict_variants
@@ -416,21 +416,24 @@ def grade(
     run = GradingRun(out)
     people = read_roster(roster) if roster else []
     workers = max(1, workers or os.cpu_count() or 1)
-    sources, qs = {}, {}
-    for lab in names:
-        sources[lab], qs[lab] = _lab_material(root, lab)
     options = GradingOptions(timeout, notebook_timeout, limits or Limits(), sandbox, exam,
                              answer_keys=[] if exam or course_secret is not None else names)  # fmt: skip
-    for dataset in datasets_for(names) if cluster is None else ():  # built now: sandboxed kernels only read
-        build_dataset(dataset)
-    run.phases["datasets"] = time.perf_counter() - started
-
     uids: list[int] = []
     locks: list = []
     slots: list[_Worker] = []
     scratch = Path(tempfile.mkdtemp(prefix="hitlab-grade-"))
     os.chmod(scratch, 0o711)
     try:
+        # the slots' processes first (here, not on a cluster): they load nbgrader while the course is prepared
+        slots = [_Worker(out / "logs" / f"slot{i}.log") for i in range(workers)] if cluster is None else []
+        sources, qs = {}, {}
+        for lab in names:
+            sources[lab], qs[lab] = _lab_material(root, lab)
+        for dataset in datasets_for(names) if cluster is None else ():
+            build_dataset(dataset)  # built now: sandboxed kernels only read them
+        run.phases["datasets"] = time.perf_counter() - started
+        from nbgrader.api import Gradebook
+
         others = [lab for lab in lab_names(root) if lab not in names]
         found = collect(submissions, names, pattern=pattern, work_dir=scratch / "unzipped", other_labs=others)
         run.unmatched, run.other_labs = found.unmatched, found.other_labs
@@ -438,12 +441,13 @@ def grade(
         exam_tree = _exam_release(scratch) if exam and cluster is None else None
         run.exam = exam
         run.per_learner_data = course_secret is not None
-        # the slots are started now (here, not on a cluster): they load nbgrader while the course is prepared
         if found.submissions and cluster is None:
             uids, locks = _claim_uids(min(workers, len(found.submissions)))
             run.uids = sorted(set(uids))
             run.sandbox = sandbox_state(uids[0], need, sandbox)
-            slots = [_Worker(out / "logs" / f"slot{i}.log") for i in range(len(uids))]
+        for slot in slots[len(uids) :]:  # more slots than submissions
+            slot.stop(hard=True)
+        del slots[len(uids) :]
         template = shutil.copytree(template_course(root, names), scratch / "template")
         os.chmod(template, 0o700)
         with gbook.open_gradebook(url, seed=template / "gradebook.db") as gb:
