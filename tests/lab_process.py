@@ -46,9 +46,11 @@ class LabServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def get(self, path: str, **kwargs) -> requests.Response:
+    def get(self, path: str, timeout: float = 60, **kwargs) -> requests.Response:
+        # generous: a first request may do real work (formgrader's reads the course and its gradebook), and
+        # a busy shared machine took more than 10 s for it
         headers = {"Authorization": f"token {self.token}"}
-        return requests.get(f"{self.url}{path}", headers=headers, timeout=10, **kwargs)
+        return requests.get(f"{self.url}{path}", headers=headers, timeout=timeout, **kwargs)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
