@@ -197,11 +197,15 @@ STARTUP_SECONDS = 600  # the most a slot may take to start (nbgrader imported, t
 def _run_jobs(jobs: list[Job], workers: list[_Worker], wall_clock: float, on_outcome) -> None:
     """Grade ``jobs`` on the started ``workers``; replace a worker that died or overran its wall clock."""
     pending = list(reversed(jobs))
+
+    def feed(w: _Worker) -> None:
+        if w.ready and w.job is None and pending:
+            w.send(pending.pop(), wall_clock)
+
     try:
         while pending or any(w.job for w in workers):
             for w in workers:
-                if w.ready and w.job is None and pending:
-                    w.send(pending.pop(), wall_clock)
+                feed(w)
             busy = [w for w in workers if w.job is not None]
             timeout = max(
                 0.0, min((w.deadline for w in busy), default=time.monotonic() + 1) - time.monotonic()
@@ -210,9 +214,8 @@ def _run_jobs(jobs: list[Job], workers: list[_Worker], wall_clock: float, on_out
             for i, w in enumerate(list(workers)):
                 outcome = w.receive(w.conn in ready, wall_clock)
                 if outcome is not None:
-                    workers[i] = w = w.after(outcome)
-                    if w.ready and w.job is None and pending:  # its next notebook first: it grades while
-                        w.send(pending.pop(), wall_clock)  # this one is recorded
+                    workers[i] = w.after(outcome)
+                    feed(workers[i])  # its next notebook first: it grades while this one is recorded
                     on_outcome(outcome)
     finally:
         for w in workers:
@@ -356,8 +359,8 @@ class GradingOptions:
     limits: Limits = field(default_factory=Limits)
     sandbox: bool = True
     exam: bool = False
-    # labs whose answer keys each slot computes once (hitlab.grading.answer_keys): self-study grading on the
-    # named datasets, not an exam (no keys there) nor each learner's own datasets (no key serves two learners)
+    # labs whose answer keys each slot computes once (hitlab.grading.answer_keys), on the named datasets: none
+    # for each learner's own datasets (no key serves two learners); an exam's slots compute none (slot_settings)
     answer_keys: list[str] = field(default_factory=list)
 
 
@@ -417,7 +420,7 @@ def grade(
     people = read_roster(roster) if roster else []
     workers = max(1, workers or os.cpu_count() or 1)
     options = GradingOptions(timeout, notebook_timeout, limits or Limits(), sandbox, exam,
-                             answer_keys=[] if exam or course_secret is not None else names)  # fmt: skip
+                             answer_keys=[] if course_secret is not None else names)  # fmt: skip
     uids: list[int] = []
     locks: list = []
     slots: list[_Worker] = []
@@ -445,9 +448,6 @@ def grade(
             uids, locks = _claim_uids(min(workers, len(found.submissions)))
             run.uids = sorted(set(uids))
             run.sandbox = sandbox_state(uids[0], need, sandbox)
-        for slot in slots[len(uids) :]:  # more slots than submissions
-            slot.stop(hard=True)
-        del slots[len(uids) :]
         template = shutil.copytree(template_course(root, names), scratch / "template")
         os.chmod(template, 0o700)
         with gbook.open_gradebook(url, seed=template / "gradebook.db") as gb:
@@ -464,7 +464,7 @@ def grade(
                 else:
                     seed = seed_for(course_secret, sub.student) if course_secret is not None else None
                     jobs.append(Job(sub.student, sub.lab, str(sub.path), digest, seed))
-            for slot in slots[len(jobs) :]:  # more workers than work (a rerun that skips most)
+            for slot in slots[len(jobs) :]:  # more workers than work (few submissions, a rerun skipping most)
                 slot.stop(hard=True)
             del slots[len(jobs) :]
 

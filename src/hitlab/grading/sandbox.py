@@ -595,10 +595,10 @@ def serve_warm(fd: int, labs: list[str] | None = None) -> None:
             for read_end in ready:
                 if read_end is not channel:
                     keys.collect(read_end)  # a lab's keys that took longer than its first kernel waited
-            request = channel.recv(1 << 20) if channel in ready else None
+            if channel not in ready:
+                continue
+            request = channel.recv(1 << 20)
         except InterruptedError:
-            continue
-        if request is None:
             continue
         if not request:
             os._exit(0)  # the slot is gone

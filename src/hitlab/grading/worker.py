@@ -91,6 +91,7 @@ class SlotSettings:
     hitlab_code: str = ""  # the folder holding the grader's hitlab, which exam kernels never see
     warm: bool = True  # kernels forked from a warm launcher (hitlab.grading.warm) rather than started cold
     answer_keys: list[str] = field(default_factory=list)  # labs whose answer keys the warm launcher computes
+    # (none in an exam: runner.slot_settings)
 
     @property
     def folder(self) -> Path:
@@ -158,8 +159,7 @@ class Slot:
             from hitlab.grading import warm
             from hitlab.grading.sandbox import HOME, _environment
 
-            keys = [] if settings.exam else settings.answer_keys  # an exam's kernels have no answer keys
-            warm.use(warm.WarmLauncher(_environment(self.sandbox.spec(), HOME), keys))
+            warm.use(warm.WarmLauncher(_environment(self.sandbox.spec(), HOME), settings.answer_keys))
         os.environ["JUPYTER_PATH"] = str(self.sandbox.write_kernelspec(self.dir / "jupyter", self.warm))
         os.environ["JUPYTER_RUNTIME_DIR"] = str(self.runtime)
         os.environ["TMPDIR"] = tempfile.tempdir = str(self.runtime)  # jupyter_client's connection files
